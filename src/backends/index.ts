@@ -1,0 +1,124 @@
+/**
+ * Choosing and initialising a TF.js backend. This is the only module that knows backend names.
+ *
+ * `auto` tries, in order: tensorflow-gpu, tensorflow (both optional installs of tfjs-node),
+ * webgpu (Dawn, only when a GPU adapter exists), wasm (the embedded default) and cpu (the last resort),
+ * and reports which one it chose and why the others were skipped.
+ */
+import { existsSync } from 'node:fs';
+import { tf } from '../tf.js';
+import { UsageError, errorMessage } from '../errors.js';
+import { registerKernelFixes } from './kernels/index.js';
+
+export const BACKEND_NAMES = ['tensorflow-gpu', 'tensorflow', 'webgpu', 'wasm', 'cpu'] as const;
+export type BackendName = (typeof BACKEND_NAMES)[number];
+export type BackendChoice = BackendName | 'auto';
+
+export interface BackendInfo {
+  /** The backend robust chose. */
+  name: BackendName;
+  /** The name TF.js knows it by (`tf.getBackend()`). */
+  tfName: string;
+  /** For `auto`: the backends tried before it, with the reason each was skipped. */
+  skipped: { name: BackendName; reason: string }[];
+}
+
+const INSTALL_HINT: Partial<Record<BackendName, string>> = {
+  'tensorflow-gpu': 'npm install @tensorflow/tfjs-node-gpu@4.22.0 (needs CUDA and network access to download libtensorflow)',
+  tensorflow: 'npm install @tensorflow/tfjs-node@4.22.0 (needs network access to download libtensorflow)',
+  webgpu: 'npm install webgpu, and run on a machine with a GPU and a Vulkan driver',
+};
+
+/** Dynamic import of an optional package by a computed name, so TypeScript does not require it at build time. */
+async function importOptional(specifier: string): Promise<unknown> {
+  return import(specifier);
+}
+
+function hasVulkanLoader(): boolean {
+  const dirs = ['/usr/lib/x86_64-linux-gnu', '/usr/lib/aarch64-linux-gnu', '/usr/lib64', '/usr/lib', '/usr/local/lib'];
+  const extra = (process.env.LD_LIBRARY_PATH ?? '').split(':').filter(Boolean);
+  return [...extra, ...dirs].some((d) => existsSync(`${d}/libvulkan.so.1`));
+}
+
+async function loadWebGpu(): Promise<void> {
+  // Dawn prints a native warning on every start without a Vulkan loader; probe for it first.
+  if (process.platform === 'linux' && !hasVulkanLoader()) throw new Error('no Vulkan loader (libvulkan.so.1) found');
+  const dawn = (await importOptional('webgpu')) as {
+    create: (flags: string[]) => { requestAdapter: () => Promise<unknown> };
+    globals: Record<string, unknown>;
+  };
+  const gpu = dawn.create([]);
+  const adapter = await gpu.requestAdapter();
+  if (adapter === null || adapter === undefined) throw new Error('no GPU adapter available');
+  Object.assign(globalThis, dawn.globals);
+  Object.defineProperty(globalThis, 'navigator', { value: { gpu }, configurable: true, writable: true });
+  // Registers itself at import time, and only when navigator.gpu exists.
+  await import('@tensorflow/tfjs-backend-webgpu');
+}
+
+const loaders: Record<BackendName, { tfName: string; load: () => Promise<void> }> = {
+  'tensorflow-gpu': { tfName: 'tensorflow', load: async () => void (await importOptional('@tensorflow/tfjs-node-gpu')) },
+  tensorflow: { tfName: 'tensorflow', load: async () => void (await importOptional('@tensorflow/tfjs-node')) },
+  webgpu: { tfName: 'webgpu', load: loadWebGpu },
+  wasm: { tfName: 'wasm', load: async () => void (await import('@tensorflow/tfjs-backend-wasm')) },
+  cpu: { tfName: 'cpu', load: async () => void (await import('@tensorflow/tfjs-backend-cpu')) },
+};
+
+async function tryBackend(name: BackendName): Promise<void> {
+  const { tfName, load } = loaders[name];
+  await load();
+  registerKernelFixes(tfName);
+  const ok = await tf.setBackend(tfName);
+  if (!ok) throw new Error(`TF.js could not initialise the ${tfName} backend`);
+  await tf.ready();
+}
+
+function reasonOf(name: BackendName, err: unknown): string {
+  const msg = errorMessage(err);
+  if (/Cannot find (package|module)|ERR_MODULE_NOT_FOUND/.test(msg)) return 'not installed';
+  return msg;
+}
+
+/**
+ * Make `choice` the active TF.js backend and return what was chosen.
+ * @example
+ *   const info = await useBackend('auto'); // e.g. { name: 'wasm', skipped: [{ name: 'tensorflow', reason: 'not installed' }, ...] }
+ */
+export async function useBackend(choice: BackendChoice = 'auto'): Promise<BackendInfo> {
+  if (choice !== 'auto' && !(BACKEND_NAMES as readonly string[]).includes(choice)) {
+    throw new UsageError(`unknown backend "${String(choice)}": choose one of auto, ${BACKEND_NAMES.join(', ')}`);
+  }
+  if (choice !== 'auto') {
+    try {
+      await tryBackend(choice);
+    } catch (err) {
+      const reason = reasonOf(choice, err);
+      const hint = INSTALL_HINT[choice];
+      throw new UsageError(`backend ${choice} is unavailable (${reason})${hint ? `; to use it: ${hint}` : ''}`);
+    }
+    return { name: choice, tfName: loaders[choice].tfName, skipped: [] };
+  }
+  const skipped: BackendInfo['skipped'] = [];
+  for (const name of BACKEND_NAMES) {
+    try {
+      await tryBackend(name);
+      return { name, tfName: loaders[name].tfName, skipped };
+    } catch (err) {
+      skipped.push({ name, reason: reasonOf(name, err) });
+    }
+  }
+  throw new UsageError(`no TF.js backend could be initialised: ${skipped.map((s) => `${s.name}: ${s.reason}`).join('; ')}`);
+}
+
+/** Whether a backend can be loaded here, without keeping it active. Used by tests to skip with a reason. */
+export async function backendAvailable(name: BackendName): Promise<boolean> {
+  const previous = tf.getBackend();
+  try {
+    await tryBackend(name);
+    return true;
+  } catch {
+    return false;
+  } finally {
+    if (previous) await tf.setBackend(previous);
+  }
+}

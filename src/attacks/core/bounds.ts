@@ -1,0 +1,31 @@
+import { tf } from '../../tf.js';
+import type { Bounds } from '../../models/types.js';
+
+/** Bounds as tensors broadcastable against a [b, ...shape] batch (scalars stay scalars). */
+export interface BoundTensors {
+  lo: tf.Tensor;
+  hi: tf.Tensor;
+}
+
+function side(v: number | number[], shape: number[], what: string): tf.Tensor {
+  if (typeof v === 'number') return tf.scalar(v);
+  const size = shape.reduce((a, b) => a * b, 1);
+  if (v.length !== size) throw new RangeError(`bounds.${what}: expected ${size} per-feature values, got ${v.length}`);
+  return tf.tensor(v, [1, ...shape]);
+}
+
+/** Make bound tensors for one example shape. The caller disposes them. */
+export function boundTensors(bounds: Bounds, shape: number[]): BoundTensors {
+  return { lo: side(bounds.min, shape, 'min'), hi: side(bounds.max, shape, 'max') };
+}
+
+/** Clip x into [lo, hi]. */
+export function clip(x: tf.Tensor, b: BoundTensors): tf.Tensor {
+  return tf.tidy(() => tf.minimum(tf.maximum(x, b.lo), b.hi));
+}
+
+/** Keep only the changes a mask allows: x + mask * (xAdv - x). */
+export function applyMask(x: tf.Tensor, xAdv: tf.Tensor, mask: tf.Tensor | null): tf.Tensor {
+  if (!mask) return xAdv.clone();
+  return tf.tidy(() => tf.add(x, tf.mul(mask, tf.sub(xAdv, x))));
+}

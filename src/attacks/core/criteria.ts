@@ -1,0 +1,47 @@
+import { tf } from '../../tf.js';
+import type { Rng } from './random.js';
+import type { Targeting } from './types.js';
+
+/**
+ * Resolve a targeting spec into per-example target labels (or null when untargeted).
+ * `random` draws a class other than the true one from the seeded stream; `least-likely` takes the argmin
+ * of the clean logits.
+ */
+export async function resolveTargets(
+  logits: tf.Tensor2D,
+  y: Int32Array,
+  targeting: Targeting | undefined,
+  rng: Rng,
+): Promise<Int32Array | null> {
+  const t = targeting ?? { kind: 'untargeted' };
+  const k = logits.shape[1];
+  switch (t.kind) {
+    case 'untargeted':
+      return null;
+    case 'labels':
+      if (t.labels.length !== y.length) throw new RangeError(`targets: got ${t.labels.length} labels for ${y.length} examples`);
+      return t.labels;
+    case 'random': {
+      const out = new Int32Array(y.length);
+      for (let i = 0; i < y.length; i++) {
+        const r = rng.int(k - 1);
+        out[i] = r >= (y[i] ?? 0) ? r + 1 : r;
+      }
+      return out;
+    }
+    case 'least-likely': {
+      const am = tf.argMin(logits, 1);
+      const out = Int32Array.from(await am.data());
+      am.dispose();
+      return out;
+    }
+  }
+}
+
+/** 1 where the prediction meets the criterion: argmax ≠ y (untargeted) or argmax = target (targeted). [b] bool. */
+export function adversarialMask(logits: tf.Tensor2D, y: tf.Tensor1D, targets: tf.Tensor1D | null): tf.Tensor1D {
+  return tf.tidy(() => {
+    const pred = tf.argMax(logits, 1);
+    return (targets ? tf.equal(pred, tf.cast(targets, 'int32')) : tf.notEqual(pred, tf.cast(y, 'int32'))) as tf.Tensor1D;
+  });
+}

@@ -6,6 +6,8 @@
  * every module shares, means a researcher who imports a single attack still gets gradients.
  */
 import '@tensorflow/tfjs-core/dist/register_all_gradients.js';
+// Chained ops (t.reshape(...)): loaded by the core index at run time; imported here so their types apply.
+import '@tensorflow/tfjs-core/dist/public/chained_ops/register_all_chained_ops.js';
 import * as tf from '@tensorflow/tfjs-core';
 
 export { tf };

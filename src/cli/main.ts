@@ -1,0 +1,69 @@
+/**
+ * The CLI: commander wiring only. Each command maps flags onto the library's typed options and calls it;
+ * one error handler turns typed errors into one-line messages and exit codes
+ * (0 ok, 1 a failed check, 2 usage or input error, 3 unreliable evaluation).
+ */
+import { Command, CommanderError, Option } from 'commander';
+import { RobustError, errorMessage } from '../errors.js';
+import { BACKEND_NAMES } from '../backends/index.js';
+import { processIo, type Io } from './io.js';
+import { registerAttackCommand } from './commands/attack.js';
+import { registerDataCommand } from './commands/data.js';
+import { registerTrainCommand } from './commands/train.js';
+import { VERSION } from '../version.js';
+
+/** Options every command accepts. */
+export interface GlobalOptions {
+  seed: string;
+  backend: string;
+  verbose: boolean;
+  quiet: boolean;
+  json?: string;
+}
+
+export function buildProgram(io: Io): Command {
+  const program = new Command('robust')
+    .description('Adversarial-robustness testing for TensorFlow.js models')
+    .version(VERSION)
+    .addOption(new Option('--seed <seed>', 'seed for every random choice').default('0'))
+    .addOption(new Option('--backend <name>', 'TF.js backend').choices(['auto', ...BACKEND_NAMES]).default('auto'))
+    .option('--verbose', 'say which backend was chosen and why; show stack traces', false)
+    .option('--quiet', 'no progress output', false)
+    .option('--json <file>', 'also write the result as JSON (atomically)')
+    .showHelpAfterError('(run with --help for usage)')
+    .configureOutput({ writeOut: (s) => io.out(s.trimEnd()), writeErr: (s) => io.err(s.trimEnd()) })
+    .exitOverride();
+  registerAttackCommand(program, io);
+  registerDataCommand(program, io);
+  registerTrainCommand(program, io);
+  for (const cmd of program.commands) cmd.exitOverride().configureOutput(program.configureOutput());
+  return program;
+}
+
+/** Run the CLI on `argv` (process.argv style). Resolves to the exit code; never throws. */
+export async function main(argv: string[], io: Io = processIo()): Promise<number> {
+  const program = buildProgram(io);
+  const verbose = argv.includes('--verbose');
+  try {
+    await program.parseAsync(argv);
+    return 0;
+  } catch (err) {
+    if (err instanceof CommanderError) {
+      // --help and --version end here with exit code 0; commander already printed any usage message.
+      return err.exitCode === 0 ? 0 : 2;
+    }
+    if (err instanceof RobustError) {
+      io.err(`robust: ${err.message}`);
+      if (verbose && err.stack) io.err(err.stack);
+      return err.exitCode;
+    }
+    io.err(`robust: internal error: ${errorMessage(err)} (please report it; run with --verbose for details)`);
+    if (verbose && err instanceof Error && err.stack) io.err(err.stack);
+    return 70;
+  }
+}
+
+/** Global options as seen from inside a subcommand. */
+export function globalsOf(cmd: Command): GlobalOptions {
+  return cmd.optsWithGlobals<GlobalOptions>();
+}

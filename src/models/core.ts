@@ -1,0 +1,38 @@
+/** What the Layers, graph and function wrappers hand to the shared assembly in `load.ts`. */
+import type * as tfl from '@tensorflow/tfjs-layers';
+import type { tf } from '../tf.js';
+
+/**
+ * What to do when the model's output is a softmax.
+ * - `auto` (default): predict returns the pre-softmax logits when that can be done exactly (a final
+ *   Dense layer with softmax activation, a final Activation('softmax') or Softmax layer, or a graph
+ *   whose output is a Softmax op, possibly behind Identity ops); otherwise keep the probabilities
+ *   and set `outputsProbabilities`.
+ * - `strip-softmax`: as `auto`, but a UsageError when there is no softmax to strip or it cannot be
+ *   stripped exactly.
+ * - `as-is`: never change the model's output.
+ *
+ * Attacks want logits: gradients through a saturated softmax vanish, which makes a model look
+ * robust when it is not (Carlini & Wagner 2017, "Towards Evaluating the Robustness of Neural Networks").
+ * Stripping never changes a prediction, since softmax preserves the argmax.
+ */
+export type LogitsMode = 'auto' | 'strip-softmax' | 'as-is';
+
+/** A wrapped model before bounds, normalisation and shape checks are added. */
+export interface Core {
+  format: 'layers-model' | 'graph-model' | 'function';
+  forward: (x: tf.Tensor) => tf.Tensor;
+  /** Per-example input shape as the model declares it; null for unknown dimensions. */
+  declaredInputShape?: (number | null)[];
+  outputsProbabilities: boolean;
+  softmaxStripped: boolean;
+  /** The model's userDefinedMetadata, where robust's bounds and normalisation may be. */
+  metadata: unknown;
+  dispose: () => void;
+  layersModel?: tfl.LayersModel;
+}
+
+/** A plain JSON object (not null, not an array), as model.json fields must be. */
+export function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}

@@ -1,0 +1,17 @@
+/** The model layer: loading, saving and wrapping classifiers as robust {@link Model}s. */
+export type { Bounds, Model, ModelAccess, Normalization } from './types.js';
+export { loadModel, type LoadModelOptions, type LoadedModel, type LogitsFunction, type LogitsMode, type ModelSource } from './load.js';
+export { saveLayersModel, type SaveModelOptions } from './save.js';
+export {
+  fileLoadHandler,
+  fileSaveHandler,
+  readModelFiles,
+  resolveModelJson,
+  type FileSaveHandler,
+  type ModelFiles,
+  type ModelFormat,
+  type SaveHandlerOptions,
+  type SavedModelFiles,
+} from './io.js';
+export { DEFAULT_BOUNDS, checkBounds, checkNormalization, readRobustMetadata, type RobustMetadata } from './metadata.js';
+export { buildReferenceCnn, REFERENCE_INPUT_SHAPE } from './reference.js';

@@ -1,0 +1,240 @@
+/**
+ * Turning whatever the user has (a model.json on disk, an in-memory Layers or graph model, or a plain
+ * function) into the {@link Model} attacks consume: a differentiable map from input space to logits,
+ * with normalisation folded inside `predict` and the bounds and hash attached.
+ */
+import * as tfl from '@tensorflow/tfjs-layers';
+import * as tfc from '@tensorflow/tfjs-converter';
+import { tf } from '../tf.js';
+import { InputError, UsageError, errorMessage } from '../errors.js';
+import type { Core, LogitsMode } from './core.js';
+import { graphCore, graphTopology } from './graph.js';
+import { readModelFiles } from './io.js';
+import { checkLayerClasses, layersCore } from './layers.js';
+import {
+  DEFAULT_BOUNDS,
+  checkBounds,
+  checkNormalization,
+  inputFailure,
+  normalize,
+  readRobustMetadata,
+  usageFailure,
+  type ErrorFactory,
+} from './metadata.js';
+import type { Bounds, Model, ModelAccess, Normalization } from './types.js';
+
+/** A classifier as a function from a batch of inputs to a batch of logits. */
+export type LogitsFunction = (x: tf.Tensor) => tf.Tensor;
+
+/** What {@link loadModel} accepts. */
+export type ModelSource = string | tfl.LayersModel | tfc.GraphModel | LogitsFunction;
+
+export type { LogitsMode } from './core.js';
+
+/** Options for {@link loadModel}. */
+export interface LoadModelOptions {
+  /** Label for reports. Default: the path, the Layers model's name, `graph-model`, or the function's name. */
+  name?: string;
+  /** Input bounds. Precedence: this option, then `userDefinedMetadata.robust.bounds`, then {min: 0, max: 1}. */
+  bounds?: Bounds;
+  /** Applied inside `predict` as (x - mean) / std. Precedence: this option, then `userDefinedMetadata.robust.normalization`. */
+  normalization?: Normalization;
+  /** Shape of one example without the batch axis. Required for functions and for models with unknown inner dimensions. */
+  inputShape?: number[];
+  /** Number of classes. Required for functions; checked against the model's output otherwise. */
+  numClasses?: number;
+  /** See {@link LogitsMode}. Default `auto`. */
+  logits?: LogitsMode;
+  /** What attacks may use. Default `gradients`; set `scores` or `decisions` to model a weaker threat. */
+  access?: ModelAccess;
+}
+
+/** The {@link Model} robust builds, with what it learnt while loading. */
+export interface LoadedModel extends Model {
+  /** Where the model came from. */
+  readonly format: 'layers-model' | 'graph-model' | 'function';
+  /** True when `predict` returns probabilities, because the softmax was kept (see {@link LogitsMode}). */
+  readonly outputsProbabilities: boolean;
+  /** True when the model ends in a softmax and `predict` returns the logits before it. */
+  readonly softmaxStripped: boolean;
+  /** The normalisation `predict` applies, if any. */
+  readonly normalization?: Normalization;
+  /** The model.json read, for models loaded from disk. */
+  readonly modelJsonPath?: string;
+  /** The underlying Layers model (e.g. for training), when there is one. */
+  readonly layersModel?: tfl.LayersModel;
+}
+
+interface Context {
+  name: string;
+  sha256?: string;
+  modelJsonPath?: string;
+  /** How errors about the model itself are raised: InputError for files, UsageError for objects passed in. */
+  fail: ErrorFactory;
+  metadataFail: ErrorFactory;
+}
+
+function resolveInputShape(declared: (number | null)[] | undefined, given: number[] | undefined, fail: ErrorFactory): number[] {
+  if (given !== undefined) {
+    if (!given.every((d) => Number.isInteger(d) && d > 0)) throw new UsageError(`inputShape must be positive integers, got [${given.join(', ')}]`);
+    if (declared !== undefined) {
+      const clash = declared.length !== given.length || declared.some((d, i) => d !== null && d !== given[i]);
+      if (clash) throw fail(`inputShape [${given.join(', ')}] does not match the model's input [${declared.map((d) => d ?? '?').join(', ')}]`);
+    }
+    return [...given];
+  }
+  if (declared === undefined || declared.some((d) => d === null)) {
+    const shown = declared === undefined ? 'unknown' : `[${declared.map((d) => d ?? '?').join(', ')}]`;
+    throw new UsageError(`the model's input shape is ${shown}; pass inputShape (e.g. --input-shape 28,28,1) to say what one example looks like`);
+  }
+  return declared as number[];
+}
+
+function assemble(core: Core, options: LoadModelOptions, ctx: Context): LoadedModel {
+  const inputShape = resolveInputShape(core.declaredInputShape, options.inputShape, ctx.fail);
+  let numClasses: number;
+  try {
+    numClasses = tf.tidy(() => {
+      const out = core.forward(tf.zeros([1, ...inputShape]));
+      if (out.rank !== 2) throw new Error(`it returned shape [${out.shape.join(', ')}]; robust needs logits [batch, classes]`);
+      return out.shape[1] ?? 0;
+    });
+  } catch (err) {
+    if (err instanceof UsageError || err instanceof InputError) throw err;
+    throw ctx.fail(`the model failed on a zero input of shape [1, ${inputShape.join(', ')}]: ${errorMessage(err)}`);
+  }
+  if (options.numClasses !== undefined && options.numClasses !== numClasses) {
+    throw new UsageError(`numClasses is ${options.numClasses} but the model returns ${numClasses} scores per example`);
+  }
+  if (numClasses < 2) throw ctx.fail(`the model returns ${numClasses} score per example; robust needs at least 2 classes`);
+
+  const metadata = readRobustMetadata(core.metadata, ctx.modelJsonPath ?? ctx.name);
+  const bounds = options.bounds ?? metadata.bounds ?? DEFAULT_BOUNDS;
+  checkBounds(bounds, inputShape, options.bounds !== undefined || metadata.bounds === undefined ? usageFailure : ctx.metadataFail);
+  const normalization = options.normalization ?? metadata.normalization;
+  if (normalization !== undefined) {
+    checkNormalization(normalization, inputShape, options.normalization !== undefined ? usageFailure : ctx.metadataFail);
+  }
+
+  let disposed = false;
+  const name = ctx.name;
+  return {
+    name,
+    inputShape,
+    numClasses,
+    bounds,
+    sha256: ctx.sha256,
+    access: options.access ?? 'gradients',
+    format: core.format,
+    outputsProbabilities: core.outputsProbabilities,
+    softmaxStripped: core.softmaxStripped,
+    normalization,
+    modelJsonPath: ctx.modelJsonPath,
+    layersModel: core.layersModel,
+    predict(x: tf.Tensor): tf.Tensor2D {
+      if (x.rank !== inputShape.length + 1 || x.shape.slice(1).some((d, i) => d !== inputShape[i])) {
+        throw new UsageError(`model ${name} takes inputs [batch, ${inputShape.join(', ')}], got [${x.shape.join(', ')}]`);
+      }
+      return tf.tidy(() => {
+        const input = x.dtype === 'float32' ? x : tf.cast(x, 'float32');
+        const out = core.forward(normalization === undefined ? input : normalize(input, normalization, inputShape));
+        if (out.rank !== 2) throw new UsageError(`model ${name} returned shape [${out.shape.join(', ')}]; robust needs logits [batch, classes]`);
+        return out as tf.Tensor2D;
+      });
+    },
+    dispose(): void {
+      if (disposed) return;
+      disposed = true;
+      core.dispose();
+    },
+  };
+}
+
+async function loadFromPath(path: string, options: LoadModelOptions, mode: LogitsMode): Promise<LoadedModel> {
+  const files = await readModelFiles(path);
+  const where = files.modelJsonPath;
+  const handler: tf.io.IOHandler = { load: async () => files.artifacts };
+  const fail = inputFailure(where);
+  let core: Core;
+  if (files.format === 'layers-model') {
+    checkLayerClasses(files.artifacts.modelTopology, where);
+    let model: tfl.LayersModel;
+    try {
+      model = await tfl.loadLayersModel(handler, { strict: true });
+    } catch (err) {
+      throw new InputError(`${where} could not be loaded as a Layers model: ${errorMessage(err)}`);
+    }
+    core = guard(() => layersCore(model, mode, true, fail), () => model.dispose());
+  } else {
+    let model: tfc.GraphModel;
+    try {
+      model = await tfc.loadGraphModel(handler);
+    } catch (err) {
+      throw new InputError(`${where} could not be loaded as a graph model: ${errorMessage(err)}`);
+    }
+    core = guard(() => graphCore(model, files.artifacts.modelTopology, mode, true, fail), () => model.dispose());
+  }
+  const ctx: Context = { name: options.name ?? path, sha256: files.sha256, modelJsonPath: where, fail, metadataFail: fail };
+  return guard(() => assemble(core, options, ctx), () => core.dispose());
+}
+
+/** Run `build`; if it throws, release what was loaded for it first. */
+function guard<T>(build: () => T, release: () => void): T {
+  try {
+    return build();
+  } catch (err) {
+    release();
+    throw err;
+  }
+}
+
+/**
+ * Load a classifier as a robust {@link Model}.
+ *
+ * - A path (a model.json, or a folder holding one) is read through robust's checked file loader
+ *   ({@link readModelFiles}): shards must stay inside the folder and match the manifest, and the
+ *   result carries the files' SHA-256. Layers and graph formats are both accepted; custom and Lambda
+ *   layers are refused. The returned model owns the weights: `dispose()` frees them.
+ * - An in-memory `tf.LayersModel` or `GraphModel` is wrapped; the caller keeps ownership, so
+ *   `dispose()` leaves it alone.
+ * - A function from inputs to logits needs `inputShape` and `numClasses`.
+ *
+ * `predict` applies the normalisation, then the model (`apply` with training off, or graph
+ * `execute`), all inside `tf.tidy`, so it is differentiable and leaves only its result behind.
+ * Loading runs the model once on a zero input to learn and check the number of classes.
+ *
+ * @throws InputError for missing or malformed files and unsupported layers or ops;
+ *   UsageError for missing or inconsistent options.
+ * @example
+ * const model = await loadModel('models/mnist-cnn', { bounds: { min: 0, max: 1 } });
+ * const logits = model.predict(x); // [batch, 10]
+ */
+export async function loadModel(source: ModelSource, options: LoadModelOptions = {}): Promise<LoadedModel> {
+  const mode = options.logits ?? 'auto';
+  if (!['auto', 'strip-softmax', 'as-is'].includes(mode)) throw new UsageError(`logits must be auto, strip-softmax or as-is, got ${mode}`);
+  if (typeof source === 'string') return loadFromPath(source, options, mode);
+  const fail = usageFailure;
+  const ctxFor = (name: string): Context => ({ name: options.name ?? name, fail, metadataFail: inputFailure(`metadata of ${name}`) });
+  if (source instanceof tfl.LayersModel) {
+    return assemble(layersCore(source, mode, false, fail), options, ctxFor(source.name));
+  }
+  if (source instanceof tfc.GraphModel) {
+    return assemble(graphCore(source, graphTopology(source), mode, false, fail), options, ctxFor('graph-model'));
+  }
+  if (typeof source === 'function') {
+    if (options.inputShape === undefined || options.numClasses === undefined) {
+      throw new UsageError('a function model needs inputShape and numClasses in the options, e.g. { inputShape: [28, 28, 1], numClasses: 10 }');
+    }
+    if (options.logits === 'strip-softmax') throw new UsageError('logits: strip-softmax does not apply to a function; return logits from it');
+    const core: Core = {
+      format: 'function',
+      forward: source,
+      outputsProbabilities: false,
+      softmaxStripped: false,
+      metadata: undefined,
+      dispose: () => undefined,
+    };
+    return assemble(core, options, ctxFor(source.name === '' ? 'function' : source.name));
+  }
+  throw new UsageError('loadModel takes a path to model.json, a tf.LayersModel, a GraphModel, or a function from inputs to logits');
+}

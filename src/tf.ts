@@ -2,13 +2,15 @@
  * The one place robust imports TensorFlow.js core from.
  *
  * `@tensorflow/tfjs-core` on its own registers no gradients, so every attack would fail with
- * "gradient function not found". Loading the gradient set here, as a side effect of the import
- * every module shares, means a researcher who imports a single attack still gets gradients.
+ * "gradient function not found". Its `dist/register_all_gradients.js` is bundler-only ESM that Node cannot
+ * load, but the Node bundle of `@tensorflow/tfjs-layers` (a dependency anyway, for model loading) carries the
+ * same full gradient set and registers it on import. Importing it here, as a side effect of the module every
+ * other module shares, means a researcher who imports a single attack still gets gradients.
  */
-import '@tensorflow/tfjs-core/dist/register_all_gradients.js';
-// Chained ops (t.reshape(...)): loaded by the core index at run time; imported here so their types apply.
-import '@tensorflow/tfjs-core/dist/public/chained_ops/register_all_chained_ops.js';
+import '@tensorflow/tfjs-layers';
 import * as tf from '@tensorflow/tfjs-core';
 
 export { tf };
 export type { Tensor, Tensor1D, Tensor2D, Tensor4D, Rank } from '@tensorflow/tfjs-core';
+// No chained ops (t.reshape(...)): tfjs-core's Node bundle does not install them, so robust calls tf.reshape(t, ...)
+// and friends throughout; their types are deliberately not imported, so the compiler refuses a chained call.

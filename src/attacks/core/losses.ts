@@ -48,7 +48,7 @@ export function dlr(logits: tf.Tensor2D, labels: tf.Tensor1D, targets?: tf.Tenso
   return tf.tidy(() => {
     const k = logits.shape[1];
     const sorted = tf.topk(logits, Math.min(k, 4)).values;
-    const col = (i: number) => sorted.slice([0, i], [-1, 1]).reshape([-1]);
+    const col = (i: number) => tf.reshape(tf.slice(sorted, [0, i], [-1, 1]), [-1]);
     const zy = pick(logits, labels);
     if (!targets) {
       const num = tf.sub(zy, maxOther(logits, labels));

@@ -29,18 +29,18 @@ const TINY = 1e-12;
 
 /** [b, d] view of a [b, ...] tensor. */
 export function flat(t: tf.Tensor): tf.Tensor2D {
-  return t.reshape([t.shape[0] ?? 1, -1]) as tf.Tensor2D;
+  return tf.reshape(t, [t.shape[0] ?? 1, -1]) as tf.Tensor2D;
 }
 
 /** A radius broadcastable against a [b, ...] tensor of the given rank. */
 export function radiusLike(eps: Radius, rank: number): tf.Tensor | number {
   if (typeof eps === 'number') return eps;
-  return eps.reshape([eps.shape[0], ...new Array<number>(rank - 1).fill(1)]);
+  return tf.reshape(eps, [eps.shape[0], ...new Array<number>(rank - 1).fill(1)]);
 }
 
 /** Per-example value [b] reshaped to broadcast over a [b, ...] tensor. */
 export function perExample(v: tf.Tensor1D, rank: number): tf.Tensor {
-  return v.reshape([v.shape[0], ...new Array<number>(rank - 1).fill(1)]);
+  return tf.reshape(v, [v.shape[0], ...new Array<number>(rank - 1).fill(1)]);
 }
 
 export const linf: Norm = {
@@ -86,18 +86,18 @@ function projectL1(delta: tf.Tensor, eps: Radius): tf.Tensor {
   return tf.tidy(() => {
     const v = flat(delta);
     const [b, d] = v.shape;
-    const epsCol = typeof eps === 'number' ? tf.fill([b, 1], eps) : eps.reshape([b, 1]);
+    const epsCol = typeof eps === 'number' ? tf.fill([b, 1], eps) : tf.reshape(eps, [b, 1]);
     const a = tf.abs(v);
     const u = tf.topk(a, d).values;
     const css = tf.cumsum(u, 1);
-    const k = tf.range(1, d + 1).reshape([1, d]);
+    const k = tf.reshape(tf.range(1, d + 1), [1, d]);
     const cond = tf.cast(tf.greater(tf.sub(u, tf.div(tf.sub(css, epsCol), k)), 0), 'float32');
     const rho = tf.maximum(tf.sum(cond, 1, true), 1);
-    const pick = tf.oneHot(tf.cast(tf.sub(rho, 1).reshape([b]), 'int32'), d);
+    const pick = tf.oneHot(tf.cast(tf.reshape(tf.sub(rho, 1), [b]), 'int32'), d);
     const theta = tf.div(tf.sub(tf.sum(tf.mul(css, pick), 1, true), epsCol), rho);
     const shrunk = tf.mul(tf.sign(v), tf.relu(tf.sub(a, tf.relu(theta))));
     const inside = tf.lessEqual(tf.sum(a, 1, true), epsCol);
-    return tf.where(tf.broadcastTo(inside, [b, d]), v, shrunk).reshape(delta.shape);
+    return tf.reshape(tf.where(tf.broadcastTo(inside, [b, d]), v, shrunk), delta.shape);
   });
 }
 
@@ -111,10 +111,10 @@ export const l1: Norm = {
       const g = flat(grad);
       const [b, d] = g.shape;
       const q = Math.max(1, Math.ceil(0.01 * d));
-      const kth = tf.topk(tf.abs(g), q).values.slice([0, q - 1], [b, 1]);
+      const kth = tf.slice(tf.topk(tf.abs(g), q).values, [0, q - 1], [b, 1]);
       const keep = tf.cast(tf.greaterEqual(tf.abs(g), kth), 'float32');
       const s = tf.mul(tf.sign(g), keep);
-      return tf.div(s, tf.add(tf.sum(tf.abs(s), 1, true), TINY)).reshape(grad.shape);
+      return tf.reshape(tf.div(s, tf.add(tf.sum(tf.abs(s), 1, true), TINY)), grad.shape);
     }),
   randomStart: (shape, eps, rng) =>
     tf.tidy(() => {

@@ -1,0 +1,88 @@
+/**
+ * `_FusedMatMul` on wasm: the shipped kernel (tfjs-backend-wasm 4.22) adds the bias wrongly whenever
+ * an operand is transposed or the product is batched (relative error 0.03–1.2 against matMul + add),
+ * while the plain 2-D, untransposed case a Dense layer uses is right. The forward value is wrong, and
+ * so is every activation gradient computed from it.
+ *
+ * The fix keeps the shipped kernel where it is right, and elsewhere runs it without bias or activation
+ * (that part is right in every case) and then applies the bias (Add) and the activation with the
+ * backend's own kernels.
+ */
+import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
+import { tf } from '../../tf.js';
+import { type KernelArgs, disposeAll, input, runWasmKernel } from './util.js';
+
+interface FusedMatMulAttrs {
+  transposeA: boolean;
+  transposeB: boolean;
+  activation: string;
+  leakyreluAlpha?: number;
+}
+
+function applyActivation(
+  wasm: BackendWasm,
+  x: tf.TensorInfo,
+  a: FusedMatMulAttrs,
+  preluWeights: tf.TensorInfo | undefined,
+): tf.TensorInfo | undefined {
+  switch (a.activation) {
+    case 'linear':
+      return undefined;
+    case 'relu':
+      return runWasmKernel(tf.Relu, wasm, { x });
+    case 'relu6':
+      return runWasmKernel(tf.Relu6, wasm, { x });
+    case 'elu':
+      return runWasmKernel(tf.Elu, wasm, { x });
+    case 'sigmoid':
+      return runWasmKernel(tf.Sigmoid, wasm, { x });
+    case 'leakyrelu':
+      return runWasmKernel(tf.LeakyRelu, wasm, { x }, { alpha: a.leakyreluAlpha ?? 0.2 });
+    case 'prelu':
+      if (preluWeights === undefined) throw new Error('_FusedMatMul with prelu needs preluActivationWeights');
+      return runWasmKernel(tf.Prelu, wasm, { x, alpha: preluWeights });
+    default:
+      throw new Error(`_FusedMatMul activation "${a.activation}" is not supported on wasm`);
+  }
+}
+
+/**
+ * Wrap the shipped `_FusedMatMul` kernel. `original` must be the wasm backend's own config, taken
+ * before it is unregistered; its setup function still has to run when the backend initialises.
+ */
+export function fusedMatMulConfig(original: tf.KernelConfig): tf.KernelConfig {
+  const kernelFunc = ({ inputs, backend, attrs }: KernelArgs): tf.TensorInfo => {
+    const wasm = backend as BackendWasm;
+    const a = attrs as unknown as FusedMatMulAttrs;
+    const bias = inputs['bias'];
+    const aIn = input(inputs, 'a');
+    const batched = (aIn.shape[0] ?? 1) > 1 || (input(inputs, 'b').shape[0] ?? 1) > 1;
+    const runOriginal = (ins: tf.NamedTensorInfoMap, at: tf.NamedAttrMap): tf.TensorInfo => {
+      const out = original.kernelFunc({ inputs: ins, backend: wasm, attrs: at });
+      return Array.isArray(out) ? (out[0] as tf.TensorInfo) : out;
+    };
+    if (bias === undefined || bias === null || (!a.transposeA && !a.transposeB && !batched)) {
+      return runOriginal(inputs, attrs ?? {});
+    }
+    const product = runOriginal(
+      { a: aIn, b: input(inputs, 'b') },
+      { transposeA: a.transposeA, transposeB: a.transposeB, activation: 'linear', leakyreluAlpha: 0 },
+    );
+    let biased: tf.TensorInfo | undefined;
+    try {
+      biased = runWasmKernel(tf.Add, wasm, { a: product, b: bias });
+      const activated = applyActivation(wasm, biased, a, inputs['preluActivationWeights'] ?? undefined);
+      if (activated === undefined) {
+        const result = biased;
+        biased = undefined;
+        return result;
+      }
+      return activated;
+    } finally {
+      disposeAll(wasm, [product, biased]);
+    }
+  };
+  const config: tf.KernelConfig = { kernelName: tf._FusedMatMul, backendName: 'wasm', kernelFunc };
+  if (original.setupFunc !== undefined) config.setupFunc = original.setupFunc;
+  return config;
+}

@@ -25,3 +25,11 @@ export function accuracy(pred: Int32Array, labels: Int32Array): number {
   for (let i = 0; i < pred.length; i++) if (pred[i] === labels[i]) hit++;
   return hit / pred.length;
 }
+
+/** Per-example correctness: 1 where the prediction equals the label. */
+export function correctFlags(pred: Int32Array, labels: Int32Array): Uint8Array {
+  if (pred.length !== labels.length) throw new RangeError(`correctFlags: ${pred.length} predictions for ${labels.length} labels`);
+  const out = new Uint8Array(pred.length);
+  for (let i = 0; i < pred.length; i++) out[i] = pred[i] === labels[i] ? 1 : 0;
+  return out;
+}

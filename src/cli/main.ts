@@ -10,6 +10,7 @@ import { processIo, type Io } from './io.js';
 import { registerAttackCommand } from './commands/attack.js';
 import { registerDataCommand } from './commands/data.js';
 import { registerTrainCommand } from './commands/train.js';
+import { registerTestCommands } from './commands/test.js';
 import { VERSION } from '../version.js';
 
 /** Options every command accepts. */
@@ -36,6 +37,7 @@ export function buildProgram(io: Io): Command {
   registerAttackCommand(program, io);
   registerDataCommand(program, io);
   registerTrainCommand(program, io);
+  registerTestCommands(program, io);
   for (const cmd of program.commands) cmd.exitOverride().configureOutput(program.configureOutput());
   return program;
 }

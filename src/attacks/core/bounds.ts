@@ -1,4 +1,5 @@
 import { tf } from '../../tf.js';
+import { InputError } from '../../errors.js';
 import type { Bounds } from '../../models/types.js';
 
 /** Bounds as tensors broadcastable against a [b, ...shape] batch (scalars stay scalars). */
@@ -10,7 +11,7 @@ export interface BoundTensors {
 function side(v: number | number[], shape: number[], what: string): tf.Tensor {
   if (typeof v === 'number') return tf.scalar(v);
   const size = shape.reduce((a, b) => a * b, 1);
-  if (v.length !== size) throw new RangeError(`bounds.${what}: expected ${size} per-feature values, got ${v.length}`);
+  if (v.length !== size) throw new InputError(`bounds.${what}: expected ${size} per-feature values (one per input feature), got ${v.length}`);
   return tf.tensor(v, [1, ...shape]);
 }
 
@@ -24,8 +25,12 @@ export function clip(x: tf.Tensor, b: BoundTensors): tf.Tensor {
   return tf.tidy(() => tf.minimum(tf.maximum(x, b.lo), b.hi));
 }
 
-/** Keep only the changes a mask allows: x + mask * (xAdv - x). */
+/**
+ * Keep only the changes a mask allows: xAdv where mask > 0, x elsewhere.
+ * A select rather than x + mask·(xAdv − x), so masked features stay bit-for-bit equal to x and free
+ * features bit-for-bit equal to xAdv (the arithmetic form can round a clipped value past a bound).
+ */
 export function applyMask(x: tf.Tensor, xAdv: tf.Tensor, mask: tf.Tensor | null): tf.Tensor {
-  if (!mask) return xAdv.clone();
-  return tf.tidy(() => tf.add(x, tf.mul(mask, tf.sub(xAdv, x))));
+  if (!mask) return tf.clone(xAdv);
+  return tf.tidy(() => tf.where(tf.greater(mask, 0), xAdv, x));
 }

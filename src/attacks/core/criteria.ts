@@ -1,4 +1,5 @@
 import { tf } from '../../tf.js';
+import { InputError } from '../../errors.js';
 import type { Rng } from './random.js';
 import type { Targeting } from './types.js';
 
@@ -19,7 +20,7 @@ export async function resolveTargets(
     case 'untargeted':
       return null;
     case 'labels':
-      if (t.labels.length !== y.length) throw new RangeError(`targets: got ${t.labels.length} labels for ${y.length} examples`);
+      if (t.labels.length !== y.length) throw new InputError(`targets: got ${t.labels.length} target labels for ${y.length} examples`);
       return t.labels;
     case 'random': {
       const out = new Int32Array(y.length);

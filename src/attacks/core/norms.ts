@@ -27,6 +27,15 @@ export interface Norm {
 
 const TINY = 1e-12;
 
+/**
+ * sign(t) from two exact comparisons. tfjs-backend-wasm 4.22's Sign kernel returns 0 for |t| below
+ * about 1e-7, and the input gradients of a confident model are often that small (1e-14 per pixel on
+ * the reference MNIST CNN), so sign-based steps (FGSM, PGD-Linf) would silently stall on wasm.
+ */
+export function exactSign(t: tf.Tensor): tf.Tensor {
+  return tf.tidy(() => tf.sub(tf.cast(tf.greater(t, 0), t.dtype), tf.cast(tf.less(t, 0), t.dtype)));
+}
+
 /** [b, d] view of a [b, ...] tensor. */
 export function flat(t: tf.Tensor): tf.Tensor2D {
   return tf.reshape(t, [t.shape[0] ?? 1, -1]) as tf.Tensor2D;
@@ -50,7 +59,7 @@ export const linf: Norm = {
       const r = radiusLike(eps, delta.rank);
       return typeof r === 'number' ? tf.clipByValue(delta, -r, r) : tf.minimum(tf.maximum(delta, tf.neg(r)), r);
     }),
-  stepDirection: (grad) => tf.sign(grad),
+  stepDirection: (grad) => exactSign(grad),
   randomStart: (shape, eps, rng) =>
     tf.tidy(() => tf.mul(rng.uniform(shape, -1, 1), radiusLike(eps, shape.length))),
   distance: (delta) => tf.tidy(() => tf.max(tf.abs(flat(delta)), 1) as tf.Tensor1D),
@@ -95,7 +104,7 @@ function projectL1(delta: tf.Tensor, eps: Radius): tf.Tensor {
     const rho = tf.maximum(tf.sum(cond, 1, true), 1);
     const pick = tf.oneHot(tf.cast(tf.reshape(tf.sub(rho, 1), [b]), 'int32'), d);
     const theta = tf.div(tf.sub(tf.sum(tf.mul(css, pick), 1, true), epsCol), rho);
-    const shrunk = tf.mul(tf.sign(v), tf.relu(tf.sub(a, tf.relu(theta))));
+    const shrunk = tf.mul(exactSign(v), tf.relu(tf.sub(a, tf.relu(theta))));
     const inside = tf.lessEqual(tf.sum(a, 1, true), epsCol);
     return tf.reshape(tf.where(tf.broadcastTo(inside, [b, d]), v, shrunk), delta.shape);
   });
@@ -113,7 +122,7 @@ export const l1: Norm = {
       const q = Math.max(1, Math.ceil(0.01 * d));
       const kth = tf.slice(tf.topk(tf.abs(g), q).values, [0, q - 1], [b, 1]);
       const keep = tf.cast(tf.greaterEqual(tf.abs(g), kth), 'float32');
-      const s = tf.mul(tf.sign(g), keep);
+      const s = tf.mul(exactSign(g), keep);
       return tf.reshape(tf.div(s, tf.add(tf.sum(tf.abs(s), 1, true), TINY)), grad.shape);
     }),
   randomStart: (shape, eps, rng) =>
@@ -121,7 +130,7 @@ export const l1: Norm = {
       // Uniform in the L1 ball: Laplace direction normalised to the unit sphere, radius eps * u^(1/d).
       const d = shape.slice(1).reduce((x, y) => x * y, 1);
       const e = tf.neg(tf.log(tf.sub(1, rng.uniform(shape, 0, 1))));
-      const sgn = tf.sign(rng.uniform(shape, -1, 1));
+      const sgn = exactSign(rng.uniform(shape, -1, 1));
       const lap = tf.mul(e, sgn);
       const dir = tf.div(lap, tf.add(perExample(l1.distance(lap), shape.length), TINY));
       const u = tf.pow(rng.uniform([shape[0] ?? 1], 0, 1), 1 / d) as tf.Tensor1D;

@@ -27,10 +27,18 @@ export interface CommonAttackOptions {
   /** Per-feature or scalar bounds; default: the model's bounds. */
   bounds?: Bounds;
   /**
-   * Stop spending work on examples that are already adversarial (the aim is robust accuracy at eps).
-   * Default true. Minimum-norm attacks keep optimising regardless.
+   * Fixed-eps attacks: stop spending work on an example as soon as an iterate fools the model, and keep
+   * that iterate (the aim is robust accuracy at eps). Default true. With false every example runs every
+   * step and keeps its final iterate (restarts still run only on examples not yet fooled, as in the
+   * reference implementations). Minimum-norm attacks ignore it.
    */
   earlyStop?: boolean;
+  /**
+   * Logits of `x`, when the caller already has them (a shared clean pass over several epsilons, or a
+   * training loop's own forward pass). The attack reuses them and does not count them as queries.
+   * The caller keeps ownership.
+   */
+  cleanLogits?: tf.Tensor2D;
 }
 
 /** Per-example perturbation sizes, in input space. */
@@ -71,6 +79,7 @@ export interface AttackInfo<O extends CommonAttackOptions = CommonAttackOptions>
   /** Citation, e.g. "Madry et al. 2018, Towards Deep Learning Models Resistant to Adversarial Attacks". */
   paper: string;
   kind: AttackKind;
+  /** Norms the attack supports; the first is its default. */
   norms: NormName[];
   /** What the attack needs from the model. */
   needs: ModelAccess;

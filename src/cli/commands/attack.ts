@@ -1,7 +1,179 @@
-import type { Command } from 'commander';
+import { Option, type Command } from 'commander';
+import { attackNames, getAttack } from '../../attacks/registry.js';
+import { runAttack, type AttackOptions, type AttackReport } from '../../attacks/run.js';
+import type { Targeting } from '../../attacks/core/types.js';
+import { NORM_NAMES, type NormName } from '../../attacks/core/norms.js';
+import { encodeNpy, validateDataset, type LoadedDataset } from '../../data/index.js';
+import { loadModel, type LoadedModel } from '../../models/index.js';
+import { UsageError } from '../../errors.js';
+import { writeFileAtomic, writeFilesAtomic } from '../../util/atomic.js';
+import { VERSION } from '../../version.js';
+import type { BackendInfo } from '../../backends/index.js';
 import type { Io } from '../io.js';
+import { globalsOf } from '../main.js';
+import { addDataOptions, loadDataFromFlags, startBackend, type DataFlags } from '../options.js';
+import { parseInteger, parseNumber, parseNumberList } from '../parse.js';
+import { makeProgress } from '../progress.js';
 
-/** `robust attack`: one attack over a dataset (wired once the attack runner lands). */
-export function registerAttackCommand(program: Command, _io: Io): void {
-  program.command('attack').description('run one attack over a dataset and report clean and robust accuracy');
+interface AttackFlags extends DataFlags {
+  model?: string;
+  attack: string;
+  norm?: NormName;
+  eps?: number[];
+  steps?: number;
+  stepSize?: number;
+  randomStart?: boolean;
+  restarts?: number;
+  targeted?: boolean;
+  target?: string;
+  c?: number;
+  kappa?: number;
+  lr?: number;
+  binarySteps?: number;
+  queries?: number;
+  batchSize: number;
+  saveAdv?: string;
+}
+
+/** Attack-specific flags, and the option name each maps to. Only the flags the user gave are passed on. */
+const ATTACK_FLAGS = ['steps', 'stepSize', 'randomStart', 'restarts', 'c', 'kappa', 'lr', 'binarySteps', 'queries'] as const;
+const FLAG_NAME: Record<(typeof ATTACK_FLAGS)[number], string> = {
+  steps: '--steps', stepSize: '--step-size', randomStart: '--random-start', restarts: '--restarts', c: '--c',
+  kappa: '--kappa', lr: '--lr', binarySteps: '--binary-steps', queries: '--queries',
+};
+
+function targetingOf(flags: AttackFlags, numClasses: number, n: number): Targeting {
+  if (!flags.targeted) {
+    if (flags.target !== undefined) throw new UsageError('--target needs --targeted');
+    return { kind: 'untargeted' };
+  }
+  const t = flags.target ?? 'random';
+  if (t === 'random' || t === 'least-likely') return { kind: t };
+  const label = Number(t);
+  if (!Number.isInteger(label) || label < 0 || label >= numClasses) {
+    throw new UsageError(`--target: expected random, least-likely or a class label in 0..${numClasses - 1}, got "${t}"`);
+  }
+  return { kind: 'labels', labels: new Int32Array(n).fill(label) };
+}
+
+function attackOptions(flags: AttackFlags, name: string, seed: string, targeting: Targeting): AttackOptions {
+  const info = getAttack(name);
+  const known = Object.keys(info.defaults);
+  const options: AttackOptions = { seed, targeting };
+  for (const key of ATTACK_FLAGS) {
+    const value = flags[key];
+    if (value === undefined) continue;
+    if (!known.includes(key)) throw new UsageError(`${FLAG_NAME[key]} does not apply to ${name}; its options are ${known.join(', ') || 'none'}`);
+    options[key] = value;
+  }
+  if (targeting.kind !== 'untargeted' && !info.targeted) throw new UsageError(`${name} has no targeted mode; drop --targeted or pick another attack`);
+  return options;
+}
+
+/** The file for one eps of `--save-adv`: the path itself for one eps, else the eps inserted before `.npy`. */
+export function advPath(path: string, eps: number | null, several: boolean): string {
+  if (!several || eps === null) return path;
+  const stem = path.endsWith('.npy') ? path.slice(0, -4) : path;
+  return `${stem}.${eps}.npy`;
+}
+
+/** The JSON document of `robust attack` (see the attacks issue for the contract). */
+export function attackJson(report: AttackReport, model: LoadedModel, ds: LoadedDataset, backend: BackendInfo, seed: string) {
+  const steps = report.timing.gradientEvaluations;
+  return {
+    robust: VERSION,
+    attack: report.attack,
+    norm: report.norm,
+    params: report.params,
+    backend: backend.name,
+    seed,
+    model: { path: model.modelJsonPath ?? model.name, sha256: model.sha256 ?? null },
+    data: { source: ds.source, n: ds.n, sha256: ds.sha256 },
+    n: report.n,
+    cleanAccuracy: report.cleanAccuracy,
+    results: report.results.map((r) => ({
+      eps: r.eps,
+      robustAccuracy: r.robustAccuracy,
+      attackSuccessRate: r.attackSuccessRate,
+      perturbation: r.perturbation,
+    })),
+    timing: {
+      seconds: report.timing.seconds,
+      gradientEvaluations: steps,
+      queries: report.timing.queries,
+      imageGradientStepsPerSecond: report.timing.seconds > 0 ? steps / report.timing.seconds : null,
+    },
+  };
+}
+
+const pct = (v: number) => `${(100 * v).toFixed(1)}%`;
+const num = (v: number | null) => (v === null ? '-' : v.toFixed(4));
+
+function table(report: AttackReport): string {
+  const rows = [['eps', 'robust acc', 'success rate', 'linf mean', 'l2 mean', 'l2 median']];
+  for (const r of report.results) {
+    rows.push([r.eps === null ? 'min-norm' : String(r.eps), pct(r.robustAccuracy), pct(r.attackSuccessRate), num(r.perturbation.linf.mean), num(r.perturbation.l2.mean), num(r.perturbation.l2.median)]);
+  }
+  const widths = rows[0]!.map((_, c) => Math.max(...rows.map((row) => row[c]!.length)));
+  return rows.map((row) => row.map((cell, c) => cell.padStart(widths[c]!)).join('  ')).join('\n');
+}
+
+/** `robust attack`: one attack over a dataset; clean and robust accuracy, perturbation norms, gradient counts. */
+export function registerAttackCommand(program: Command, io: Io): void {
+  const cmd = program
+    .command('attack')
+    .description('run one attack over a dataset and report clean accuracy, robust accuracy and perturbation norms')
+    .option('--model <model.json>', 'TF.js Layers or Graph model (model.json, or its folder)')
+    .addOption(new Option('--attack <name>', 'attack to run').choices(attackNames()).makeOptionMandatory())
+    .addOption(new Option('--norm <norm>', 'threat model (default: the attack\'s own)').choices([...NORM_NAMES]))
+    .option('--eps <eps>', 'budget(s), e.g. 0.3 or 0.1,0.2,0.3 (minimum-norm attacks may omit it)', parseNumberList('--eps'))
+    .option('--steps <n>', 'iterations', parseInteger('--steps', 1))
+    .option('--step-size <a>', 'step size per iteration', parseNumber('--step-size', { min: 0, exclusiveMin: true }))
+    .option('--random-start', 'start from a random point in the eps-ball')
+    .option('--no-random-start', 'start at the input (PGD becomes BIM)')
+    .option('--restarts <r>', 'random restarts; the best per example is kept', parseInteger('--restarts', 1))
+    .option('--targeted', 'aim at a target class instead of any wrong one')
+    .option('--target <t>', 'random | least-likely | a class label (with --targeted)')
+    .option('--c <c>', 'Carlini-Wagner initial constant', parseNumber('--c', { min: 0, exclusiveMin: true }))
+    .option('--kappa <k>', 'Carlini-Wagner confidence', parseNumber('--kappa', { min: 0 }))
+    .option('--lr <lr>', 'Carlini-Wagner learning rate', parseNumber('--lr', { min: 0, exclusiveMin: true }))
+    .option('--binary-steps <b>', 'Carlini-Wagner binary search steps over c', parseInteger('--binary-steps', 1))
+    .option('--queries <q>', 'query budget of score-based attacks', parseInteger('--queries', 1))
+    .option('--batch-size <b>', 'examples per batch', parseInteger('--batch-size', 1), 100)
+    .option('--save-adv <adv.npy>', 'write adversarial inputs as float32 .npy (one file per eps, eps before .npy)');
+  addDataOptions(cmd).action(async (flags: AttackFlags, self: Command) => {
+    const globals = globalsOf(self);
+    if (!flags.model) throw new UsageError('robust attack needs --model <model.json>');
+    const info = getAttack(flags.attack);
+    if (!flags.eps && info.kind === 'fixed-eps') throw new UsageError(`${info.name} needs --eps (e.g. --eps 0.3 or --eps 0.1,0.2,0.3)`);
+    const backend = await startBackend(globals, io);
+    const model = await loadModel(flags.model);
+    try {
+      const ds = await loadDataFromFlags(flags, globals.seed);
+      validateDataset(ds, { inputShape: model.inputShape, numClasses: model.numClasses, bounds: model.bounds });
+      const targeting = targetingOf(flags, model.numClasses, ds.n);
+      const options = attackOptions(flags, info.name, globals.seed, targeting);
+      const bar = makeProgress(io, info.name, ds.n, globals.quiet);
+      const report = await runAttack(
+        model,
+        ds,
+        { name: info.name, ...(flags.norm ? { norm: flags.norm } : {}), eps: flags.eps ?? null, options },
+        { batchSize: flags.batchSize, keepAdversarial: flags.saveAdv !== undefined, onProgress: (done, _t, robust) => bar.update(done, `robust ${pct(robust)}`) },
+      );
+      bar.stop();
+      const json = attackJson(report, model, ds, backend, globals.seed);
+      io.out(`${info.name} (${report.norm}) on ${ds.source}, n=${ds.n}, backend ${backend.name}: clean accuracy ${pct(report.cleanAccuracy)}`);
+      io.out(table(report));
+      io.out(`${report.timing.gradientEvaluations} gradient evaluations, ${report.timing.queries} queries, ${report.timing.seconds.toFixed(1)} s`);
+      if (flags.saveAdv) {
+        const several = report.results.length > 1;
+        await writeFilesAtomic(
+          report.results.map((r) => ({ path: advPath(flags.saveAdv!, r.eps, several), bytes: encodeNpy(r.xAdv!, [ds.n, ...ds.shape], 'float32') })),
+        );
+      }
+      if (globals.json) await writeFileAtomic(globals.json, `${JSON.stringify(json, null, 2)}\n`);
+    } finally {
+      model.dispose();
+    }
+  });
 }

@@ -18,6 +18,7 @@ interface TrainFlags extends DataFlags {
   batchSize: number;
   lr: number;
   eval: string;
+  shift: number;
   out?: string;
 }
 
@@ -33,6 +34,7 @@ export function registerTrainCommand(program: Command, io: Io): void {
     .option('--epochs <n>', 'passes over the training set', parseInteger('--epochs', 1), 3)
     .option('--batch-size <n>', 'examples per step', parseInteger('--batch-size', 1), 64)
     .option('--lr <rate>', 'Adam learning rate', parseNumber('--lr', { min: 0, exclusiveMin: true }), 1e-3)
+    .option('--shift <pixels>', 'augment: random shifts of up to this many pixels (0: none)', parseInteger('--shift', 0), 0)
     .option('--eval <source>', 'held-out data for the final clean accuracy', 'mnist:test')
     .option('--out <dir>', 'folder that receives model.json and weights.bin');
   addDataOptions(cmd, 'mnist:train').action(async (flags: TrainFlags, self: Command) => {
@@ -56,6 +58,7 @@ export function registerTrainCommand(program: Command, io: Io): void {
         batchSize: flags.batchSize,
         learningRate: flags.lr,
         seed: `${seed}/epoch${epoch}`,
+        ...(flags.shift > 0 ? { augment: { maxShift: flags.shift } } : {}),
         onBatch: (_e, done, _t, l) => bar.update(done, `loss ${l.toFixed(4)}`),
       });
       bar.stop();
@@ -75,6 +78,7 @@ export function registerTrainCommand(program: Command, io: Io): void {
       epochs: flags.epochs,
       batchSize: flags.batchSize,
       learningRate: flags.lr,
+      shift: flags.shift,
       data: { source: train.source, n: train.n, sha256: train.sha256 },
       eval: { source: test.source, n: test.n, sha256: test.sha256, cleanAccuracy },
       epochLoss: losses,

@@ -1,0 +1,39 @@
+/**
+ * robust's attacks: pure functions of (model, x, y, options) returning typed results, the registry
+ * that lists them, and the dataset-level runner. Re-exports only.
+ */
+export { fgsm, fgsmInfo, type FgsmOptions } from './fgsm.js';
+export { pgd, pgdInfo, type PgdOptions } from './pgd.js';
+export { mifgsm, mifgsmInfo, type MifgsmOptions } from './mifgsm.js';
+export { cw, cwInfo, type CwOptions } from './cw.js';
+export { deepfool, deepfoolInfo, type DeepFoolOptions } from './deepfool.js';
+export { apgd, apgdT, apgdCeInfo, apgdDlrInfo, apgdTInfo, type ApgdOptions, type ApgdTOptions } from './apgd.js';
+export { square, squareInfo, type SquareOptions } from './square.js';
+export { autoattack, autoattackInfo, type AutoAttackOptions, type AutoAttackResult } from './autoattack.js';
+export { ATTACKS, attackNames, getAttack } from './registry.js';
+export {
+  runAttack,
+  summarize,
+  type AttackOptions,
+  type AttackReport,
+  type AttackSpec,
+  type EpsReport,
+  type RunAttackOptions,
+  type Summary,
+} from './run.js';
+export { attackManyEps, type AnyAttackOptions, type EpsResult, type ManyEpsResult } from './core/epsilons.js';
+export { AttackRun, harness, type AttackMeta, type GradientResult, type Objective } from './core/harness.js';
+export { NORMS, NORM_NAMES, exactSign, l1, l2, linf, perturbationNorms, type Norm, type NormName, type Radius } from './core/norms.js';
+export { crossEntropy, dlr, margin, maxOther, pick } from './core/losses.js';
+export { adversarialMask, resolveTargets } from './core/criteria.js';
+export { applyMask, boundTensors, clip, type BoundTensors } from './core/bounds.js';
+export { makeRng, type Rng } from './core/random.js';
+export type {
+  AttackFn,
+  AttackInfo,
+  AttackKind,
+  AttackResult,
+  CommonAttackOptions,
+  PerturbationNorms,
+  Targeting,
+} from './core/types.js';

@@ -1,0 +1,208 @@
+import { tf } from '../tf.js';
+import { InputError, UsageError } from '../errors.js';
+import type { Dataset } from '../data/types.js';
+import type { Model } from '../models/types.js';
+import { attackManyEps } from './core/epsilons.js';
+import { requireInt } from './core/harness.js';
+import type { NormName } from './core/norms.js';
+import type { AttackKind, CommonAttackOptions, PerturbationNorms } from './core/types.js';
+import { getAttack } from './registry.js';
+
+/** Attack options as the CLI and configs carry them: the common ones plus any attack-specific ones (steps, c, ...). */
+export type AttackOptions = Omit<CommonAttackOptions, 'eps' | 'norm' | 'cleanLogits'> & { [option: string]: unknown };
+
+/** The unit the CLI, suite config and registry share: which attack, in which norm, at which budgets. */
+export interface AttackSpec {
+  /** A registry name, e.g. 'pgd'. */
+  name: string;
+  /** Default: the attack's own default norm. */
+  norm?: NormName;
+  /** Budgets to evaluate; null for a minimum-norm attack run without a budget (one `eps: null` result). */
+  eps: number[] | null;
+  options?: AttackOptions;
+}
+
+/** Options of `runAttack`. */
+export interface RunAttackOptions {
+  /** Examples per batch. Default 100. */
+  batchSize?: number;
+  /** Called after every batch with the examples done, the total, and the robust accuracy so far at the largest eps. */
+  onProgress?: (done: number, total: number, robustSoFar: number) => void;
+  /** Also return the adversarial inputs per eps (for `--save-adv`). Default false. */
+  keepAdversarial?: boolean;
+}
+
+/** Mean, median and max of a perturbation size over the successful adversarial examples; null when there are none. */
+export interface Summary {
+  mean: number | null;
+  median: number | null;
+  max: number | null;
+}
+
+/** The outcome at one eps. Per-example arrays are in dataset order. */
+export interface EpsReport {
+  eps: number | null;
+  /** Fraction of all examples that are clean-correct and not broken. */
+  robustAccuracy: number;
+  /** Fraction of the clean-correct examples the attack broke (0 when none is clean-correct). */
+  attackSuccessRate: number;
+  /** Over the clean-correct examples the attack broke. */
+  perturbation: { linf: Summary; l2: Summary };
+  /** 1 where the example is clean-correct and not broken. */
+  robust: Uint8Array;
+  /** 1 where xAdv fools the model (clean mistakes included). */
+  isAdversarial: Uint8Array;
+  norms: PerturbationNorms;
+  /** Adversarial inputs, float32 in the dataset's layout and order, when `keepAdversarial` was set. */
+  xAdv?: Float32Array;
+}
+
+/** What `runAttack` returns: everything `robust attack --json` prints, plus per-example outcomes. */
+export interface AttackReport {
+  attack: string;
+  kind: AttackKind;
+  norm: NormName;
+  /** The attack's defaults overlaid with the options used. */
+  params: Record<string, unknown>;
+  n: number;
+  cleanCorrect: Uint8Array;
+  cleanAccuracy: number;
+  /** Targets per example when targeted. */
+  targets: Int32Array | null;
+  results: EpsReport[];
+  timing: { seconds: number; gradientEvaluations: number; queries: number };
+}
+
+/** Summary statistics of `values` (NaN-free). */
+export function summarize(values: number[]): Summary {
+  if (values.length === 0) return { mean: null, median: null, max: null };
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = sorted.length >> 1;
+  const median = sorted.length % 2 ? (sorted[mid] as number) : ((sorted[mid - 1] as number) + (sorted[mid] as number)) / 2;
+  return { mean: values.reduce((a, b) => a + b, 0) / values.length, median, max: sorted[sorted.length - 1] as number };
+}
+
+/** Options as a report shows them: typed arrays (mask, target labels) summarised, not dumped. */
+function reportedParams(defaults: object, options: AttackOptions | undefined, norm: NormName): Record<string, unknown> {
+  const params: Record<string, unknown> = { ...defaults, norm };
+  for (const [key, value] of Object.entries(options ?? {})) {
+    if (value === undefined) continue;
+    if (key === 'targeting') params.targeting = (value as { kind: string }).kind;
+    else if (key === 'mask' && value instanceof Float32Array) params.mask = `${value.filter((m) => m > 0).length} of ${value.length} features free`;
+    else params[key] = value;
+  }
+  return params;
+}
+
+/**
+ * Run one attack spec over a whole dataset in batches, sharing the clean pass across epsilons and
+ * reporting per-eps robust accuracy, success rate and perturbation sizes, with exact work counts.
+ * Each batch gets the seed `${seed}:${offset}`, so a run is reproducible for a given batch size.
+ * @example
+ *   const report = await runAttack(model, await loadDataset('mnist:test', { n: 100 }),
+ *     { name: 'pgd', eps: [0.1, 0.3], options: { steps: 40 } },
+ *     { onProgress: (done, total, robust) => console.log(done, total, robust) });
+ *   console.log(report.cleanAccuracy, report.results.map((r) => r.robustAccuracy));
+ */
+export async function runAttack(model: Model, dataset: Dataset, spec: AttackSpec, options: RunAttackOptions = {}): Promise<AttackReport> {
+  const started = performance.now();
+  const info = getAttack(spec.name);
+  const batchSize = options.batchSize ?? 100;
+  requireInt('runAttack', 'batchSize', batchSize);
+  const features = dataset.shape.reduce((a, b) => a * b, 1);
+  if (dataset.shape.length !== model.inputShape.length || dataset.shape.some((d, i) => d !== model.inputShape[i])) {
+    throw new InputError(`dataset ${dataset.source} has examples of shape [${dataset.shape.join(', ')}] but the model expects [${model.inputShape.join(', ')}]`);
+  }
+  const badLabel = dataset.y.findIndex((label) => label < 0 || label >= model.numClasses || !Number.isInteger(label));
+  if (badLabel >= 0) {
+    throw new InputError(`label ${dataset.y[badLabel]} at index ${badLabel} of ${dataset.source} is outside 0..${model.numClasses - 1}`);
+  }
+  const norm = spec.norm ?? info.norms[0] ?? 'linf';
+  if (!info.norms.includes(norm)) throw new UsageError(`${info.name} supports --norm ${info.norms.join('|')}, not ${norm}`);
+  const epsList = spec.eps && spec.eps.length > 0 ? spec.eps : null;
+  const targeting = spec.options?.targeting;
+
+  const n = dataset.n;
+  const slots = epsList ? epsList.length : 1;
+  const isAdversarial = Array.from({ length: slots }, () => new Uint8Array(n));
+  const norms = Array.from({ length: slots }, () => ({ linf: new Float32Array(n), l2: new Float32Array(n), l0: new Float32Array(n) }));
+  const xAdv = options.keepAdversarial ? Array.from({ length: slots }, () => new Float32Array(n * features)) : null;
+  const cleanCorrect = new Uint8Array(n);
+  const targets = targeting && targeting.kind !== 'untargeted' ? new Int32Array(n) : null;
+  const largest = epsList ? epsList.indexOf(Math.max(...epsList)) : 0;
+  let gradientEvaluations = 0;
+  let queries = 0;
+  let robustSoFar = 0;
+
+  for (let start = 0; start < n; start += batchSize) {
+    const end = Math.min(n, start + batchSize);
+    const b = end - start;
+    const x = tf.tensor(dataset.x.subarray(start * features, end * features), [b, ...dataset.shape]);
+    const batchTargeting = targeting?.kind === 'labels' ? { kind: 'labels' as const, labels: targeting.labels.subarray(start, end) } : targeting;
+    try {
+      const many = await attackManyEps(info, model, x, dataset.y.subarray(start, end), epsList, {
+        ...spec.options,
+        norm,
+        targeting: batchTargeting,
+        seed: `${spec.options?.seed ?? 0}:${start}`,
+      });
+      try {
+        cleanCorrect.set(many.cleanCorrect, start);
+        if (targets && many.targets) targets.set(many.targets, start);
+        gradientEvaluations += many.gradientEvaluations;
+        queries += many.queries;
+        for (let k = 0; k < slots; k++) {
+          const r = many.results[k];
+          if (!r) continue;
+          isAdversarial[k]?.set(r.isAdversarial, start);
+          norms[k]?.linf.set(r.perturbation.linf, start);
+          norms[k]?.l2.set(r.perturbation.l2, start);
+          norms[k]?.l0.set(r.perturbation.l0, start);
+          if (xAdv) xAdv[k]?.set((await r.xAdv.data()) as Float32Array, start * features);
+        }
+        const adv = isAdversarial[largest] as Uint8Array;
+        for (let i = start; i < end; i++) if (cleanCorrect[i] && !adv[i]) robustSoFar++;
+      } finally {
+        for (const r of many.results) r.xAdv.dispose();
+      }
+    } finally {
+      x.dispose();
+    }
+    options.onProgress?.(end, n, robustSoFar / end);
+  }
+
+  const correct = cleanCorrect.reduce((a, v) => a + v, 0);
+  const results: EpsReport[] = Array.from({ length: slots }, (_, k) => {
+    const adv = isAdversarial[k] as Uint8Array;
+    const sizes = norms[k] as PerturbationNorms;
+    const robust = Uint8Array.from(cleanCorrect, (c, i) => (c && !adv[i] ? 1 : 0));
+    const broken: number[] = [];
+    cleanCorrect.forEach((c, i) => c && adv[i] && broken.push(i));
+    const report: EpsReport = {
+      eps: epsList ? (epsList[k] as number) : null,
+      robustAccuracy: n ? robust.reduce((a, v) => a + v, 0) / n : 0,
+      attackSuccessRate: correct ? broken.length / correct : 0,
+      perturbation: {
+        linf: summarize(broken.map((i) => sizes.linf[i] as number)),
+        l2: summarize(broken.map((i) => sizes.l2[i] as number)),
+      },
+      robust,
+      isAdversarial: adv,
+      norms: sizes,
+    };
+    if (xAdv) report.xAdv = xAdv[k] as Float32Array;
+    return report;
+  });
+  return {
+    attack: info.name,
+    kind: info.kind,
+    norm,
+    params: reportedParams(info.defaults, spec.options, norm),
+    n,
+    cleanCorrect,
+    cleanAccuracy: n ? correct / n : 0,
+    targets,
+    results,
+    timing: { seconds: (performance.now() - started) / 1000, gradientEvaluations, queries },
+  };
+}

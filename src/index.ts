@@ -1,0 +1,21 @@
+/**
+ * robust: adversarial-robustness testing for TensorFlow.js models. The public, typed API (re-exports only).
+ *
+ * @example
+ *   import { useBackend, loadModel, loadDataset, pgd, runAttack } from 'robust';
+ *   await useBackend('auto');
+ *   const model = await loadModel('models/mnist-cnn/model.json');
+ *   const data = await loadDataset('mnist:test', { n: 200 });
+ *   const report = await runAttack(model, data, { name: 'pgd', eps: [0.1, 0.3], options: { steps: 40 } });
+ */
+export { tf } from './tf.js';
+export * from './errors.js';
+export { BACKEND_NAMES, backendAvailable, useBackend, type BackendChoice, type BackendInfo, type BackendName } from './backends/index.js';
+export { kernelFixes, registerKernelFixes } from './backends/kernels/index.js';
+export * from './models/index.js';
+export * from './data/index.js';
+export * from './attacks/index.js';
+export { accuracy, predictLabels } from './metrics/accuracy.js';
+export { trainClassifier, type TrainOptions } from './training/train.js';
+export { writeFileAtomic, writeFilesAtomic } from './util/atomic.js';
+export { VERSION } from './version.js';

@@ -1,0 +1,177 @@
+/**
+ * Loading and validating a suite file (`robust.config.json` or `.yaml`). Errors name the path in the file
+ * and the fix, e.g. `attacks[1].eps: expected a number or list of numbers > 0, got "0.3x"`.
+ */
+import { createHash } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import { dirname, resolve } from 'node:path';
+import { Ajv, type ErrorObject } from 'ajv';
+import YAML from 'yaml';
+import { UsageError, InputError } from '../errors.js';
+import { getAttack } from '../attacks/registry.js';
+import type { NormName } from '../attacks/core/norms.js';
+import type { BackendChoice } from '../backends/index.js';
+import type { Bounds, Normalization } from '../models/types.js';
+import { parseDataSpec, type DataSource } from '../data/index.js';
+import { configSchema } from './schema.js';
+
+export interface AttackEntry {
+  name: string;
+  norm?: NormName;
+  eps?: number | number[];
+  options?: Record<string, unknown>;
+}
+
+export interface SuiteConfig {
+  model: { path: string; sha256?: string; bounds?: Bounds; normalization?: Normalization };
+  data: { source: DataSource; n?: number; offset?: number; sample?: 'first' | 'random'; seed?: string | number };
+  backend?: BackendChoice;
+  seed?: string | number;
+  batchSize?: number;
+  attacks: AttackEntry[];
+  thresholds?: {
+    cleanAccuracy?: number;
+    robustAccuracy?: Record<string, number>;
+    score?: number | Partial<Record<NormName, number>>;
+  };
+  outputs?: { json?: string; junit?: string; markdown?: string; html?: string };
+  perExample?: boolean;
+  samples?: number;
+}
+
+/** A validated config plus where it came from. Paths inside are resolved against the config's folder. */
+export interface LoadedConfig {
+  config: SuiteConfig;
+  path: string | null;
+  sha256: string;
+}
+
+/** "/attacks/1/eps" → "attacks[1].eps" */
+function pathOf(instancePath: string): string {
+  const parts = instancePath.split('/').slice(1).map((p) => p.replace(/~1/g, '/').replace(/~0/g, '~'));
+  let out = '';
+  for (const p of parts) out += /^\d+$/.test(p) ? `[${p}]` : /^[A-Za-z_$][\w$]*$/.test(p) ? `${out ? '.' : ''}${p}` : `["${p}"]`;
+  return out || '(top level)';
+}
+
+function shown(v: unknown): string {
+  const s = JSON.stringify(v);
+  return s === undefined ? String(v) : s.length > 40 ? `${s.slice(0, 37)}...` : s;
+}
+
+function distance(a: string, b: string): number {
+  const d = Array.from({ length: a.length + 1 }, (_, i) => [i, ...new Array<number>(b.length).fill(0)]);
+  for (let j = 1; j <= b.length; j++) d[0]![j] = j;
+  for (let i = 1; i <= a.length; i++)
+    for (let j = 1; j <= b.length; j++)
+      d[i]![j] = Math.min(d[i - 1]![j]! + 1, d[i]![j - 1]! + 1, d[i - 1]![j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1));
+  return d[a.length]![b.length]!;
+}
+
+/** The closest of `choices` to `word`, if it is close enough to be a likely typo. */
+export function suggest(word: string, choices: string[]): string | null {
+  let best: string | null = null;
+  let bestD = Infinity;
+  for (const c of choices) {
+    const d = distance(word.toLowerCase(), c.toLowerCase());
+    if (d < bestD) [best, bestD] = [c, d];
+  }
+  return best !== null && bestD <= Math.max(2, Math.floor(word.length / 3)) ? best : null;
+}
+
+/** One line for the most useful of ajv's errors. */
+function describe(errors: ErrorObject[]): string {
+  // Prefer the deepest location; among those, a node that says what it expects.
+  const sorted = [...errors].sort((a, b) => b.instancePath.split('/').length - a.instancePath.split('/').length);
+  const extra = sorted.find((e) => e.keyword === 'additionalProperties');
+  if (extra) {
+    const key = String((extra.params as { additionalProperty: string }).additionalProperty);
+    const allowed = Object.keys(((extra.parentSchema as { properties?: object } | undefined)?.properties ?? {}) as object);
+    const hint = suggest(key, allowed);
+    const where = pathOf(extra.instancePath);
+    const loc = where === '(top level)' ? key : `${where}.${key}`;
+    return `${loc}: unknown key${hint ? `; did you mean "${hint}"?` : `; allowed keys are ${allowed.join(', ')}`}`;
+  }
+  const missing = sorted.find((e) => e.keyword === 'required');
+  const deepest = sorted[0]!;
+  if (missing && missing.instancePath.length >= deepest.instancePath.length) {
+    const prop = String((missing.params as { missingProperty: string }).missingProperty);
+    const where = pathOf(missing.instancePath);
+    return `${where === '(top level)' ? prop : `${where}.${prop}`}: required but missing`;
+  }
+  const withExpected = sorted.find((e) => e.instancePath === deepest.instancePath && (e.parentSchema as Record<string, unknown> | undefined)?.['x-expected']);
+  const e = withExpected ?? deepest;
+  const expected = (e.parentSchema as Record<string, unknown> | undefined)?.['x-expected'];
+  if (e.keyword === 'enum') {
+    const allowed = (e.params as { allowedValues: unknown[] }).allowedValues.map(String);
+    const hint = typeof e.data === 'string' ? suggest(e.data, allowed) : null;
+    return `${pathOf(e.instancePath)}: expected ${expected ?? `one of ${allowed.join(', ')}`}, got ${shown(e.data)}${hint ? `; did you mean "${hint}"?` : ''}`;
+  }
+  return `${pathOf(e.instancePath)}: expected ${typeof expected === 'string' ? expected : (e.message ?? 'a valid value')}, got ${shown(e.data)}`;
+}
+
+let validator: ReturnType<Ajv['compile']> | null = null;
+
+function validateShape(doc: unknown, where: string): asserts doc is SuiteConfig {
+  if (!validator) {
+    const ajv = new Ajv({ allErrors: true, verbose: true, strict: false });
+    validator = ajv.compile(configSchema());
+  }
+  if (!validator(doc)) throw new UsageError(`${where}: ${describe(validator.errors ?? [])}`);
+}
+
+/** Checks the schema cannot express: attack options and norms against the registry, eps against bounds. */
+function validateSemantics(cfg: SuiteConfig, where: string): void {
+  cfg.attacks.forEach((a, i) => {
+    const info = getAttack(a.name);
+    if (a.norm && !info.norms.includes(a.norm)) {
+      throw new UsageError(`${where}: attacks[${i}].norm: ${a.name} supports ${info.norms.join(', ')}, got "${a.norm}"`);
+    }
+    if (a.eps === undefined && info.kind === 'fixed-eps') {
+      throw new UsageError(`${where}: attacks[${i}].eps: ${a.name} needs a budget; add e.g. "eps": [0.1, 0.3]`);
+    }
+    const known = Object.keys(info.defaults);
+    for (const key of Object.keys(a.options ?? {})) {
+      if (!known.includes(key)) {
+        const hint = suggest(key, known);
+        throw new UsageError(`${where}: attacks[${i}].options.${key}: ${a.name} has no option "${key}"${hint ? `; did you mean "${hint}"?` : `; its options are ${known.join(', ')}`}`);
+      }
+    }
+  });
+}
+
+/** Parse and validate a config document (already read). `baseDir` resolves relative paths. */
+export function parseConfig(text: string, where: string, baseDir: string): SuiteConfig {
+  let doc: unknown;
+  try {
+    doc = /\.ya?ml$/i.test(where) ? YAML.parse(text) : JSON.parse(text);
+  } catch (err) {
+    const msg = err instanceof Error ? err.message.split('\n')[0] : String(err);
+    throw new InputError(`${where} is not valid ${/\.ya?ml$/i.test(where) ? 'YAML' : 'JSON'}: ${msg}`);
+  }
+  validateShape(doc, where);
+  validateSemantics(doc, where);
+  const raw = doc as SuiteConfig & { data: { source: unknown } };
+  const source = parseDataSpec(raw.data.source, { baseDir, field: 'data.source' });
+  const outputs = raw.outputs
+    ? Object.fromEntries(Object.entries(raw.outputs).map(([k, v]) => [k, resolve(baseDir, v as string)]))
+    : undefined;
+  return {
+    ...raw,
+    model: { ...raw.model, path: resolve(baseDir, raw.model.path) },
+    data: { ...raw.data, source },
+    ...(outputs ? { outputs } : {}),
+  };
+}
+
+/** Read, parse and validate a config file. */
+export async function loadConfig(path: string): Promise<LoadedConfig> {
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch {
+    throw new InputError(`config not found: ${path}; pass --config <file> or run \`robust init\` to write one`);
+  }
+  const config = parseConfig(text, path, dirname(resolve(path)));
+  return { config, path, sha256: createHash('sha256').update(text).digest('hex') };
+}

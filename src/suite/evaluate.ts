@@ -1,0 +1,157 @@
+/**
+ * From per-example outcomes to every number of a suite: per-attack and worst-case robust accuracy with
+ * confidence intervals, perturbation statistics, scores, checks, thresholds and the verdict. One run and a
+ * merge of shards both end here, so a merged result equals the result of one run over the same examples.
+ */
+import { proportion, worstCase } from '../metrics/rates.js';
+import { perturbationStats } from '../metrics/norms.js';
+import { robustnessScore } from '../metrics/score.js';
+import type { NormName } from '../attacks/core/norms.js';
+import type { SuiteConfig } from './config.js';
+import { evaluationChecks } from './checks.js';
+import { epsKey, worstKey } from './keys.js';
+import {
+  RESULT_SCHEMA,
+  type AttackOutcome,
+  type ExampleOutcomes,
+  type RunManifest,
+  type ScoreOutcome,
+  type SuiteResult,
+  type ThresholdOutcome,
+  type VisualSample,
+  type WorstCaseOutcome,
+} from './types.js';
+
+/** What an attack run contributes besides its per-example outcomes. */
+export type AttackMeta = Omit<AttackOutcome, 'results'> & { eps: (number | null)[] };
+
+export interface EvaluationInput {
+  manifest: RunManifest;
+  thresholds: SuiteConfig['thresholds'];
+  numClasses: number;
+  attacks: AttackMeta[];
+  examples: ExampleOutcomes;
+  input: SuiteResult['input'];
+  samples: VisualSample[];
+  /** Keep per-example outcomes in the result. */
+  keepExamples: boolean;
+}
+
+const u8 = (a: number[]) => Uint8Array.from(a);
+
+function attackOutcomes(attacks: AttackMeta[], ex: ExampleOutcomes, correct: Uint8Array): AttackOutcome[] {
+  return attacks.map(({ eps, ...meta }) => ({
+    ...meta,
+    results: eps.map((e) => {
+      const key = epsKey(meta.id, e);
+      const robust = u8(ex.robust[key] ?? []);
+      const broken = Uint8Array.from(correct, (c, i) => (c && !robust[i] ? 1 : 0));
+      const k = robust.reduce((a, v) => a + v, 0);
+      const norms = ex.norms[key] ?? { l0: [], l2: [], linf: [] };
+      return {
+        key,
+        eps: e,
+        robustAccuracy: proportion(k, robust.length),
+        attackSuccessRate: proportion(broken.reduce((a, v) => a + v, 0), correct.reduce((a, v) => a + v, 0)),
+        perturbation: perturbationStats(norms, broken),
+      };
+    }),
+  }));
+}
+
+function worstCases(attacks: AttackMeta[], ex: ExampleOutcomes): WorstCaseOutcome[] {
+  const out: WorstCaseOutcome[] = [];
+  const norms = [...new Set(attacks.map((a) => a.norm))];
+  for (const norm of norms) {
+    const grid = [...new Set(attacks.filter((a) => a.norm === norm).flatMap((a) => a.eps.filter((e): e is number => e !== null)))].sort((a, b) => a - b);
+    for (const eps of grid) {
+      const at = attacks.filter((a) => a.norm === norm && a.eps.includes(eps));
+      const flags = worstCase(at.map((a) => u8(ex.robust[epsKey(a.id, eps)] ?? [])));
+      out.push({ key: worstKey(norm, eps), norm, eps, robustAccuracy: proportion(flags.reduce((a, v) => a + v, 0), flags.length), attacks: at.map((a) => a.id) });
+    }
+  }
+  return out;
+}
+
+function scores(worst: WorstCaseOutcome[], clean: number): ScoreOutcome[] {
+  const norms = [...new Set(worst.map((w) => w.norm))];
+  return norms.flatMap((norm) => {
+    const pts = worst.filter((w) => w.norm === norm);
+    if (pts.length === 0 || !Number.isFinite(clean)) return [];
+    const eps = pts.map((p) => p.eps);
+    return [{ norm, epsMax: eps[eps.length - 1]!, score: robustnessScore({ cleanAccuracy: clean, eps, accuracy: pts.map((p) => p.robustAccuracy.value) }) }];
+  });
+}
+
+const fmt = (v: number) => String(Number(v.toFixed(4)));
+
+function thresholdOutcomes(
+  t: SuiteConfig['thresholds'],
+  clean: number,
+  attacks: AttackOutcome[],
+  worst: WorstCaseOutcome[],
+  sc: ScoreOutcome[],
+): ThresholdOutcome[] {
+  if (!t) return [];
+  const out: ThresholdOutcome[] = [];
+  const judge = (key: string, metric: string, actual: number | null, threshold: number) => {
+    const passed = actual !== null && Number.isFinite(actual) && actual >= threshold;
+    out.push({
+      key,
+      threshold,
+      actual,
+      passed,
+      message: passed
+        ? `${metric}${key === metric ? '' : ` for ${key}`} is ${fmt(actual!)}, at or above the threshold ${threshold}`
+        : `${metric}${key === metric ? '' : ` for ${key}`} is ${actual === null || !Number.isFinite(actual) ? 'undefined' : fmt(actual)}, below the threshold ${threshold}`,
+    });
+  };
+  if (t.cleanAccuracy !== undefined) judge('cleanAccuracy', 'cleanAccuracy', clean, t.cleanAccuracy);
+  const known = new Map<string, number>();
+  for (const a of attacks) for (const r of a.results) known.set(r.key, r.robustAccuracy.value);
+  for (const w of worst) known.set(w.key, w.robustAccuracy.value);
+  for (const [key, threshold] of Object.entries(t.robustAccuracy ?? {})) judge(key, 'robustAccuracy', known.get(key) ?? null, threshold);
+  if (t.score !== undefined) {
+    const wanted: [NormName | null, number][] = typeof t.score === 'number' ? [[null, t.score]] : (Object.entries(t.score) as [NormName, number][]);
+    for (const [norm, threshold] of wanted) {
+      const s = norm === null ? sc[0] : sc.find((x) => x.norm === norm);
+      judge(norm === null ? 'score' : `score@${norm}`, 'score', s ? s.score : null, threshold);
+    }
+  }
+  return out;
+}
+
+/** Every key a threshold may name in a suite with these attacks. */
+export function thresholdKeys(attacks: AttackMeta[]): string[] {
+  const keys = attacks.flatMap((a) => a.eps.map((e) => epsKey(a.id, e)));
+  const worst = new Set<string>();
+  for (const a of attacks) for (const e of a.eps) if (e !== null) worst.add(worstKey(a.norm, e));
+  return [...keys, ...worst];
+}
+
+export function evaluate(input: EvaluationInput): SuiteResult {
+  const ex = input.examples;
+  const correct = u8(ex.cleanCorrect);
+  const clean = proportion(correct.reduce((a, v) => a + v, 0), correct.length);
+  const attacks = attackOutcomes(input.attacks, ex, correct);
+  const worst = worstCases(input.attacks, ex);
+  const sc = scores(worst, clean.value);
+  const checks = evaluationChecks(attacks, worst, ex.probes, input.numClasses);
+  const thresholds = thresholdOutcomes(input.thresholds, clean.value, attacks, worst, sc);
+  const failures = thresholds.filter((t) => !t.passed).map((t) => t.message);
+  return {
+    schema: RESULT_SCHEMA,
+    manifest: input.manifest,
+    n: correct.length,
+    cleanAccuracy: clean,
+    attacks,
+    worstCase: worst,
+    scores: sc,
+    checks,
+    thresholds,
+    verdict: { status: failures.length ? 'fail' : 'pass', unreliable: checks.some((c) => c.status === 'failed'), failures },
+    input: input.input,
+    samples: input.samples,
+    examples: input.keepExamples ? ex : null,
+  };
+}

@@ -1,0 +1,10 @@
+import type { NormName } from '../attacks/core/norms.js';
+
+/**
+ * Names of the numbers a suite produces, as thresholds and reports use them:
+ * "pgd@linf" (an attack in a norm), "pgd@linf:0.3" (at one eps), "cw@l2:min" (a minimum-norm run without eps),
+ * "worst@linf:0.3" (the per-point worst case over attacks).
+ */
+export const attackId = (name: string, norm: NormName): string => `${name}@${norm}`;
+export const epsKey = (id: string, eps: number | null): string => `${id}:${eps === null ? 'min' : String(eps)}`;
+export const worstKey = (norm: NormName, eps: number): string => `worst@${norm}:${String(eps)}`;

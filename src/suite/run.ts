@@ -1,0 +1,269 @@
+/**
+ * `robust test` as a library call: load the model and data a suite names, run the clean pass and every
+ * attack over the same examples, probe the model for gradient masking, and evaluate thresholds.
+ */
+import { createRequire } from 'node:module';
+import { tf } from '../tf.js';
+import { useBackend, type BackendChoice, type BackendInfo } from '../backends/index.js';
+import { getAttack } from '../attacks/registry.js';
+import { runAttack, type AttackReport } from '../attacks/run.js';
+import type { NormName } from '../attacks/core/norms.js';
+import { loadDataset, makeDataset, takeIndices, validateDataset, type Dataset, type LoadedDataset } from '../data/index.js';
+import { loadModel, type LoadedModel } from '../models/index.js';
+import { predictLabels, correctFlags } from '../metrics/accuracy.js';
+import { CheckError, UsageError } from '../errors.js';
+import { VERSION } from '../version.js';
+import { suggest, type LoadedConfig } from './config.js';
+import { evaluate, thresholdKeys, type AttackMeta } from './evaluate.js';
+import { attackId, epsKey } from './keys.js';
+import { runProbes } from './probes.js';
+import type { ExampleOutcomes, RunManifest, SuiteResult, VisualSample } from './types.js';
+
+export interface Shard {
+  /** 1-based. */
+  index: number;
+  count: number;
+}
+
+export interface SuiteProgress {
+  stage: 'clean' | 'attack' | 'probes';
+  /** Attack id during the 'attack' stage. */
+  attack?: string;
+  done: number;
+  total: number;
+  /** Robust accuracy so far at the attack's largest eps. */
+  robust?: number;
+}
+
+export interface RunSuiteOptions {
+  /** Overrides the config's backend. */
+  backend?: BackendChoice;
+  /** Overrides the config's seed. */
+  seed?: string;
+  shard?: Shard;
+  onProgress?: (p: SuiteProgress) => void;
+  /** Called once the backend is chosen. */
+  onBackend?: (info: BackendInfo) => void;
+}
+
+/** "2/4" → { index: 2, count: 4 }. */
+export function parseShard(text: string): Shard {
+  const m = /^(\d+)\/(\d+)$/.exec(text.trim());
+  const index = Number(m?.[1]);
+  const count = Number(m?.[2]);
+  if (!m || count < 1 || index < 1 || index > count) throw new UsageError(`--shard: expected i/n with 1 <= i <= n (e.g. 1/4), got "${text}"`);
+  return { index, count };
+}
+
+/** The positions (in the full selection of `total`) a shard covers: a contiguous, deterministic block. */
+export function shardRange(total: number, shard: Shard | undefined): [number, number] {
+  if (!shard) return [0, total];
+  return [Math.floor(((shard.index - 1) * total) / shard.count), Math.floor((shard.index * total) / shard.count)];
+}
+
+function packageVersions(backend: string): Record<string, string> {
+  const require = createRequire(import.meta.url);
+  const out: Record<string, string> = { robust: VERSION, node: process.versions.node };
+  const pkgs = ['@tensorflow/tfjs-core', ({ wasm: '@tensorflow/tfjs-backend-wasm', cpu: '@tensorflow/tfjs-backend-cpu', webgpu: '@tensorflow/tfjs-backend-webgpu', tensorflow: '@tensorflow/tfjs-node', 'tensorflow-gpu': '@tensorflow/tfjs-node-gpu' } as Record<string, string>)[backend]];
+  for (const p of pkgs) {
+    if (!p) continue;
+    try {
+      out[p] = (require(`${p}/package.json`) as { version: string }).version;
+    } catch {
+      out[p] = 'unknown';
+    }
+  }
+  return out;
+}
+
+/** Attack entries of the config as metas (ids made unique), with their eps lists. */
+function plan(loaded: LoadedConfig): (AttackMeta & { options: Record<string, unknown> })[] {
+  const seen = new Map<string, number>();
+  return loaded.config.attacks.map((a) => {
+    const info = getAttack(a.name);
+    const norm: NormName = a.norm ?? info.norms[0] ?? 'linf';
+    let id = attackId(a.name, norm);
+    const count = (seen.get(id) ?? 0) + 1;
+    seen.set(id, count);
+    if (count > 1) id = `${id}#${count}`;
+    const eps = a.eps === undefined ? [null] : Array.isArray(a.eps) ? [...new Set(a.eps)].sort((x, y) => x - y) : [a.eps];
+    return { id, name: a.name, norm, kind: info.kind, params: {}, eps, gradientEvaluations: 0, queries: 0, seconds: 0, options: a.options ?? {} };
+  });
+}
+
+function checkThresholdKeys(loaded: LoadedConfig, metas: AttackMeta[]): void {
+  const keys = thresholdKeys(metas);
+  for (const key of Object.keys(loaded.config.thresholds?.robustAccuracy ?? {})) {
+    if (keys.includes(key)) continue;
+    const hint = suggest(key, keys);
+    throw new UsageError(
+      `${loaded.path ?? 'config'}: thresholds.robustAccuracy["${key}"]: no attack of this suite evaluates that; ${hint ? `did you mean "${hint}"?` : `keys here are ${keys.join(', ')}`}`,
+    );
+  }
+}
+
+function slice(ds: LoadedDataset, from: number, to: number): { ds: Dataset; indices: number[] } {
+  if (from === 0 && to === ds.n) return { ds, indices: Array.from(ds.indices) };
+  const pos = Int32Array.from({ length: to - from }, (_, i) => from + i);
+  return { ds: makeDataset(takeIndices(ds, pos)), indices: Array.from(pos, (p) => ds.indices[p]!) };
+}
+
+async function pickSamples(model: LoadedModel, ds: Dataset, examples: ExampleOutcomes, reports: { key: string; report: AttackReport; eps: number | null }[], count: number): Promise<VisualSample[]> {
+  const size = ds.shape.reduce((a, b) => a * b, 1);
+  const picks: { i: number; key: string; adv: Float32Array }[] = [];
+  for (let i = 0; i < ds.n && picks.length < count; i++) {
+    if (!examples.cleanCorrect[i]) continue;
+    for (const { key, report, eps } of reports) {
+      const r = report.results.find((x) => x.eps === eps);
+      if (r?.xAdv && !r.robust[i]) {
+        picks.push({ i, key, adv: r.xAdv.subarray(i * size, (i + 1) * size) });
+        break;
+      }
+    }
+  }
+  if (picks.length === 0) return [];
+  const batch = (rows: Float32Array[]) => tf.tensor(Float32Array.from(rows.flatMap((r) => Array.from(r))), [rows.length, ...ds.shape]);
+  const probs = async (rows: Float32Array[]) => {
+    const p = tf.tidy(() => tf.softmax(model.predict(batch(rows))));
+    const v = (await p.data()) as Float32Array;
+    p.dispose();
+    return v;
+  };
+  const cleanRows = picks.map((p) => ds.x.subarray(p.i * size, (p.i + 1) * size));
+  const [pc, pa] = [await probs(cleanRows), await probs(picks.map((p) => p.adv))];
+  const k = model.numClasses;
+  const top = (v: Float32Array, j: number) => {
+    let best = 0;
+    for (let c = 1; c < k; c++) if (v[j * k + c]! > v[j * k + best]!) best = c;
+    return { pred: best, confidence: v[j * k + best]! };
+  };
+  return picks.map((p, j) => ({
+    index: examples.indices[p.i]!,
+    label: ds.y[p.i]!,
+    key: p.key,
+    clean: { ...top(pc, j), pixels: Array.from(cleanRows[j]!) },
+    adversarial: { ...top(pa, j), pixels: Array.from(p.adv) },
+  }));
+}
+
+/**
+ * Run a suite. Throws UsageError/InputError for bad config, model or data, and CheckError when the model's
+ * SHA-256 differs from the pinned one. Threshold failures are in the result's verdict, not thrown.
+ * @example
+ *   const result = await runSuite(await loadConfig('examples/mnist/robust.config.json'));
+ *   console.log(result.verdict.status, result.worstCase.map((w) => [w.key, w.robustAccuracy.value]));
+ */
+export async function runSuite(loaded: LoadedConfig, options: RunSuiteOptions = {}): Promise<SuiteResult> {
+  const { config } = loaded;
+  const started = new Date();
+  const t0 = performance.now();
+  const seed = options.seed ?? String(config.seed ?? 0);
+  const metas = plan(loaded);
+  checkThresholdKeys(loaded, metas);
+
+  const backend = await useBackend(options.backend ?? config.backend ?? 'auto');
+  options.onBackend?.(backend);
+  const model = await loadModel(config.model.path, {
+    ...(config.model.bounds ? { bounds: config.model.bounds } : {}),
+    ...(config.model.normalization ? { normalization: config.model.normalization } : {}),
+  });
+  try {
+    if (config.model.sha256 && model.sha256 !== config.model.sha256) {
+      throw new CheckError(
+        `model ${config.model.path} has SHA-256 ${model.sha256} but the config pins ${config.model.sha256}: it may have been tampered with or replaced; if the change is intended, update model.sha256`,
+      );
+    }
+    const full = await loadDataset(config.data.source, {
+      ...(config.data.n !== undefined ? { n: config.data.n } : {}),
+      ...(config.data.offset !== undefined ? { offset: config.data.offset } : {}),
+      ...(config.data.sample ? { sample: config.data.sample } : {}),
+      seed: config.data.seed ?? seed,
+    });
+    validateDataset(full, { inputShape: model.inputShape, numClasses: model.numClasses, bounds: model.bounds });
+    const [from, to] = shardRange(full.n, options.shard);
+    if (to <= from) throw new UsageError(`shard ${options.shard!.index}/${options.shard!.count} of ${full.n} examples is empty; use fewer shards`);
+    const { ds, indices } = slice(full, from, to);
+    const positions = Array.from({ length: ds.n }, (_, i) => from + i);
+    const batchSize = config.batchSize ?? 100;
+
+    options.onProgress?.({ stage: 'clean', done: 0, total: ds.n });
+    const correct = correctFlags(await predictLabels(model, ds, batchSize), ds.y);
+    options.onProgress?.({ stage: 'clean', done: ds.n, total: ds.n });
+
+    const examples: ExampleOutcomes = {
+      indices,
+      labels: Array.from(ds.y),
+      cleanCorrect: Array.from(correct),
+      robust: {},
+      norms: {},
+      probes: { fullRangeBroken: [], gradientFinite: [], gradientNonZero: [], deterministic: [], probabilityLike: [] },
+    };
+    const forSamples: { key: string; report: AttackReport; eps: number | null }[] = [];
+    for (const meta of metas) {
+      const a0 = performance.now();
+      const report = await runAttack(
+        model,
+        ds,
+        { name: meta.name, norm: meta.norm, eps: meta.eps[0] === null ? null : (meta.eps as number[]), options: { ...meta.options, seed: `${seed}/${meta.id}`, exampleIds: Int32Array.from(positions) } },
+        { batchSize, keepAdversarial: (config.samples ?? 8) > 0, onProgress: (done, total, robust) => options.onProgress?.({ stage: 'attack', attack: meta.id, done, total, robust }) },
+      );
+      const { exampleIds: _ids, ...params } = report.params;
+      meta.params = params;
+      meta.gradientEvaluations = report.timing.gradientEvaluations;
+      meta.queries = report.timing.queries;
+      meta.seconds = (performance.now() - a0) / 1000;
+      for (const r of report.results) {
+        const key = epsKey(meta.id, r.eps);
+        // Robust = clean-correct and not broken, as the suite counts it (clean mistakes are never robust).
+        examples.robust[key] = Array.from(r.robust, (v, i) => (v && correct[i] ? 1 : 0));
+        const broken = (i: number) => (correct[i] && !r.robust[i] ? 1 : 0);
+        examples.norms[key] = {
+          l0: Array.from(r.norms.l0, (v, i) => (broken(i) ? v : 0)),
+          l2: Array.from(r.norms.l2, (v, i) => (broken(i) ? v : 0)),
+          linf: Array.from(r.norms.linf, (v, i) => (broken(i) ? v : 0)),
+        };
+      }
+      const largest = meta.eps[meta.eps.length - 1] ?? null;
+      for (const r of report.results) if (r.eps !== largest) delete r.xAdv;
+      forSamples.push({ key: epsKey(meta.id, largest), report, eps: largest });
+    }
+
+    options.onProgress?.({ stage: 'probes', done: 0, total: 1 });
+    examples.probes = await runProbes(model, ds, positions, full.n, correct, seed);
+    options.onProgress?.({ stage: 'probes', done: 1, total: 1 });
+
+    // Samples come from the first norm's largest budget, the most telling images.
+    const firstNorm = metas[0]?.norm;
+    const samples = await pickSamples(model, ds, examples, forSamples.filter((s) => metas.find((m) => epsKey(m.id, s.eps) === s.key)?.norm === firstNorm), config.samples ?? 8);
+
+    const manifest: RunManifest = {
+      robust: VERSION,
+      seed,
+      backend: backend.name,
+      packages: packageVersions(backend.name),
+      model: { path: config.model.path, sha256: model.sha256 ?? null, pinned: config.model.sha256 ?? null },
+      data: { source: full.source, n: full.n, sha256: full.sha256 },
+      config: { path: loaded.path, sha256: loaded.sha256 },
+      startedAt: started.toISOString(),
+      seconds: (performance.now() - t0) / 1000,
+      shard: options.shard ?? null,
+    };
+    return evaluate({
+      manifest,
+      thresholds: config.thresholds,
+      numClasses: model.numClasses,
+      attacks: metas.map(({ options: _o, ...m }) => m),
+      examples,
+      input: {
+        shape: ds.shape,
+        min: typeof model.bounds.min === 'number' ? model.bounds.min : Math.min(...model.bounds.min),
+        max: typeof model.bounds.max === 'number' ? model.bounds.max : Math.max(...model.bounds.max),
+        numClasses: model.numClasses,
+      },
+      samples,
+      keepExamples: Boolean(config.perExample) || options.shard !== undefined,
+    });
+  } finally {
+    model.dispose();
+  }
+}

@@ -1,0 +1,127 @@
+/**
+ * The JSON Schema of `robust.config.json` / `.yaml`, built from the registries (attack names, norms,
+ * backends), so the published `schema/robust.config.schema.json` never drifts from the code:
+ * `test/suite-config.test.ts` checks the published file equals `configSchema()`.
+ *
+ * `x-expected` on a node is the phrase validation errors use ("expected <x-expected>, got ...").
+ */
+import { attackNames } from '../attacks/registry.js';
+import { NORM_NAMES } from '../attacks/core/norms.js';
+import { BACKEND_NAMES } from '../backends/index.js';
+
+type Json = Record<string, unknown>;
+
+const positive: Json = { type: 'number', exclusiveMinimum: 0 };
+const fraction: Json = { type: 'number', minimum: 0, maximum: 1, 'x-expected': 'a number in [0, 1]' };
+const numberOrList = (what: string): Json => ({
+  oneOf: [{ type: 'number' }, { type: 'array', items: { type: 'number' }, minItems: 1 }],
+  'x-expected': what,
+});
+
+export function configSchema(): Json {
+  return {
+    $schema: 'http://json-schema.org/draft-07/schema#',
+    $id: 'https://github.com/robust-ml/robust/schema/robust.config.schema.json',
+    title: 'robust test suite',
+    description: 'A robustness suite for `robust test`: a model, data, attacks, thresholds and outputs.',
+    type: 'object',
+    additionalProperties: false,
+    required: ['model', 'data', 'attacks'],
+    properties: {
+      $schema: { type: 'string' },
+      model: {
+        type: 'object',
+        additionalProperties: false,
+        required: ['path'],
+        'x-expected': 'an object with a path',
+        properties: {
+          path: { type: 'string', minLength: 1, description: 'model.json (or its folder), relative to this file', 'x-expected': 'a path' },
+          sha256: { type: 'string', pattern: '^[0-9a-f]{64}$', description: 'pin: the run fails (exit 1) if the model files hash differently', 'x-expected': 'a 64-digit lowercase hex SHA-256' },
+          bounds: {
+            type: 'object',
+            additionalProperties: false,
+            required: ['min', 'max'],
+            properties: { min: numberOrList('a number or one number per feature'), max: numberOrList('a number or one number per feature') },
+            'x-expected': 'an object {min, max}',
+          },
+          normalization: {
+            type: 'object',
+            additionalProperties: false,
+            required: ['mean', 'std'],
+            properties: { mean: numberOrList('a number or one per channel'), std: numberOrList('a number or one per channel') },
+            'x-expected': 'an object {mean, std}',
+          },
+        },
+      },
+      data: {
+        type: 'object',
+        additionalProperties: false,
+        required: ['source'],
+        'x-expected': 'an object with a source',
+        properties: {
+          source: {
+            oneOf: [{ type: 'string', minLength: 1 }, { type: 'object' }],
+            description: 'mnist:test, npy:<x>,<y>, images:<dir>, csv:<file>, or an object such as {x, y}',
+            'x-expected': 'a data source string (e.g. "mnist:test") or object',
+          },
+          n: { type: 'integer', minimum: 1, 'x-expected': 'a whole number >= 1' },
+          offset: { type: 'integer', minimum: 0, 'x-expected': 'a whole number >= 0' },
+          sample: { enum: ['first', 'random'], 'x-expected': '"first" or "random"' },
+          seed: { type: ['string', 'integer'], 'x-expected': 'a string or whole number' },
+        },
+      },
+      backend: { enum: ['auto', ...BACKEND_NAMES], 'x-expected': `one of auto, ${BACKEND_NAMES.join(', ')}` },
+      seed: { type: ['string', 'integer'], 'x-expected': 'a string or whole number' },
+      batchSize: { type: 'integer', minimum: 1, 'x-expected': 'a whole number >= 1' },
+      attacks: {
+        type: 'array',
+        minItems: 1,
+        'x-expected': 'a non-empty list of attacks',
+        items: {
+          type: 'object',
+          additionalProperties: false,
+          required: ['name'],
+          'x-expected': 'an object {name, norm?, eps?, options?}',
+          properties: {
+            name: { enum: attackNames(), 'x-expected': `one of ${attackNames().join(', ')}` },
+            norm: { enum: [...NORM_NAMES], 'x-expected': `one of ${NORM_NAMES.join(', ')}` },
+            eps: {
+              oneOf: [positive, { type: 'array', items: positive, minItems: 1 }],
+              'x-expected': 'a number or list of numbers > 0',
+            },
+            options: { type: 'object', description: "the attack's own options (steps, stepSize, restarts, ...)", 'x-expected': 'an object' },
+          },
+        },
+      },
+      thresholds: {
+        type: 'object',
+        additionalProperties: false,
+        'x-expected': 'an object {cleanAccuracy?, robustAccuracy?, score?}',
+        properties: {
+          cleanAccuracy: fraction,
+          robustAccuracy: {
+            type: 'object',
+            description: 'keys "<attack>@<norm>:<eps>" or "worst@<norm>:<eps>", values the least robust accuracy allowed',
+            additionalProperties: fraction,
+            'x-expected': 'an object such as {"pgd@linf:0.1": 0.9}',
+          },
+          score: {
+            oneOf: [
+              { type: 'number', minimum: 0, maximum: 100 },
+              { type: 'object', additionalProperties: false, properties: Object.fromEntries(NORM_NAMES.map((n) => [n, { type: 'number', minimum: 0, maximum: 100 }])) },
+            ],
+            'x-expected': 'a number in [0, 100] or {linf?, l2?, l1?}',
+          },
+        },
+      },
+      outputs: {
+        type: 'object',
+        additionalProperties: false,
+        'x-expected': 'an object {json?, junit?, markdown?, html?}',
+        properties: Object.fromEntries(['json', 'junit', 'markdown', 'html'].map((k) => [k, { type: 'string', minLength: 1, 'x-expected': 'a file path' }])),
+      },
+      perExample: { type: 'boolean', description: 'include per-example outcomes in the JSON', 'x-expected': 'true or false' },
+      samples: { type: 'integer', minimum: 0, maximum: 64, description: 'examples shown in the HTML image grid', 'x-expected': 'a whole number in [0, 64]' },
+    },
+  };
+}

@@ -1,0 +1,152 @@
+/**
+ * The typed result of `robust test`: everything a report writer needs, nothing backend-specific.
+ * The JSON output is this object as is (`schema/robust.result.schema.json` describes it).
+ */
+import type { Proportion } from '../metrics/rates.js';
+import type { NormStats } from '../metrics/norms.js';
+import type { NormName } from '../attacks/core/norms.js';
+import type { AttackKind } from '../attacks/core/types.js';
+
+export const RESULT_SCHEMA = 'robust-result/v1';
+
+/** Where a result came from: enough to reproduce it and to tie it to the exact model and data. */
+export interface RunManifest {
+  robust: string;
+  seed: string;
+  backend: string;
+  /** Versions of the packages that computed the numbers (robust, tfjs-core, the backend package, node). */
+  packages: Record<string, string>;
+  model: { path: string; sha256: string | null; pinned: string | null };
+  data: { source: string; n: number; sha256: string };
+  config: { path: string | null; sha256: string };
+  startedAt: string;
+  seconds: number;
+  /** Set when this result is one shard of a larger run (`--shard i/n`). Merged results have none. */
+  shard: { index: number; count: number } | null;
+}
+
+/** The outcome at one eps of one attack. `key` is e.g. "pgd@linf:0.3" (or "cw@l2:min" without eps). */
+export interface EpsOutcome {
+  key: string;
+  eps: number | null;
+  robustAccuracy: Proportion;
+  attackSuccessRate: Proportion;
+  /** Over the clean-correct examples the attack broke. */
+  perturbation: NormStats;
+}
+
+/** One attack spec of the suite, run over the whole dataset. `id` is e.g. "pgd@linf". */
+export interface AttackOutcome {
+  id: string;
+  name: string;
+  norm: NormName;
+  kind: AttackKind;
+  params: Record<string, unknown>;
+  results: EpsOutcome[];
+  gradientEvaluations: number;
+  queries: number;
+  seconds: number;
+}
+
+/** Per-point worst case over every attack of one norm at one eps: robust only if no attack broke it. */
+export interface WorstCaseOutcome {
+  key: string; // "worst@linf:0.3"
+  norm: NormName;
+  eps: number;
+  robustAccuracy: Proportion;
+  /** Attack ids that were evaluated at this eps. */
+  attacks: string[];
+}
+
+/** The robustness score (docs/metrics.md) of one norm, from the worst-case curve. */
+export interface ScoreOutcome {
+  norm: NormName;
+  epsMax: number;
+  score: number;
+}
+
+export type CheckStatus = 'ok' | 'warning' | 'failed';
+
+/** A self-check of the evaluation (gradient masking and validity). */
+export interface CheckOutcome {
+  name: string;
+  status: CheckStatus;
+  message: string;
+}
+
+/** One threshold of the config against the measured value. */
+export interface ThresholdOutcome {
+  /** "cleanAccuracy", "score", "score@l2", or a robust-accuracy key such as "pgd@linf:0.1" or "worst@linf:0.3". */
+  key: string;
+  threshold: number;
+  actual: number | null;
+  passed: boolean;
+  message: string;
+}
+
+export type VerdictStatus = 'pass' | 'fail';
+
+export interface Verdict {
+  status: VerdictStatus;
+  /** True when a check failed: the numbers may overstate robustness. */
+  unreliable: boolean;
+  /** One line per failed threshold or pin. */
+  failures: string[];
+}
+
+/** Per-example outcomes, in dataset order; kept for shards (so merging is exact) or on request. */
+export interface ExampleOutcomes {
+  /** Position of each example in the full data source. */
+  indices: number[];
+  labels: number[];
+  cleanCorrect: number[];
+  /** Per EpsOutcome key: 1 where the example is clean-correct and not broken. */
+  robust: Record<string, number[]>;
+  /** Per EpsOutcome key: the L0, L2 and Linf size of the perturbation found (0 where none). */
+  norms: Record<string, { l0: number[]; l2: number[]; linf: number[] }>;
+  /**
+   * Self-check probes, per example: -1 where the example was not probed, else 0/1. The probed examples are
+   * fixed by their position in the full selection, so shards probe exactly what one run would.
+   */
+  probes: ProbeOutcomes;
+}
+
+/** Per-example results of the evaluation's self-check probes (see src/suite/probes.ts). */
+export interface ProbeOutcomes {
+  /** 1 where PGD at eps = the full input range broke the (clean-correct) example. */
+  fullRangeBroken: number[];
+  /** 1 where the input gradient of the loss is finite everywhere. */
+  gradientFinite: number[];
+  /** 1 where the input gradient is not all zeros. */
+  gradientNonZero: number[];
+  /** 1 where two identical calls gave identical logits. */
+  deterministic: number[];
+  /** 1 where the outputs look like probabilities (all in [0, 1], summing to 1). */
+  probabilityLike: number[];
+}
+
+/** A few examples for the HTML report's image grid. Pixel values are in the model's input space, row-major. */
+export interface VisualSample {
+  index: number;
+  label: number;
+  key: string;
+  clean: { pred: number; confidence: number; pixels: number[] };
+  adversarial: { pred: number; confidence: number; pixels: number[] };
+}
+
+export interface SuiteResult {
+  schema: typeof RESULT_SCHEMA;
+  manifest: RunManifest;
+  n: number;
+  cleanAccuracy: Proportion;
+  attacks: AttackOutcome[];
+  worstCase: WorstCaseOutcome[];
+  scores: ScoreOutcome[];
+  checks: CheckOutcome[];
+  thresholds: ThresholdOutcome[];
+  verdict: Verdict;
+  /** Input shape, bounds and number of classes, for rendering samples. */
+  input: { shape: number[]; min: number; max: number; numClasses: number };
+  samples: VisualSample[];
+  examples: ExampleOutcomes | null;
+}

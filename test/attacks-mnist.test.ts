@@ -1,0 +1,77 @@
+import { existsSync } from 'node:fs';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runAttack } from '../src/attacks/run.js';
+import { loadDataset, type LoadedDataset } from '../src/data/index.js';
+import { loadModel, type LoadedModel } from '../src/models/load.js';
+import { TEST_BACKENDS, activate } from './helpers/backends.js';
+
+/**
+ * The attacks against robust's reference MNIST CNN (undefended, ~98% clean accuracy). Early stop does
+ * most of the saving: an undefended model falls within a few PGD steps at eps 0.3.
+ */
+
+const MODEL = 'models/mnist-cnn/model.json';
+const HAVE_MODEL = existsSync(MODEL);
+/**
+ * Digits per backend. The cpu backend needs ~0.2 s per image gradient of this CNN, so 60 digits keep
+ * it near a minute; wasm takes ~10 ms. The same digits on both make the cross-backend comparison
+ * exact in what it compares.
+ */
+const N = 60;
+/** "Within 1 point", and at least one digit, since with N < 100 one digit is more than a point. */
+const AGREE = Math.max(0.01, 1 / N) + 1e-9;
+
+/** Robust accuracy per backend of the same seeded attacks, compared after both backends ran. */
+const robustBy = new Map<string, { pgd: number; fgsm: number }>();
+
+describe.each(TEST_BACKENDS)('attacks on models/mnist-cnn, %s', (backend) => {
+  let model: LoadedModel;
+  let data: LoadedDataset;
+  const seen = { pgd: Number.NaN, fgsm: Number.NaN };
+
+  beforeAll(async () => {
+    if (!HAVE_MODEL) return;
+    await activate(backend);
+    model = await loadModel(MODEL);
+    data = await loadDataset('mnist:test', { n: N });
+  });
+  afterAll(() => {
+    if (HAVE_MODEL) {
+      model.dispose();
+      robustBy.set(backend, seen);
+    }
+  });
+
+  it.skipIf(!HAVE_MODEL)(`PGD-40 at eps 0.3 takes robust accuracy to at most 2% (skipped without ${MODEL})`, async () => {
+    const report = await runAttack(model, data, { name: 'pgd', eps: [0.3], options: { steps: 40, seed: 0 } });
+    expect(report.cleanAccuracy).toBeGreaterThan(0.95);
+    seen.pgd = report.results[0]?.robustAccuracy ?? Number.NaN;
+    expect(seen.pgd).toBeLessThanOrEqual(0.02);
+    expect(report.results[0]?.perturbation.linf.max).toBeLessThanOrEqual(0.3 + 1e-6);
+  });
+
+  it.skipIf(!HAVE_MODEL)(`FGSM at eps 0.1, 0.2, 0.3 gives monotone non-increasing accuracy (skipped without ${MODEL})`, async () => {
+    // Separate runs, so the monotonicity is the attack's own and not the multi-eps reuse's.
+    const robust: number[] = [];
+    for (const eps of [0.1, 0.2, 0.3]) {
+      const report = await runAttack(model, data, { name: 'fgsm', eps: [eps] });
+      robust.push(report.results[0]?.robustAccuracy ?? Number.NaN);
+    }
+    seen.fgsm = robust[0] as number;
+    expect(robust[0]).toBeGreaterThanOrEqual(robust[1] as number);
+    expect(robust[1]).toBeGreaterThanOrEqual(robust[2] as number);
+    expect(robust[0]).toBeGreaterThan(robust[2] as number);
+  });
+});
+
+describe('attacks on models/mnist-cnn across backends', () => {
+  it.skipIf(!HAVE_MODEL)(`the same seeded attacks give the same robust accuracy on cpu and wasm (skipped without ${MODEL})`, () => {
+    // PGD at eps 0.3 drives both to ~0, so FGSM at eps 0.1 (mid-range robust accuracy, where a wrong
+    // gradient kernel shows) is compared too.
+    const [a, b] = TEST_BACKENDS.map((name) => robustBy.get(name));
+    for (const key of ['pgd', 'fgsm'] as const) {
+      expect(a?.[key]).toBeTypeOf('number');
+      expect(Math.abs((a?.[key] ?? Number.NaN) - (b?.[key] ?? Number.NaN))).toBeLessThanOrEqual(AGREE);
+    }
+  });
+});

@@ -97,7 +97,8 @@ function reportedParams(defaults: object, options: AttackOptions | undefined, no
 /**
  * Run one attack spec over a whole dataset in batches, sharing the clean pass across epsilons and
  * reporting per-eps robust accuracy, success rate and perturbation sizes, with exact work counts.
- * Each batch gets the seed `${seed}:${offset}`, so a run is reproducible for a given batch size.
+ * Random choices are keyed by example (`options.exampleIds`, default the position in `dataset`), so a run is
+ * reproducible whatever the batch size, and a shard gives what the same examples give in one run.
  * @example
  *   const report = await runAttack(model, await loadDataset('mnist:test', { n: 100 }),
  *     { name: 'pgd', eps: [0.1, 0.3], options: { steps: 40 } },
@@ -130,6 +131,11 @@ export async function runAttack(model: Model, dataset: Dataset, spec: AttackSpec
   const cleanCorrect = new Uint8Array(n);
   const targets = targeting && targeting.kind !== 'untargeted' ? new Int32Array(n) : null;
   const largest = epsList ? epsList.indexOf(Math.max(...epsList)) : 0;
+  // Random choices are keyed by example, not by batch: the same example gets the same start and target
+  // whatever the batch size, offset or shard.
+  const given = spec.options?.exampleIds;
+  if (given && given.length !== n) throw new InputError(`runAttack: ${given.length} exampleIds for ${n} examples`);
+  const exampleIds = Int32Array.from(given ?? { length: n }, (v, i) => (given ? Number(v) : i));
   let gradientEvaluations = 0;
   let queries = 0;
   let robustSoFar = 0;
@@ -144,7 +150,8 @@ export async function runAttack(model: Model, dataset: Dataset, spec: AttackSpec
         ...spec.options,
         norm,
         targeting: batchTargeting,
-        seed: `${spec.options?.seed ?? 0}:${start}`,
+        seed: spec.options?.seed ?? 0,
+        exampleIds: exampleIds.subarray(start, end),
       });
       try {
         cleanCorrect.set(many.cleanCorrect, start);

@@ -23,12 +23,8 @@ export async function resolveTargets(
       if (t.labels.length !== y.length) throw new InputError(`targets: got ${t.labels.length} target labels for ${y.length} examples`);
       return t.labels;
     case 'random': {
-      const out = new Int32Array(y.length);
-      for (let i = 0; i < y.length; i++) {
-        const r = rng.int(k - 1);
-        out[i] = r >= (y[i] ?? 0) ? r + 1 : r;
-      }
-      return out;
+      const draws = rng.ints(y.length, k - 1);
+      return Int32Array.from(draws, (r, i) => (r >= (y[i] ?? 0) ? r + 1 : r));
     }
     case 'least-likely': {
       const am = tf.argMin(logits, 1);

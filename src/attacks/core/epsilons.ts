@@ -76,7 +76,8 @@ export async function attackManyEps(
     const correctT = tf.tidy(() => tf.equal(tf.argMax(clean, 1), tf.tensor1d(y, 'int32')));
     const cleanCorrect = Uint8Array.from(await correctT.data());
     correctT.dispose();
-    const targets = await resolveTargetLabels(clean, y, options.targeting, options.seed ?? 0);
+    const targets = await resolveTargetLabels(clean, y, options.targeting, options.seed ?? 0, options.exampleIds);
+    const ids = options.exampleIds ?? Int32Array.from({ length: n }, (_, i) => i);
     const targetingFor = (idx: Int32Array | null): Targeting =>
       targets ? { kind: 'labels', labels: idx ? idx.map((i) => targets[i] as number) : targets } : { kind: 'untargeted' };
 
@@ -131,7 +132,7 @@ export async function attackManyEps(
         idx.dispose();
         const ys = todo.map((i) => y[i] as number);
         try {
-          const sub = await info.run(model, xs, ys, { ...options, eps, cleanLogits: cs, targeting: targetingFor(todo) });
+          const sub = await info.run(model, xs, ys, { ...options, eps, cleanLogits: cs, targeting: targetingFor(todo), exampleIds: Array.from(todo, (i) => ids[i] as number) });
           const from = new Int32Array(n);
           todo.forEach((i, j) => (from[i] = j));
           const fresh = Uint8Array.from({ length: n }, (_, i) => (prev.isAdversarial[i] ? 0 : 1));

@@ -5,7 +5,7 @@ import { applyMask, boundTensors, clip, type BoundTensors } from './bounds.js';
 import { adversarialMask, resolveTargets } from './criteria.js';
 import { crossEntropy, margin } from './losses.js';
 import { NORMS, perExample, perturbationNorms, type Norm } from './norms.js';
-import { makeRng, type Rng } from './random.js';
+import { rowRng, type Rng } from './random.js';
 import type { AttackInfo, AttackResult, CommonAttackOptions, Targeting } from './types.js';
 
 /**
@@ -66,8 +66,15 @@ export async function resolveTargetLabels(
   y: Int32Array,
   targeting: Targeting | undefined,
   seed: string | number,
+  exampleIds?: ArrayLike<number>,
 ): Promise<Int32Array | null> {
-  return resolveTargets(cleanLogits, y, targeting, makeRng(seed).fork('targets'));
+  return resolveTargets(cleanLogits, y, targeting, exampleRng(seed, y.length, exampleIds).fork('targets'));
+}
+
+/** The per-example random streams of a batch of `n` (ids default to 0..n−1). */
+export function exampleRng(seed: string | number, n: number, exampleIds?: ArrayLike<number>): Rng {
+  if (exampleIds && exampleIds.length !== n) throw new InputError(`${exampleIds.length} exampleIds for ${n} examples; pass one per example`);
+  return rowRng(seed, exampleIds ?? Array.from({ length: n }, (_, i) => i));
 }
 
 /** One call of one attack on one batch. Created by `harness()`. */
@@ -170,7 +177,7 @@ export class AttackRun {
     const cleanAll = options.cleanLogits ?? tf.tidy(() => model.predict(x));
     let targets: Int32Array | null;
     try {
-      targets = await resolveTargetLabels(cleanAll, y, targeting, seed);
+      targets = await resolveTargetLabels(cleanAll, y, targeting, seed, options.exampleIds);
     } catch (err) {
       if (ownsClean) cleanAll.dispose();
       throw err;
@@ -186,7 +193,7 @@ export class AttackRun {
       epsValues ? tf.tensor1d(epsValues) : null,
       {
         norm: NORMS[normName],
-        rng: makeRng(seed),
+        rng: exampleRng(seed, n, options.exampleIds),
         targeted: targets !== null,
         earlyStop: meta.kind === 'minimum-norm' || (options.earlyStop ?? true),
         bounds: boundTensors(bounds, shape),

@@ -22,6 +22,12 @@ export interface CommonAttackOptions {
   targeting?: Targeting;
   /** Seed for every random choice (random start, random targets, Square's proposals). Default 0. */
   seed?: string | number;
+  /**
+   * Keys of the per-example random streams, one per example; default 0..b−1. Give each example a stable id
+   * (e.g. its position in the dataset) and its random choices no longer depend on the batch, shard or
+   * subset it runs in.
+   */
+  exampleIds?: ArrayLike<number>;
   /** 1 where a feature may change, 0 where it must stay; shape of one example (flattened), broadcast over the batch. */
   mask?: Float32Array;
   /** Per-feature or scalar bounds; default: the model's bounds. */

@@ -248,10 +248,25 @@ describe('kernel fixes are registered', () => {
         'ResizeNearestNeighborGrad',
         'UnsortedSegmentSum',
         '_FusedMatMul',
+        'Sign',
+        'Log1p',
       ].sort(),
     );
     expect([...kernelFixes('cpu')].sort()).toEqual(['AvgPoolGrad', 'ResizeBilinearGrad', 'ResizeNearestNeighborGrad']);
     for (const name of kernelFixes('wasm')) expect(tf.getKernel(name, 'wasm')).toBeDefined();
+  });
+});
+
+describe('element-wise kernels are exact for tiny values (wasm returned 0 below ~1e-7)', () => {
+  it.each(TEST_BACKENDS)('%s: sign and log1p of values down to 1e-30', async (backend) => {
+    await activate(backend);
+    const values = [1e-30, -1e-14, 3e-8, -6e-8, 1e-5, 0, 2, -2];
+    const sign = tf.sign(tf.tensor1d(values));
+    expect(Array.from(await sign.data())).toEqual(values.map((v) => Math.sign(v)));
+    const log1p = tf.log1p(tf.tensor1d(values.filter((v) => v > -1)));
+    const got = await log1p.data();
+    values.filter((v) => v > -1).forEach((v, i) => expect(Math.abs((got[i] as number) - Math.fround(Math.log1p(v)))).toBeLessThanOrEqual(Math.abs(Math.log1p(v)) * 1e-6 + 1e-37));
+    tf.dispose([sign, log1p]);
   });
 });
 

@@ -71,6 +71,10 @@ async function tryBackend(name: BackendName): Promise<void> {
   const ok = await tf.setBackend(tfName);
   if (!ok) throw new Error(`TF.js could not initialise the ${tfName} backend`);
   await tf.ready();
+  // The cpu backend greets Node users on first use with a console warning to install tfjs-node; robust
+  // reports its own backend choice, so silence the greeting.
+  const active = tf.findBackend(tfName) as { firstUse?: boolean } | null;
+  if (active && 'firstUse' in active) active.firstUse = false;
 }
 
 function reasonOf(name: BackendName, err: unknown): string {

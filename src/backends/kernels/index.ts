@@ -21,6 +21,7 @@ import { fusedMatMulConfig } from './matmul.js';
 import { avgPoolGradConfig, maxPoolGradConfig } from './pool.js';
 import { resizeBilinearGradConfig, resizeNearestGradConfig } from './resize.js';
 import { unsortedSegmentSumConfig } from './segment.js';
+import { log1pConfig, signConfig } from './unary.js';
 import { installKernel } from './util.js';
 
 const registered = new Map<string, string[]>();
@@ -36,6 +37,8 @@ function fixesFor(tfBackendName: string): tf.KernelConfig[] {
         depthwiseBackpropInputConfig,
         depthwiseBackpropFilterConfig,
         unsortedSegmentSumConfig,
+        signConfig,
+        log1pConfig,
         resizeBilinearGradConfig('wasm'),
         resizeNearestGradConfig('wasm'),
       ];

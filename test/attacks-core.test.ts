@@ -1,6 +1,6 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { tf } from '../src/tf.js';
-import { crossEntropy, margin } from '../src/attacks/core/losses.js';
+import { crossEntropy, dlr, margin } from '../src/attacks/core/losses.js';
 import { exactSign, l1, l2, linf } from '../src/attacks/core/norms.js';
 import { makeRng } from '../src/attacks/core/random.js';
 import { TEST_BACKENDS, activate, noLeak } from './helpers/backends.js';
@@ -16,6 +16,39 @@ async function values(t: tf.Tensor): Promise<number[]> {
 describe.each(TEST_BACKENDS)('attack core on %s', (backend) => {
   beforeAll(async () => {
     await activate(backend);
+  });
+
+  it('dlr matches its closed form and has a gradient (TopK has none in TF.js), checked by finite differences', async () => {
+    const rows = [
+      [3, 1, 0.5, -1, 2],
+      [0.2, 4, 1, 1.5, -2],
+    ];
+    const y = [0, 3];
+    const t = [4, 0];
+    // Untargeted: −(z_y − max_{j≠y} z_j) / (z_π1 − z_π3); targeted: −(z_y − z_t) / (z_π1 − (z_π3 + z_π4)/2).
+    const closed = rows.map((r, i) => {
+      const s = [...r].sort((a, b) => b - a);
+      const zy = r[y[i]!]!;
+      const other = Math.max(...r.filter((_, j) => j !== y[i]));
+      return [-(zy - other) / (s[0]! - s[2]!), -(zy - r[t[i]!]!) / (s[0]! - (s[2]! + s[3]!) / 2)];
+    });
+    const z = tf.tensor2d(rows);
+    const yt = tf.tensor1d(y, 'int32');
+    const tt = tf.tensor1d(t, 'int32');
+    const u = await values(dlr(z, yt));
+    const v = await values(dlr(z, yt, tt));
+    closed.forEach(([a, b], i) => {
+      expect(u[i]).toBeCloseTo(a!, 5);
+      expect(v[i]).toBeCloseTo(b!, 5);
+    });
+    const f = (m: tf.Tensor) => tf.sum(dlr(m as tf.Tensor2D, yt, tt));
+    const g = Array.from(await tf.grad(f)(z).data());
+    const h = 1e-2;
+    for (let k = 0; k < 10; k++) {
+      const bump = (d: number) => tf.tidy(() => f(tf.add(z, tf.mul(tf.reshape(tf.oneHot(tf.tensor1d([k], 'int32'), 10), [2, 5]), d))).dataSync()[0]!);
+      expect(g[k]).toBeCloseTo((bump(h) - bump(-h)) / (2 * h), 2);
+    }
+    tf.dispose([z, yt, tt]);
   });
 
   it('exactSign keeps the sign of values far below 1e-7 (the wasm Sign kernel rounds them to 0)', async () => {

@@ -250,6 +250,7 @@ describe('kernel fixes are registered', () => {
         '_FusedMatMul',
         'Sign',
         'Log1p',
+        'OneHot',
       ].sort(),
     );
     expect([...kernelFixes('cpu')].sort()).toEqual(['AvgPoolGrad', 'ResizeBilinearGrad', 'ResizeNearestNeighborGrad']);
@@ -267,6 +268,19 @@ describe('element-wise kernels are exact for tiny values (wasm returned 0 below 
     const got = await log1p.data();
     values.filter((v) => v > -1).forEach((v, i) => expect(Math.abs((got[i] as number) - Math.fround(Math.log1p(v)))).toBeLessThanOrEqual(Math.abs(Math.log1p(v)) * 1e-6 + 1e-37));
     tf.dispose([sign, log1p]);
+  });
+});
+
+describe('oneHot honours its dtype (wasm wrote int32 bits into float32 outputs)', () => {
+  it.each(TEST_BACKENDS)('%s', async (backend) => {
+    await activate(backend);
+    const idx = tf.tensor1d([2, 0, 5, -1], 'int32');
+    const f = tf.oneHot(idx, 4, 1.5, -0.5, 'float32');
+    const i = tf.oneHot(idx, 4);
+    expect(f.dtype).toBe('float32');
+    expect(Array.from(await f.data())).toEqual([-0.5, -0.5, 1.5, -0.5, 1.5, -0.5, -0.5, -0.5, -0.5, -0.5, -0.5, -0.5, -0.5, -0.5, -0.5, -0.5]);
+    expect(Array.from(await i.data())).toEqual([0, 0, 1, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]);
+    tf.dispose([idx, f, i]);
   });
 });
 

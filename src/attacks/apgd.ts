@@ -42,7 +42,7 @@ import { tf } from '../tf.js';
 import { UsageError } from '../errors.js';
 import { adversarialMask } from './core/criteria.js';
 import { harness, requireInt, requireNonNegative, type AttackMeta, type AttackRun, type Objective } from './core/harness.js';
-import { crossEntropy, maxOther, pick } from './core/losses.js';
+import { crossEntropy, dlr } from './core/losses.js';
 import { flat, perExample } from './core/norms.js';
 import { makeRng } from './core/random.js';
 import type { AttackFn, AttackInfo, CommonAttackOptions } from './core/types.js';
@@ -109,40 +109,6 @@ export function apgdCheckpoints(steps: number): number[] {
     interval = Math.max(interval - decrease, shortest);
   }
   return out;
-}
-
-/**
- * The m largest logits per row, [b, m], with a gradient. TF.js registers none for TopK (so the core
- * `dlr` cannot be differentiated); here each value's gradient flows back to the logit it came from.
- */
-function topLogits(z: tf.Tensor2D, m: number): tf.Tensor2D {
-  const k = z.shape[1];
-  const op = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
-    const save = args[1] as tf.GradSaveFunc;
-    const { values, indices } = tf.topk(args[0] as tf.Tensor2D, m);
-    save([indices]);
-    return {
-      value: values,
-      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) =>
-        tf.sum(tf.mul(tf.expandDims(dy, 2), tf.oneHot(saved[0] as tf.Tensor2D, k, 1, 0, 'float32')), 1),
-    };
-  });
-  return op(z) as tf.Tensor2D;
-}
-
-/**
- * Difference of Logits Ratio (Croce & Hein 2020), as an ascent objective: untargeted
- * −(z_y − max_{j≠y} z_j) / (z_π1 − z_π3), targeted −(z_y − z_t) / (z_π1 − (z_π3 + z_π4)/2).
- */
-export function dlrLoss(z: tf.Tensor2D, y: tf.Tensor1D, t?: tf.Tensor1D): tf.Tensor1D {
-  return tf.tidy(() => {
-    const top = topLogits(z, t ? 4 : 3);
-    const col = (i: number) => tf.reshape(tf.slice(top, [0, i], [-1, 1]), [-1]);
-    const zy = pick(z, y);
-    if (!t) return tf.neg(tf.div(tf.sub(zy, maxOther(z, y)), tf.add(tf.sub(col(0), col(2)), 1e-12))) as tf.Tensor1D;
-    const den = tf.add(tf.sub(col(0), tf.mul(tf.add(col(2), col(3)), 0.5)), 1e-12);
-    return tf.neg(tf.div(tf.sub(zy, pick(z, t)), den)) as tf.Tensor1D;
-  });
 }
 
 /** Resolved settings of one call. */
@@ -244,7 +210,7 @@ async function singleRun(run: AttackRun, o: Settings, round: Round): Promise<tf.
   let s: State | null = null;
   const objective: Objective = (logits) => {
     const a = (s?.aim ?? aim) as tf.Tensor1D;
-    if (round.loss === 'dlr') return targetedLoss ? dlrLoss(logits, run.y, a) : dlrLoss(logits, run.y);
+    if (round.loss === 'dlr') return targetedLoss ? dlr(logits, run.y, a) : dlr(logits, run.y);
     return targetedLoss ? tf.tidy(() => tf.neg(crossEntropy(logits, a))) : crossEntropy(logits, run.y);
   };
   // Success is the harness's criterion (argmax = target when targeted); APGD-T's aims only shape the loss.

@@ -72,24 +72,35 @@ export function margin(logits: tf.Tensor2D, labels: tf.Tensor1D, targeted = fals
 }
 
 /**
- * Difference of Logits Ratio (Croce & Hein 2020, "Reliable evaluation of adversarial robustness with an
- * ensemble of diverse parameter-free attacks"), as an ascent objective.
- * Untargeted: −(z_y − max_{j≠y} z_j) / (z_π1 − z_π3). Targeted: −(z_y − z_t) / (z_π1 − (z_π3 + z_π4)/2).
- * Needs at least 3 classes (4 when targeted).
+ * The m largest logits per row, [b, m], with a gradient. TF.js registers none for TopK (so a plain
+ * `tf.topk` cannot be differentiated); here each value's gradient flows back to the logit it came from.
  */
-export function dlr(logits: tf.Tensor2D, labels: tf.Tensor1D, targets?: tf.Tensor1D): tf.Tensor1D {
+function topLogits(z: tf.Tensor2D, m: number): tf.Tensor2D {
+  const k = z.shape[1];
+  const op = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
+    const save = args[1] as tf.GradSaveFunc;
+    const { values, indices } = tf.topk(args[0] as tf.Tensor2D, m);
+    save([indices]);
+    return {
+      value: values,
+      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) =>
+        tf.sum(tf.mul(tf.expandDims(dy, 2), tf.oneHot(saved[0] as tf.Tensor2D, k, 1, 0, 'float32')), 1),
+    };
+  });
+  return op(z) as tf.Tensor2D;
+}
+
+/**
+ * Difference of Logits Ratio (Croce & Hein 2020), as an ascent objective: untargeted
+ * −(z_y − max_{j≠y} z_j) / (z_π1 − z_π3), targeted −(z_y − z_t) / (z_π1 − (z_π3 + z_π4)/2).
+ */
+export function dlr(z: tf.Tensor2D, y: tf.Tensor1D, t?: tf.Tensor1D): tf.Tensor1D {
   return tf.tidy(() => {
-    const k = logits.shape[1];
-    const sorted = tf.topk(logits, Math.min(k, 4)).values;
-    const col = (i: number) => tf.reshape(tf.slice(sorted, [0, i], [-1, 1]), [-1]);
-    const zy = pick(logits, labels);
-    if (!targets) {
-      const num = tf.sub(zy, maxOther(logits, labels));
-      const den = tf.add(tf.sub(col(0), col(2)), 1e-12);
-      return tf.neg(tf.div(num, den)) as tf.Tensor1D;
-    }
-    const num = tf.sub(zy, pick(logits, targets));
-    const den = tf.add(tf.sub(col(0), tf.div(tf.add(col(2), col(3)), 2)), 1e-12);
-    return tf.neg(tf.div(num, den)) as tf.Tensor1D;
+    const top = topLogits(z, t ? 4 : 3);
+    const col = (i: number) => tf.reshape(tf.slice(top, [0, i], [-1, 1]), [-1]);
+    const zy = pick(z, y);
+    if (!t) return tf.neg(tf.div(tf.sub(zy, maxOther(z, y)), tf.add(tf.sub(col(0), col(2)), 1e-12))) as tf.Tensor1D;
+    const den = tf.add(tf.sub(col(0), tf.mul(tf.add(col(2), col(3)), 0.5)), 1e-12);
+    return tf.neg(tf.div(tf.sub(zy, pick(z, t)), den)) as tf.Tensor1D;
   });
 }

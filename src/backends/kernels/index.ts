@@ -21,7 +21,7 @@ import { fusedMatMulConfig } from './matmul.js';
 import { avgPoolGradConfig, maxPoolGradConfig } from './pool.js';
 import { resizeBilinearGradConfig, resizeNearestGradConfig } from './resize.js';
 import { unsortedSegmentSumConfig } from './segment.js';
-import { log1pConfig, signConfig } from './unary.js';
+import { log1pConfig, oneHotConfig, signConfig } from './unary.js';
 import { installKernel } from './util.js';
 
 const registered = new Map<string, string[]>();
@@ -39,6 +39,7 @@ function fixesFor(tfBackendName: string): tf.KernelConfig[] {
         unsortedSegmentSumConfig,
         signConfig,
         log1pConfig,
+        oneHotConfig,
         resizeBilinearGradConfig('wasm'),
         resizeNearestGradConfig('wasm'),
       ];

@@ -30,3 +30,27 @@ function unary(kernelName: string, f: (v: number) => number): tf.KernelConfig {
 /** sign(x) ∈ {−1, 0, 1}; NaN maps to 0, as on the cpu backend. */
 export const signConfig = unary(tf.Sign, (v) => (v > 0 ? 1 : v < 0 ? -1 : 0));
 export const log1pConfig = unary(tf.Log1p, Math.log1p);
+
+/**
+ * `OneHot` for wasm: the shipped kernel ignores the `dtype` attribute and writes int32 bit patterns into
+ * a float32 output (oneHot(..., 'float32') gives 1.4e-45 for 1), which silently zeroed the gradient of
+ * any loss built on a float one-hot mask (DLR's top-k picks, for one).
+ */
+export const oneHotConfig: tf.KernelConfig = {
+  kernelName: tf.OneHot,
+  backendName: 'wasm',
+  kernelFunc: ({ inputs, backend, attrs }: KernelArgs) => {
+    const wasm = backend as BackendWasm;
+    const indices = input(inputs, 'indices');
+    const { depth, onValue, offValue, dtype } = attrs as unknown as { depth: number; onValue: number; offValue: number; dtype: tf.DataType };
+    const out = wasm.makeOutput([...indices.shape, depth], dtype);
+    const o = wasm.typedArrayFromHeap(out) as Float32Array | Int32Array;
+    const idx = wasm.typedArrayFromHeap(indices) as Int32Array;
+    o.fill(offValue);
+    for (let i = 0; i < idx.length; i++) {
+      const k = idx[i] as number;
+      if (k >= 0 && k < depth) o[i * depth + k] = onValue;
+    }
+    return out;
+  },
+};

@@ -94,7 +94,7 @@ describe('robust CLI (in-process)', () => {
 
   it('robust attack --eps list writes one --save-adv file per eps, eps before .npy', async () => {
     const adv = join(dir, 'adv.npy');
-    const r = await runCli('--backend', 'cpu', 'attack', '--model', modelPath, '--x', xPath, '--y', yPath, '--attack', 'pgd', '--eps', '0.05,0.2', '--steps', '5', '--save-adv', adv);
+    const r = await runCli('--backend', 'cpu', 'attack', '--model', modelPath, '--x', xPath, '--y', yPath, '--attack', 'pgd', '--eps', '0.05,0.2', '--steps', '5', '--step-size', '0.05', '--save-adv', adv);
     expect(r.code).toBe(0);
     // Not a TTY: progress comes as plain lines on stderr, ending with the full count.
     expect(r.stderr).toMatch(/^pgd: 64\/64 robust/m);

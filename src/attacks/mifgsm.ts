@@ -64,5 +64,6 @@ export const mifgsmInfo: AttackInfo<MifgsmOptions> = {
   title: 'Momentum Iterative FGSM',
   paper: 'Dong et al. 2018, Boosting Adversarial Attacks with Momentum (CVPR)',
   defaults: { ...DEFAULTS },
+  computedDefaults: { stepSize: 'eps/steps' },
   run: mifgsm,
 };

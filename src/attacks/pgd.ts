@@ -76,5 +76,6 @@ export const pgdInfo: AttackInfo<PgdOptions> = {
   title: 'Projected Gradient Descent (BIM without random start)',
   paper: 'Madry et al. 2018, Towards Deep Learning Models Resistant to Adversarial Attacks (ICLR)',
   defaults: { ...DEFAULTS },
+  computedDefaults: { stepSize: 'eps/4' },
   run: pgd,
 };

@@ -46,3 +46,9 @@ export function getAttack(name: string): AttackInfo {
   if (!found) throw new UsageError(`unknown attack "${name}": choose one of ${attackNames().join(', ')}`);
   return found;
 }
+
+/** Names of the options `name` accepts besides the common ones (those with a default or a computed default). */
+export function attackOptionNames(name: string): string[] {
+  const info = getAttack(name);
+  return [...Object.keys(info.defaults), ...Object.keys(info.computedDefaults ?? {})].filter((k) => k !== 'norm');
+}

@@ -8,7 +8,7 @@ import { dirname, resolve } from 'node:path';
 import { Ajv, type ErrorObject } from 'ajv';
 import YAML from 'yaml';
 import { UsageError, InputError } from '../errors.js';
-import { getAttack } from '../attacks/registry.js';
+import { attackOptionNames, getAttack } from '../attacks/registry.js';
 import type { NormName } from '../attacks/core/norms.js';
 import type { BackendChoice } from '../backends/index.js';
 import type { Bounds, Normalization } from '../models/types.js';
@@ -130,7 +130,7 @@ function validateSemantics(cfg: SuiteConfig, where: string): void {
     if (a.eps === undefined && info.kind === 'fixed-eps') {
       throw new UsageError(`${where}: attacks[${i}].eps: ${a.name} needs a budget; add e.g. "eps": [0.1, 0.3]`);
     }
-    const known = Object.keys(info.defaults);
+    const known = attackOptionNames(a.name);
     for (const key of Object.keys(a.options ?? {})) {
       if (!known.includes(key)) {
         const hint = suggest(key, known);

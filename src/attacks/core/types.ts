@@ -91,5 +91,7 @@ export interface AttackInfo<O extends CommonAttackOptions = CommonAttackOptions>
   needs: ModelAccess;
   targeted: boolean;
   defaults: Partial<O>;
+  /** Options whose default is computed from others (e.g. PGD's stepSize = eps/4), with that rule in words. */
+  computedDefaults?: Record<string, string>;
   run: AttackFn<O>;
 }

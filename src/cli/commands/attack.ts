@@ -1,5 +1,5 @@
 import { Option, type Command } from 'commander';
-import { attackNames, getAttack } from '../../attacks/registry.js';
+import { attackNames, attackOptionNames, getAttack } from '../../attacks/registry.js';
 import { runAttack, type AttackOptions, type AttackReport } from '../../attacks/run.js';
 import type { Targeting } from '../../attacks/core/types.js';
 import { NORM_NAMES, type NormName } from '../../attacks/core/norms.js';
@@ -58,7 +58,7 @@ function targetingOf(flags: AttackFlags, numClasses: number, n: number): Targeti
 
 function attackOptions(flags: AttackFlags, name: string, seed: string, targeting: Targeting): AttackOptions {
   const info = getAttack(name);
-  const known = Object.keys(info.defaults);
+  const known = attackOptionNames(name);
   const options: AttackOptions = { seed, targeting };
   for (const key of ATTACK_FLAGS) {
     const value = flags[key];

@@ -1,0 +1,32 @@
+/**
+ * The attack table of docs/attacks.md, rendered from the registry so the docs cannot drift from the code
+ * (`npm run docs` writes it; test/attacks-docs.test.ts checks the committed file).
+ */
+import { ATTACKS } from './registry.js';
+
+const cell = (v: unknown): string => String(v).replace(/\|/g, '\\|');
+
+export function attackTableMarkdown(): string {
+  const rows = ATTACKS.map((a) => {
+    const defaults = [
+      ...Object.entries(a.defaults).map(([k, v]) => `${k} ${JSON.stringify(v)}`),
+      ...Object.entries(a.computedDefaults ?? {}).map(([k, rule]) => `${k} ${rule}`),
+    ].join(', ');
+    return `| \`${a.name}\` | ${cell(a.title)} | ${a.kind} | ${a.norms.join(', ')} | ${a.needs} | ${a.targeted ? 'yes' : 'no'} | ${cell(defaults)} | ${cell(a.paper)} |`;
+  });
+  return [
+    '# Attacks',
+    '',
+    'Generated from `src/attacks/registry.ts` by `npm run docs`; do not edit by hand.',
+    '',
+    'Every attack is a function `(model, x, y, options) → AttackResult` (`xAdv`, `isAdversarial`, per-example',
+    '`perturbation` {linf, l2, l0}, `gradientEvaluations`, `queries`), importable from `robust` and runnable with',
+    '`robust attack --attack <name>`. The first norm listed is the default. *needs* is what the attack asks of the',
+    'model: gradients, scores (logits only) or decisions.',
+    '',
+    '| name | attack | kind | norms | needs | targeted | defaults | paper |',
+    '|---|---|---|---|---|---|---|---|',
+    ...rows,
+    '',
+  ].join('\n');
+}

@@ -1,0 +1,17 @@
+import { describe, expect, it } from 'vitest';
+import { readFileSync } from 'node:fs';
+import { attackTableMarkdown } from '../src/attacks/docs.js';
+import { ATTACKS } from '../src/attacks/registry.js';
+
+describe('docs/attacks.md', () => {
+  it('is the table the registry renders (run npm run docs after changing an attack)', () => {
+    expect(readFileSync('docs/attacks.md', 'utf8')).toBe(attackTableMarkdown());
+  });
+  it('lists every registered attack with its paper', () => {
+    const md = attackTableMarkdown();
+    for (const a of ATTACKS) {
+      expect(md).toContain(`| \`${a.name}\` |`);
+      expect(a.paper.length).toBeGreaterThan(10);
+    }
+  });
+});

@@ -315,8 +315,10 @@ describe('renderHtml', () => {
   });
 
   it('draws one SVG chart per attack, each with the worst case and a point per eps', () => {
-    expect(count(html, '<svg')).toBe(r.attacks.length);
-    const charts = html.split('<svg').slice(1);
+    // One chart per attack, then one robustness curve per minimum-norm attack.
+    expect(count(html, '<svg')).toBe(r.attacks.length + r.minimumNorm.length);
+    expect(html).toContain('cw@l2 robustness curve');
+    const charts = html.split('<svg').slice(1, 1 + r.attacks.length);
     charts.forEach((svg, i) => {
       const a = r.attacks[i]!;
       expect(svg).toContain(`>${a.id}</text>`);

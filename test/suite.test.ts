@@ -182,6 +182,30 @@ describe('robust test', () => {
     model.dispose();
   });
 
+  it('a real result validates against the published result schema, with minimum-norm curves and empirical robustness', async () => {
+    const { resultSchemaErrors, renderJson } = await import('../src/report/index.js');
+    const path = suite('schema', {
+      perExample: true,
+      samples: 2,
+      attacks: [{ name: 'pgd', eps: [0.05, 0.1], options: { steps: 5 } }, { name: 'deepfool', norm: 'linf', eps: [0.05, 0.1] }],
+    });
+    const result = await runSuite(await loadConfig(path));
+    expect(resultSchemaErrors(JSON.parse(renderJson(result)))).toEqual([]);
+    const mn = result.minimumNorm.find((m) => m.id === 'deepfool@linf')!;
+    const d = result.examples!.minNorm['deepfool@linf']!;
+    // The curve is the fraction of points whose minimal perturbation exceeds eps; the eps results agree with it.
+    for (const eps of [0.05, 0.1]) {
+      const robust = d.filter((v) => v === null || v > eps).length;
+      expect(result.attacks.find((a) => a.id === 'deepfool@linf')!.results.find((r) => r.eps === eps)!.robustAccuracy.k).toBe(robust);
+    }
+    expect(mn.curve.at(-1)!.eps).toBeCloseTo(0.1, 10);
+    expect(mn.summary.attacked).toBe(60);
+    const pgd = result.attacks[0]!.results.at(-1)!;
+    expect(pgd.empiricalRobustness).toBeGreaterThan(0);
+    expect(pgd.empiricalRobustness).toBeLessThan(pgd.perturbation.l2.max / Math.min(...result.examples!.inputL2) + 1e-9);
+    expect(result.samples.length).toBe(2);
+  });
+
   it('shards are contiguous, disjoint and cover every example', () => {
     for (const total of [1, 7, 60, 101]) {
       const seen: number[] = [];

@@ -16,6 +16,8 @@ import {
   shortHash,
   unreliableReason,
   verdictSummary,
+  minimumNormRows,
+  MINIMUM_NORM_HEADER,
 } from './format.js';
 
 /** Options of {@link renderConsole}. */
@@ -128,6 +130,9 @@ export function renderConsole(result: SuiteResult, options: ConsoleOptions = {})
   if (body.length === 1) out.push('no attacks were run');
   else out.push(...table(body, color));
   out.push('');
+  if (result.minimumNorm.length > 0) {
+    out.push(...table([MINIMUM_NORM_HEADER.map((text) => ({ text, style: 'bold' as const })), ...minimumNormRows(result).map((r) => r.map((text) => ({ text })))], color), '');
+  }
 
   for (const s of result.scores) {
     const t = scoreThreshold(result, s.norm);

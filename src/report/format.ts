@@ -173,3 +173,18 @@ export function formatThreshold(t: ThresholdOutcome): string {
 export function formatActual(t: ThresholdOutcome): string {
   return formatNumber(t.actual, t.key === 'score' || t.key.startsWith('score@') ? 1 : 3);
 }
+
+/** One row per minimum-norm attack: how many points it broke and how far they were (shared by every writer). */
+export function minimumNormRows(result: SuiteResult): string[][] {
+  return result.minimumNorm.map((m) => [
+    m.id,
+    `${m.summary.found}/${m.summary.attacked}`,
+    formatNumber(m.summary.median, 4),
+    formatNumber(m.summary.p90, 4),
+    formatNumber(m.summary.medianIncludingFailures, 4),
+    `${formatNumber(m.area)} (eps ≤ ${formatEps(m.epsMax)})`,
+  ]);
+}
+
+/** Column titles of {@link minimumNormRows}. */
+export const MINIMUM_NORM_HEADER = ['attack', 'broken', 'median δ', 'p90 δ', 'median δ (failures as ∞)', 'curve area'];

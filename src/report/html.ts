@@ -18,6 +18,8 @@ import {
   shortHash,
   unreliableReason,
   verdictSummary,
+  minimumNormRows,
+  MINIMUM_NORM_HEADER,
 } from './format.js';
 import { differencePng, imageLayout, imagePng, pngDataUrl, type ImageLayout } from './images.js';
 
@@ -164,6 +166,18 @@ function charts(result: SuiteResult): string {
   return `<p class="note">Robust accuracy against eps for each attack (shaded: 95% CI), with the per-example worst case over all attacks of the same norm (dashed). Every curve starts at clean accuracy.</p><div class="charts">${figures.join('')}</div>${note}`;
 }
 
+function minimumNormSection(result: SuiteResult): string {
+  if (result.minimumNorm.length === 0) return '';
+  const head = MINIMUM_NORM_HEADER.map((h) => `<th>${escapeHtml(h)}</th>`).join('');
+  const rows = minimumNormRows(result).map((r) => `<tr>${r.map((c) => `<td>${escapeHtml(c)}</td>`).join('')}</tr>`).join('');
+  const figures = result.minimumNorm.map((m, i) => {
+    const pts: ChartPoint[] = [{ eps: 0, value: result.cleanAccuracy.value, ci: result.cleanAccuracy.ci }, ...m.curve.map((c) => ({ eps: c.eps, value: c.accuracy.value, ci: c.accuracy.ci }))];
+    const svg = accuracyChart([{ label: m.id, color: PALETTE[i % PALETTE.length] ?? '#1f77b4', points: pts, band: true }], `eps (${m.norm})`, `robustness curve of ${m.id}`);
+    return `<figure><figcaption>${escapeHtml(m.id)} robustness curve</figcaption>${svg}</figure>`;
+  });
+  return `<h2>Minimum-norm attacks</h2><p class="note">A point is robust at eps while the smallest perturbation the attack found for it exceeds eps.</p><table><thead><tr>${head}</tr></thead><tbody>${rows}</tbody></table><div class="charts">${figures.join('')}</div>`;
+}
+
 function checksTable(result: SuiteResult): string {
   if (result.checks.length === 0) return '<p class="note">No checks were run.</p>';
   const rows = result.checks.map((c) => `<tr><td>${pill(c.status, c.status)}</td><td>${escapeHtml(c.name)}</td><td>${escapeHtml(c.message)}</td></tr>`);
@@ -255,6 +269,7 @@ ${facts(result)}
 ${resultsTable(result)}
 <h2>Robust accuracy against eps</h2>
 ${charts(result)}
+${minimumNormSection(result)}
 <h2>Thresholds</h2>
 ${thresholdsTable(result)}
 <h2>Evaluation checks</h2>

@@ -15,6 +15,8 @@ import {
   shortHash,
   unreliableReason,
   verdictSummary,
+  minimumNormRows,
+  MINIMUM_NORM_HEADER,
 } from './format.js';
 
 /**
@@ -94,6 +96,12 @@ export function renderMarkdown(result: SuiteResult): string {
     out.push('| | Threshold | Actual | Required |', '| --- | --- | ---: | --- |');
     for (const t of result.thresholds) out.push(`| ${mark(t.passed)} | ${code(t.key)} | ${formatActual(t)} | ${formatThreshold(t)} |`);
     out.push('', '</details>', '');
+  }
+
+  if (result.minimumNorm.length > 0) {
+    out.push(`| ${MINIMUM_NORM_HEADER.join(' | ')} |`, `| ${MINIMUM_NORM_HEADER.map(() => '---').join(' | ')} |`);
+    for (const row of minimumNormRows(result)) out.push(`| ${row.map(markdownText).join(' | ')} |`);
+    out.push('');
   }
 
   if (result.checks.length > 0) {

@@ -6,6 +6,7 @@
 import { proportion, worstCase } from '../metrics/rates.js';
 import { perturbationStats } from '../metrics/norms.js';
 import { robustnessScore } from '../metrics/score.js';
+import { curveArea, minimalPerturbationSummary, robustnessCurve } from '../metrics/curve.js';
 import type { NormName } from '../attacks/core/norms.js';
 import type { SuiteConfig } from './config.js';
 import { evaluationChecks } from './checks.js';
@@ -13,6 +14,7 @@ import { epsKey, worstKey } from './keys.js';
 import {
   RESULT_SCHEMA,
   type AttackOutcome,
+  type MinimumNormOutcome,
   type ExampleOutcomes,
   type RunManifest,
   type ScoreOutcome,
@@ -48,12 +50,20 @@ function attackOutcomes(attacks: AttackMeta[], ex: ExampleOutcomes, correct: Uin
       const broken = Uint8Array.from(correct, (c, i) => (c && !robust[i] ? 1 : 0));
       const k = robust.reduce((a, v) => a + v, 0);
       const norms = ex.norms[key] ?? { l0: [], l2: [], linf: [] };
+      let ratio = 0;
+      let count = 0;
+      broken.forEach((v, i) => {
+        if (!v) return;
+        count++;
+        ratio += (norms.l2[i] ?? 0) / (ex.inputL2[i] ?? Number.NaN);
+      });
       return {
         key,
         eps: e,
         robustAccuracy: proportion(k, robust.length),
         attackSuccessRate: proportion(broken.reduce((a, v) => a + v, 0), correct.reduce((a, v) => a + v, 0)),
         perturbation: perturbationStats(norms, broken),
+        empiricalRobustness: count ? ratio / count : 0,
       };
     }),
   }));
@@ -71,6 +81,22 @@ function worstCases(attacks: AttackMeta[], ex: ExampleOutcomes): WorstCaseOutcom
     }
   }
   return out;
+}
+
+/** Points on a robustness curve: 20 even steps over (0, epsMax]. */
+const CURVE_POINTS = 20;
+
+function minimumNorms(attacks: AttackMeta[], ex: ExampleOutcomes): MinimumNormOutcome[] {
+  return attacks.flatMap((a) => {
+    const raw = ex.minNorm[a.id];
+    if (a.kind !== 'minimum-norm' || !raw) return [];
+    const d = raw.map((v) => (v === null ? Infinity : v));
+    const grid = a.eps.filter((e): e is number => e !== null);
+    const found = d.filter((v) => v > 0 && Number.isFinite(v));
+    const epsMax = grid.length ? Math.max(...grid) : found.length ? Math.max(...found) : 1;
+    const eps = Array.from({ length: CURVE_POINTS }, (_, i) => (epsMax * (i + 1)) / CURVE_POINTS);
+    return [{ id: a.id, norm: a.norm, summary: minimalPerturbationSummary(d), curve: robustnessCurve(d, eps), epsMax, area: curveArea(d, epsMax) / epsMax }];
+  });
 }
 
 function scores(worst: WorstCaseOutcome[], clean: number): ScoreOutcome[] {
@@ -146,6 +172,7 @@ export function evaluate(input: EvaluationInput): SuiteResult {
     cleanAccuracy: clean,
     attacks,
     worstCase: worst,
+    minimumNorm: minimumNorms(input.attacks, ex),
     scores: sc,
     checks,
     thresholds,

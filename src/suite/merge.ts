@@ -64,6 +64,8 @@ export function mergeResults(shards: SuiteResult[]): SuiteResult {
     cleanCorrect: ex.flatMap((e) => e.cleanCorrect),
     robust: concatRecord(ex.map((e) => e.robust)),
     norms: Object.fromEntries(Object.keys(ex[0]!.norms).map((k) => [k, concatRecord(ex.map((e) => e.norms[k]!))])),
+    inputL2: ex.flatMap((e) => e.inputL2),
+    minNorm: Object.fromEntries(Object.keys(ex[0]!.minNorm).map((k) => [k, ex.flatMap((e) => e.minNorm[k]!)])),
     probes: concatRecord(ex.map((e) => e.probes as unknown as Record<string, number[]>)) as unknown as ProbeOutcomes,
   };
   const attacks: AttackMeta[] = first.attacks.map((a, i) => ({

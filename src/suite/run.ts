@@ -76,6 +76,16 @@ function packageVersions(backend: string): Record<string, string> {
   return out;
 }
 
+/** ‖x‖₂ of every example of `ds`. */
+function inputNorms(ds: Dataset): number[] {
+  const size = ds.shape.reduce((a, b) => a * b, 1);
+  return Array.from({ length: ds.n }, (_, i) => {
+    let s = 0;
+    for (let f = i * size; f < (i + 1) * size; f++) s += (ds.x[f] as number) ** 2;
+    return Math.sqrt(s);
+  });
+}
+
 /** Attack entries of the config as metas (ids made unique), with their eps lists. */
 function plan(loaded: LoadedConfig): (AttackMeta & { options: Record<string, unknown> })[] {
   const seen = new Map<string, number>();
@@ -196,15 +206,19 @@ export async function runSuite(loaded: LoadedConfig, options: RunSuiteOptions = 
       cleanCorrect: Array.from(correct),
       robust: {},
       norms: {},
+      inputL2: inputNorms(ds),
+      minNorm: {},
       probes: { fullRangeBroken: [], gradientFinite: [], gradientNonZero: [], deterministic: [], probabilityLike: [] },
     };
     const forSamples: { key: string; report: AttackReport; eps: number | null }[] = [];
     for (const meta of metas) {
       const a0 = performance.now();
+      // Minimum-norm attacks run once without a budget; every eps is then answered from the distances found.
+      const minimum = meta.kind === 'minimum-norm';
       const report = await runAttack(
         model,
         ds,
-        { name: meta.name, norm: meta.norm, eps: meta.eps[0] === null ? null : (meta.eps as number[]), options: { ...meta.options, seed: `${seed}/${meta.id}`, exampleIds: Int32Array.from(positions) } },
+        { name: meta.name, norm: meta.norm, eps: minimum || meta.eps[0] === null ? null : (meta.eps as number[]), options: { ...meta.options, seed: `${seed}/${meta.id}`, exampleIds: Int32Array.from(positions) } },
         { batchSize, keepAdversarial: (config.samples ?? 8) > 0, onProgress: (done, total, robust) => options.onProgress?.({ stage: 'attack', attack: meta.id, done, total, robust }) },
       );
       const { exampleIds: _ids, ...params } = report.params;
@@ -212,17 +226,27 @@ export async function runSuite(loaded: LoadedConfig, options: RunSuiteOptions = 
       meta.gradientEvaluations = report.timing.gradientEvaluations;
       meta.queries = report.timing.queries;
       meta.seconds = (performance.now() - a0) / 1000;
-      for (const r of report.results) {
-        const key = epsKey(meta.id, r.eps);
+      const record = (key: string, robust: (i: number) => boolean, norms: { l0: Float32Array; l2: Float32Array; linf: Float32Array }) => {
         // Robust = clean-correct and not broken, as the suite counts it (clean mistakes are never robust).
-        examples.robust[key] = Array.from(r.robust, (v, i) => (v && correct[i] ? 1 : 0));
-        const broken = (i: number) => (correct[i] && !r.robust[i] ? 1 : 0);
+        examples.robust[key] = Array.from(correct, (c, i) => (c && robust(i) ? 1 : 0));
+        const broken = (i: number) => (correct[i] && !robust(i) ? 1 : 0);
         examples.norms[key] = {
-          l0: Array.from(r.norms.l0, (v, i) => (broken(i) ? v : 0)),
-          l2: Array.from(r.norms.l2, (v, i) => (broken(i) ? v : 0)),
-          linf: Array.from(r.norms.linf, (v, i) => (broken(i) ? v : 0)),
+          l0: Array.from(norms.l0, (v, i) => (broken(i) ? v : 0)),
+          l2: Array.from(norms.l2, (v, i) => (broken(i) ? v : 0)),
+          linf: Array.from(norms.linf, (v, i) => (broken(i) ? v : 0)),
         };
+      };
+      if (minimum) {
+        const found = report.results[0]!;
+        const size = found.norms[meta.norm === 'linf' ? 'linf' : 'l2'];
+        const d = Array.from(correct, (c, i) => (!c ? 0 : found.isAdversarial[i] ? (size[i] as number) : null));
+        examples.minNorm[meta.id] = d;
+        for (const eps of meta.eps) {
+          record(epsKey(meta.id, eps), (i) => { const v = d[i]; return v === null || v === undefined || (eps !== null && v > eps); }, found.norms);
+        }
+        continue; // minimal perturbations can exceed every budget: no samples from them
       }
+      for (const r of report.results) record(epsKey(meta.id, r.eps), (i) => Boolean(r.robust[i]), r.norms);
       const largest = meta.eps[meta.eps.length - 1] ?? null;
       for (const r of report.results) if (r.eps !== largest) delete r.xAdv;
       forSamples.push({ key: epsKey(meta.id, largest), report, eps: largest });

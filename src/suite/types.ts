@@ -4,6 +4,7 @@
  */
 import type { Proportion } from '../metrics/rates.js';
 import type { NormStats } from '../metrics/norms.js';
+import type { CurvePoint, MinimalPerturbationSummary } from '../metrics/curve.js';
 import type { NormName } from '../attacks/core/norms.js';
 import type { AttackKind } from '../attacks/core/types.js';
 
@@ -33,6 +34,25 @@ export interface EpsOutcome {
   attackSuccessRate: Proportion;
   /** Over the clean-correct examples the attack broke. */
   perturbation: NormStats;
+  /**
+   * Empirical robustness as IBM ART defines it: the mean of ‖x_adv − x‖₂ / ‖x‖₂ over the examples the
+   * attack broke (0 when it broke none).
+   */
+  empiricalRobustness: number;
+}
+
+/** What a minimum-norm attack (cw, deepfool) says beyond fixed budgets: how far every point is from being broken. */
+export interface MinimumNormOutcome {
+  id: string;
+  norm: NormName;
+  /** Distribution of the minimal perturbations found (over the clean-correct points the attack broke). */
+  summary: MinimalPerturbationSummary;
+  /** Robust accuracy against eps (a point counts as robust while its minimal perturbation exceeds eps). */
+  curve: CurvePoint[];
+  /** The curve's upper end: the largest eps of this norm in the suite, else the largest perturbation found. */
+  epsMax: number;
+  /** Area under the curve over [0, epsMax], divided by epsMax (1 = every point robust over the range). */
+  area: number;
 }
 
 /** One attack spec of the suite, run over the whole dataset. `id` is e.g. "pgd@linf". */
@@ -104,6 +124,13 @@ export interface ExampleOutcomes {
   robust: Record<string, number[]>;
   /** Per EpsOutcome key: the L0, L2 and Linf size of the perturbation found (0 where none). */
   norms: Record<string, { l0: number[]; l2: number[]; linf: number[] }>;
+  /** ‖x‖₂ of each clean input (for empirical robustness). */
+  inputL2: number[];
+  /**
+   * Per minimum-norm attack id: each example's minimal perturbation in the attack's norm; 0 where the model
+   * is already wrong, null where the attack found none.
+   */
+  minNorm: Record<string, (number | null)[]>;
   /**
    * Self-check probes, per example: -1 where the example was not probed, else 0/1. The probed examples are
    * fixed by their position in the full selection, so shards probe exactly what one run would.
@@ -141,6 +168,7 @@ export interface SuiteResult {
   cleanAccuracy: Proportion;
   attacks: AttackOutcome[];
   worstCase: WorstCaseOutcome[];
+  minimumNorm: MinimumNormOutcome[];
   scores: ScoreOutcome[];
   checks: CheckOutcome[];
   thresholds: ThresholdOutcome[];

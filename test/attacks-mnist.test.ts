@@ -4,6 +4,10 @@ import { runAttack } from '../src/attacks/run.js';
 import { loadDataset, type LoadedDataset } from '../src/data/index.js';
 import { loadModel, type LoadedModel } from '../src/models/load.js';
 import { TEST_BACKENDS, activate } from './helpers/backends.js';
+import { tf } from '../src/tf.js';
+import { apgd, apgdT } from '../src/attacks/apgd.js';
+import { square } from '../src/attacks/square.js';
+import { autoattack } from '../src/attacks/autoattack.js';
 
 /**
  * The attacks against robust's reference MNIST CNN (undefended, ~98% clean accuracy). Early stop does
@@ -73,5 +77,27 @@ describe('attacks on models/mnist-cnn across backends', () => {
       expect(a?.[key]).toBeTypeOf('number');
       expect(Math.abs((a?.[key] ?? Number.NaN) - (b?.[key] ?? Number.NaN))).toBeLessThanOrEqual(AGREE);
     }
+  });
+});
+
+describe('autoattack on models/mnist-cnn (wasm)', () => {
+  it.skipIf(!HAVE_MODEL)(`is never weaker than its strongest component run alone (skipped without ${MODEL})`, async () => {
+    await activate('wasm');
+    const model = await loadModel(MODEL);
+    const data = await loadDataset('mnist:test', { n: 20 });
+    const x = tf.tensor(data.x, [data.n, ...data.shape]);
+    const budget = { steps: 10, targetClasses: 3, queries: 100, seed: 5 };
+    const eps = 0.08;
+    const alone = [
+      await apgd(model, x, data.y, { eps, steps: budget.steps, seed: budget.seed }),
+      await apgdT(model, x, data.y, { eps, steps: budget.steps, targetClasses: budget.targetClasses, seed: budget.seed }),
+      await square(model, x, data.y, { eps, queries: budget.queries, seed: budget.seed }),
+    ];
+    const aa = await autoattack(model, x, data.y, { eps, ...budget });
+    const broken = (r: { isAdversarial: Uint8Array }) => r.isAdversarial.reduce((s, v) => s + v, 0);
+    expect(broken(aa)).toBeGreaterThanOrEqual(Math.max(...alone.map(broken)));
+    for (const r of alone) r.isAdversarial.forEach((v, i) => v && expect(aa.isAdversarial[i]).toBe(1));
+    tf.dispose([x, aa.xAdv, ...alone.map((r) => r.xAdv)]);
+    model.dispose();
   });
 });

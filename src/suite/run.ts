@@ -215,6 +215,7 @@ export async function runSuite(loaded: LoadedConfig, options: RunSuiteOptions = 
       const a0 = performance.now();
       // Minimum-norm attacks run once without a budget; every eps is then answered from the distances found.
       const minimum = meta.kind === 'minimum-norm';
+      options.onProgress?.({ stage: 'attack', attack: meta.id, done: 0, total: ds.n });
       const report = await runAttack(
         model,
         ds,

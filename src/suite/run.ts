@@ -3,13 +3,12 @@
  * attack over the same examples, probe the model for gradient masking, and evaluate thresholds.
  */
 import { createRequire } from 'node:module';
-import { tf } from '../tf.js';
 import { useBackend, type BackendChoice, type BackendInfo } from '../backends/index.js';
 import { getAttack } from '../attacks/registry.js';
 import { runAttack, type AttackReport } from '../attacks/run.js';
 import type { NormName } from '../attacks/core/norms.js';
 import { loadDataset, makeDataset, takeIndices, validateDataset, type Dataset, type LoadedDataset } from '../data/index.js';
-import { loadModel, type LoadedModel } from '../models/index.js';
+import { loadModel } from '../models/index.js';
 import { predictLabels, correctFlags } from '../metrics/accuracy.js';
 import { CheckError, UsageError } from '../errors.js';
 import { VERSION } from '../version.js';
@@ -17,7 +16,8 @@ import { suggest, type LoadedConfig } from './config.js';
 import { evaluate, thresholdKeys, type AttackMeta } from './evaluate.js';
 import { attackId, epsKey } from './keys.js';
 import { runProbes } from './probes.js';
-import type { ExampleOutcomes, RunManifest, SuiteResult, VisualSample } from './types.js';
+import { pickSamples } from './samples.js';
+import type { ExampleOutcomes, RunManifest, SuiteResult } from './types.js';
 
 export interface Shard {
   /** 1-based. */
@@ -116,44 +116,6 @@ function slice(ds: LoadedDataset, from: number, to: number): { ds: Dataset; indi
   if (from === 0 && to === ds.n) return { ds, indices: Array.from(ds.indices) };
   const pos = Int32Array.from({ length: to - from }, (_, i) => from + i);
   return { ds: makeDataset(takeIndices(ds, pos)), indices: Array.from(pos, (p) => ds.indices[p]!) };
-}
-
-async function pickSamples(model: LoadedModel, ds: Dataset, examples: ExampleOutcomes, reports: { key: string; report: AttackReport; eps: number | null }[], count: number): Promise<VisualSample[]> {
-  const size = ds.shape.reduce((a, b) => a * b, 1);
-  const picks: { i: number; key: string; adv: Float32Array }[] = [];
-  for (let i = 0; i < ds.n && picks.length < count; i++) {
-    if (!examples.cleanCorrect[i]) continue;
-    for (const { key, report, eps } of reports) {
-      const r = report.results.find((x) => x.eps === eps);
-      if (r?.xAdv && !r.robust[i]) {
-        picks.push({ i, key, adv: r.xAdv.subarray(i * size, (i + 1) * size) });
-        break;
-      }
-    }
-  }
-  if (picks.length === 0) return [];
-  const batch = (rows: Float32Array[]) => tf.tensor(Float32Array.from(rows.flatMap((r) => Array.from(r))), [rows.length, ...ds.shape]);
-  const probs = async (rows: Float32Array[]) => {
-    const p = tf.tidy(() => tf.softmax(model.predict(batch(rows))));
-    const v = (await p.data()) as Float32Array;
-    p.dispose();
-    return v;
-  };
-  const cleanRows = picks.map((p) => ds.x.subarray(p.i * size, (p.i + 1) * size));
-  const [pc, pa] = [await probs(cleanRows), await probs(picks.map((p) => p.adv))];
-  const k = model.numClasses;
-  const top = (v: Float32Array, j: number) => {
-    let best = 0;
-    for (let c = 1; c < k; c++) if (v[j * k + c]! > v[j * k + best]!) best = c;
-    return { pred: best, confidence: v[j * k + best]! };
-  };
-  return picks.map((p, j) => ({
-    index: examples.indices[p.i]!,
-    label: ds.y[p.i]!,
-    key: p.key,
-    clean: { ...top(pc, j), pixels: Array.from(cleanRows[j]!) },
-    adversarial: { ...top(pa, j), pixels: Array.from(p.adv) },
-  }));
 }
 
 /**

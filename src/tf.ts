@@ -9,8 +9,12 @@
  */
 import '@tensorflow/tfjs-layers';
 import * as tf from '@tensorflow/tfjs-core';
+import { installChainedOps } from './chained.js';
+
+installChainedOps();
 
 export { tf };
 export type { Tensor, Tensor1D, Tensor2D, Tensor4D, Rank } from '@tensorflow/tfjs-core';
-// No chained ops (t.reshape(...)): tfjs-core's Node bundle does not install them, so robust calls tf.reshape(t, ...)
-// and friends throughout; their types are deliberately not imported, so the compiler refuses a chained call.
+// Chained ops (t.reshape(...)) are installed at run time for TF.js's own gradients and for users (src/chained.ts);
+// robust's sources call tf.reshape(t, ...) and friends, and the chained types are deliberately not imported, so
+// the compiler refuses a chained call here.

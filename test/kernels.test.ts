@@ -235,7 +235,7 @@ beforeAll(async () => {
 });
 
 describe('kernel fixes are registered', () => {
-  it('wasm gets every fixed or missing gradient kernel, cpu its pooling and resize fixes', () => {
+  it('wasm gets every fixed or missing kernel, cpu its pooling, resize, transform and cumulative-axis fixes', () => {
     expect([...kernelFixes('wasm')].sort()).toEqual(
       [
         'AvgPoolGrad',
@@ -251,9 +251,35 @@ describe('kernel fixes are registered', () => {
         'Sign',
         'Log1p',
         'OneHot',
+        // From the sweep in test/kernels-sweep.test.ts.
+        'Sin',
+        'Cos',
+        'Selu',
+        'Relu6',
+        'ClipByValue',
+        'Cast',
+        'StridedSlice',
+        'Select',
+        'Reverse',
+        'GatherV2',
+        'Cumsum',
+        'Cumprod',
+        'Conv3DBackpropInputV2',
+        'Conv3DBackpropFilterV2',
+        'Dilation2D',
+        'Dilation2DBackpropInput',
+        'Dilation2DBackpropFilter',
+        'MaxPool3DGrad',
+        'MaxPoolWithArgmax',
+        'FusedConv2D',
+        'FusedDepthwiseConv2D',
+        'RotateWithOffset',
+        'Transform',
       ].sort(),
     );
-    expect([...kernelFixes('cpu')].sort()).toEqual(['AvgPoolGrad', 'ResizeBilinearGrad', 'ResizeNearestNeighborGrad']);
+    expect([...kernelFixes('cpu')].sort()).toEqual(
+      ['AvgPoolGrad', 'Cumprod', 'Cumsum', 'ResizeBilinearGrad', 'ResizeNearestNeighborGrad', 'Transform'].sort(),
+    );
     for (const name of kernelFixes('wasm')) expect(tf.getKernel(name, 'wasm')).toBeDefined();
   });
 });

@@ -1,5 +1,5 @@
 /**
- * Kernel registrations that fix or speed up a backend's gradients.
+ * Kernel registrations that fix or speed up a backend's kernels.
  * Called by `useBackend` after the backend package is loaded and before it is used.
  *
  * What each backend gets, and why (details in each module):
@@ -9,27 +9,63 @@
  *   `DepthwiseConv2dNativeBackpropFilter` and `UnsortedSegmentSum` (missing, so conv nets could not
  *   train and `gather` had no gradient), `_FusedMatMul` (wrong bias with transposed or batched operands),
  *   `ResizeBilinearGrad` and `ResizeNearestNeighborGrad` (`halfPixelCenters` ignored).
+ *   From the systematic sweep (test/kernels-sweep.test.ts): element-wise `Sign`, `Log1p`, `Selu`, `Sin`,
+ *   `Cos` (wrong for tiny or large inputs), `Relu6` and `ClipByValue` (NaN clipped to a bound; int32
+ *   misread), `Cast` to bool, `OneHot` (dtype ignored); `StridedSlice`, `Select`, `Reverse` (int32 / bool),
+ *   `GatherV2` (batchDims), `Cumsum` / `Cumprod` (negative axis corrupts the heap); `Conv3DBackpropInputV2`,
+ *   `Conv3DBackpropFilterV2`, `Dilation2D` and its gradients, `MaxPool3DGrad`, `MaxPoolWithArgmax`
+ *   (wrong values); `FusedConv2D` / `FusedDepthwiseConv2D` (garbage with stray prelu weights);
+ *   `RotateWithOffset` (fill truncated to int) and `Transform` ('reflect' wrong).
  * - cpu: `AvgPoolGrad` (the same padded-border divisor bug as wasm), `ResizeBilinearGrad` and
- *   `ResizeNearestNeighborGrad` (`halfPixelCenters` ignored; wrong or throwing for batch > 1).
- * Every other gradient an attack or training loop reaches was checked against cpu in
- * test/kernels.test.ts and needs no fix.
+ *   `ResizeNearestNeighborGrad` (`halfPixelCenters` ignored; wrong or throwing for batch > 1),
+ *   `Transform` (every image after the first left as fill), `Cumsum` / `Cumprod` (negative axis gave
+ *   an empty result).
+ * Every other kernel was checked against cpu in test/kernels-sweep.test.ts (and the gradients an attack
+ * or training loop reaches in test/kernels.test.ts); the differences left are listed there as harmless.
  */
 import { tf } from '../../tf.js';
 import { conv2dBackpropFilterConfig, conv2dBackpropInputConfig } from './conv2d.js';
 import { depthwiseBackpropFilterConfig, depthwiseBackpropInputConfig } from './depthwise.js';
 import { fusedMatMulConfig } from './matmul.js';
-import { avgPoolGradConfig, maxPoolGradConfig } from './pool.js';
+import { avgPoolGradConfig, maxPoolGradConfig, maxPoolWithArgmaxConfig } from './pool.js';
 import { resizeBilinearGradConfig, resizeNearestGradConfig } from './resize.js';
 import { unsortedSegmentSumConfig } from './segment.js';
-import { log1pConfig, oneHotConfig, signConfig } from './unary.js';
+import { conv3dBackpropFilterConfig, conv3dBackpropInputConfig } from './conv3d.js';
+import { dilation2dBackpropFilterConfig, dilation2dBackpropInputConfig, dilation2dConfig } from './dilation.js';
+import { fusedConvConfig } from './fused.js';
+import { rotateWithOffsetConfig, transformConfig } from './image.js';
+import { cumulativeAxisConfig, gatherV2Config, reverseConfig, selectConfig, stridedSliceConfig } from './layout.js';
+import { maxPool3dGradConfig } from './pool3d.js';
+import {
+  castConfig,
+  clipByValueConfig,
+  cosConfig,
+  log1pConfig,
+  oneHotConfig,
+  relu6Config,
+  seluConfig,
+  signConfig,
+  sinConfig,
+} from './unary.js';
 import { installKernel } from './util.js';
 
 const registered = new Map<string, string[]>();
 
+/**
+ * Fixes that wrap the backend's own kernel (calling it where it is right): `make` gets the shipped
+ * config, taken before it is replaced. A kernel the backend does not have is left alone.
+ */
+function wrapped(backendName: string, wraps: [string, (original: tf.KernelConfig) => tf.KernelConfig][]): tf.KernelConfig[] {
+  return wraps.flatMap(([name, make]) => {
+    const original = tf.getKernel(name, backendName);
+    return original === undefined ? [] : [make(original)];
+  });
+}
+
 function fixesFor(tfBackendName: string): tf.KernelConfig[] {
   switch (tfBackendName) {
-    case 'wasm': {
-      const fixes = [
+    case 'wasm':
+      return [
         maxPoolGradConfig('wasm'),
         avgPoolGradConfig('wasm'),
         conv2dBackpropInputConfig,
@@ -42,13 +78,44 @@ function fixesFor(tfBackendName: string): tf.KernelConfig[] {
         oneHotConfig,
         resizeBilinearGradConfig('wasm'),
         resizeNearestGradConfig('wasm'),
+        sinConfig,
+        cosConfig,
+        seluConfig,
+        relu6Config,
+        clipByValueConfig,
+        conv3dBackpropInputConfig,
+        conv3dBackpropFilterConfig,
+        dilation2dConfig,
+        dilation2dBackpropInputConfig,
+        dilation2dBackpropFilterConfig,
+        maxPool3dGradConfig,
+        maxPoolWithArgmaxConfig,
+        rotateWithOffsetConfig,
+        transformConfig('wasm'),
+        ...wrapped('wasm', [
+          [tf._FusedMatMul, fusedMatMulConfig],
+          [tf.Cast, castConfig],
+          [tf.StridedSlice, stridedSliceConfig],
+          [tf.Select, selectConfig],
+          [tf.Reverse, reverseConfig],
+          [tf.GatherV2, gatherV2Config],
+          [tf.Cumsum, cumulativeAxisConfig],
+          [tf.Cumprod, cumulativeAxisConfig],
+          [tf.FusedConv2D, fusedConvConfig],
+          [tf.FusedDepthwiseConv2D, fusedConvConfig],
+        ]),
       ];
-      const fusedMatMul = tf.getKernel(tf._FusedMatMul, 'wasm');
-      if (fusedMatMul !== undefined) fixes.push(fusedMatMulConfig(fusedMatMul));
-      return fixes;
-    }
     case 'cpu':
-      return [avgPoolGradConfig('cpu'), resizeBilinearGradConfig('cpu'), resizeNearestGradConfig('cpu')];
+      return [
+        avgPoolGradConfig('cpu'),
+        resizeBilinearGradConfig('cpu'),
+        resizeNearestGradConfig('cpu'),
+        transformConfig('cpu'),
+        ...wrapped('cpu', [
+          [tf.Cumsum, cumulativeAxisConfig],
+          [tf.Cumprod, cumulativeAxisConfig],
+        ]),
+      ];
     default:
       return [];
   }

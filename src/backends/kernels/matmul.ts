@@ -2,7 +2,7 @@
  * `_FusedMatMul` on wasm: the shipped kernel (tfjs-backend-wasm 4.22) adds the bias wrongly whenever
  * an operand is transposed or the product is batched (relative error 0.03–1.2 against matMul + add),
  * while the plain 2-D, untransposed case a Dense layer uses is right. The forward value is wrong, and
- * so is every activation gradient computed from it.
+ * so is every activation gradient computed from it. It also throws on a bias of rank 2.
  *
  * The fix keeps the shipped kernel where it is right, and elsewhere runs it without bias or activation
  * (that part is right in every case) and then applies the bias (Add) and the activation with the
@@ -61,7 +61,8 @@ export function fusedMatMulConfig(original: tf.KernelConfig): tf.KernelConfig {
       const out = original.kernelFunc({ inputs: ins, backend: wasm, attrs: at });
       return Array.isArray(out) ? (out[0] as tf.TensorInfo) : out;
     };
-    if (bias === undefined || bias === null || (!a.transposeA && !a.transposeB && !batched)) {
+    // The shipped kernel also refuses a bias of rank 2 ([M, N] or [M, 1]), which Add broadcasts fine.
+    if (bias === undefined || bias === null || (!a.transposeA && !a.transposeB && !batched && bias.shape.length <= 1)) {
       return runOriginal(inputs, attrs ?? {});
     }
     const product = runOriginal(

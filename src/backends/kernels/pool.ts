@@ -9,9 +9,12 @@
  *   pass of both divides by the number of in-bounds pixels, so with 'same' (or explicit) padding the
  *   border gradients were wrong by up to the ratio of the two. This one divides by the count the
  *   forward pass used, as TensorFlow's AvgPoolGrad does.
+ * - `MaxPoolWithArgmax` on wasm: the shipped kernel starts each maximum at FLT_MIN (the smallest
+ *   POSITIVE float), so all-negative windows output 1.2e-38 with index 0, and ties pick another cell
+ *   than TensorFlow. This one returns the first maximum and its flat NHWC index, as cpu does.
  */
 import { tf } from '../../tf.js';
-import { type FixedBackend, type KernelArgs, type Values, input, jsOutput, shape4 } from './util.js';
+import { type FixedBackend, type KernelArgs, type Values, input, jsOutput, shape4, typedOutput } from './util.js';
 
 type PoolInfo = ReturnType<typeof tf.backend_util.computePool2DInfo>;
 
@@ -145,3 +148,51 @@ export function avgPoolGradConfig(backendName: FixedBackend): tf.KernelConfig {
     },
   };
 }
+
+/**
+ * `MaxPoolWithArgmax` for wasm: outputs the window maxima and, for each, the flat index of its first
+ * maximum in x, ((b·H + y)·W + x)·C + c with includeBatchInIndex, (y·W + x)·C + c without.
+ */
+export const maxPoolWithArgmaxConfig: tf.KernelConfig = {
+  kernelName: tf.MaxPoolWithArgmax,
+  backendName: 'wasm',
+  kernelFunc: ({ inputs, backend, attrs }: KernelArgs) => {
+    const x = input(inputs, 'x');
+    const a = attrs as unknown as PoolGradAttrs & { includeBatchInIndex: boolean };
+    const info = poolInfo(x, a);
+    const { batchSize, inHeight, inWidth, inChannels: channels, outHeight, outWidth } = info;
+    const { strideHeight, strideWidth, effectiveFilterHeight, effectiveFilterWidth } = info;
+    const indexes = typedOutput('wasm', backend, info.outShape, 'int32', [], () => undefined);
+    const values = typedOutput('wasm', backend, info.outShape, 'float32', [x, indexes], (out, [xv, iv]) => {
+      const xs = xv as Values;
+      const at = iv as Int32Array;
+      for (let b = 0; b < batchSize; ++b) {
+        for (let oy = 0; oy < outHeight; ++oy) {
+          const rowCorner = oy * strideHeight - info.padInfo.top;
+          const rowMax = Math.min(inHeight, rowCorner + effectiveFilterHeight);
+          for (let ox = 0; ox < outWidth; ++ox) {
+            const colCorner = ox * strideWidth - info.padInfo.left;
+            const colMax = Math.min(inWidth, colCorner + effectiveFilterWidth);
+            for (let ch = 0; ch < channels; ++ch) {
+              let best = -Infinity;
+              let bestAt = -1;
+              for (let r = Math.max(0, rowCorner); r < rowMax; ++r) {
+                for (let c = Math.max(0, colCorner); c < colMax; ++c) {
+                  const v = xs[((b * inHeight + r) * inWidth + c) * channels + ch] as number;
+                  if (v > best) {
+                    best = v;
+                    bestAt = (r * inWidth + c) * channels + ch + (a.includeBatchInIndex ? b * inHeight * inWidth * channels : 0);
+                  }
+                }
+              }
+              const o = ((b * outHeight + oy) * outWidth + ox) * channels + ch;
+              out[o] = best;
+              at[o] = bestAt;
+            }
+          }
+        }
+      }
+    });
+    return [values, indexes];
+  },
+};

@@ -72,6 +72,50 @@ export function jsOutput(
   return (backend as MathBackendCPU).makeTensorInfo(shape, 'float32', values);
 }
 
+/**
+ * Like `jsOutput`, for an output of any numeric dtype (a bool output is a Uint8Array of 0 and 1).
+ * The output starts zero-filled.
+ */
+export function typedOutput(
+  kind: FixedBackend,
+  backend: unknown,
+  shape: number[],
+  dtype: 'float32' | 'int32' | 'bool',
+  inputs: tf.TensorInfo[],
+  compute: (out: Values, ins: Values[]) => void,
+): tf.TensorInfo {
+  if (kind === 'wasm') {
+    const wasm = backend as BackendWasm;
+    const out = wasm.makeOutput(shape, dtype);
+    const view = wasm.typedArrayFromHeap(out) as Values;
+    view.fill(0);
+    compute(view, inputs.map((t) => valuesOf(kind, backend, t)));
+    return out;
+  }
+  const values = tf.util.getTypedArrayFromDType(dtype, shape.reduce((a, b) => a * b, 1)) as Values;
+  compute(values, inputs.map((t) => valuesOf(kind, backend, t)));
+  return (backend as MathBackendCPU).makeTensorInfo(shape, dtype, values);
+}
+
+/**
+ * A kernel that runs `fix` where the shipped kernel is wrong and the shipped kernel everywhere else.
+ * `original` must be the backend's own config, taken before it is replaced; its setup function still
+ * has to run when the backend initialises.
+ */
+export function patchKernel(
+  original: tf.KernelConfig,
+  fix: (args: KernelArgs) => tf.TensorInfo | tf.TensorInfo[] | undefined,
+): tf.KernelConfig {
+  const config: tf.KernelConfig = {
+    kernelName: original.kernelName,
+    backendName: original.backendName,
+    kernelFunc: (args) => fix(args as KernelArgs) ?? original.kernelFunc(args),
+  };
+  if (original.setupFunc !== undefined) config.setupFunc = original.setupFunc;
+  if (original.disposeFunc !== undefined) config.disposeFunc = original.disposeFunc;
+  return config;
+}
+
 /** Call one of the wasm backend's registered kernels directly (never through a tf op). */
 export function runWasmKernel(
   name: string,

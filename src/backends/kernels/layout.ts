@@ -1,0 +1,148 @@
+/**
+ * Copy and indexing kernels that tfjs-backend-wasm 4.22 gets wrong outside float32 or with less
+ * common attributes (found by test/kernels-sweep.test.ts):
+ * - `StridedSlice` with strides ≠ 1 or masks always writes a float32 output: int32 values come back as
+ *   float bit patterns (a graph model's shape arithmetic breaks), bool inputs are read 4 bytes at a time.
+ * - `Select` (tf.where) on bool values returns wrong values, and aborts the wasm module when the
+ *   operands were broadcast.
+ * - `Reverse` on bool reads past its input ("memory access out of bounds").
+ * - `GatherV2` with batchDims > 0 gathers every batch from the first one.
+ * - `Cumsum` and `Cumprod` with a negative axis corrupt the wasm heap (the axis reaches the transpose
+ *   unnormalised); on cpu they return an empty array. Both backends get the axis normalised.
+ * Each fix handles only the failing case and otherwise calls the shipped kernel.
+ */
+import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
+import { tf } from '../../tf.js';
+import { type Values, input, patchKernel } from './util.js';
+
+/** Row-major strides of `shape`, with a trailing 1 (so strides[rank - 1] = 1 even for rank 0). */
+function stridesOf(shape: number[]): number[] {
+  const strides = new Array<number>(shape.length).fill(1);
+  for (let d = shape.length - 2; d >= 0; --d) strides[d] = (strides[d + 1] as number) * (shape[d + 1] as number);
+  return strides;
+}
+
+/**
+ * Fill every element of a wasm output of `shape` from `x`: `source(coords)` gives the flat index in x
+ * of the element at output coordinates `coords`.
+ */
+function remap(wasm: BackendWasm, x: tf.TensorInfo, shape: number[], source: (coords: number[]) => number): tf.TensorInfo {
+  const out = wasm.makeOutput(shape, x.dtype);
+  const o = wasm.typedArrayFromHeap(out) as Values;
+  const v = wasm.typedArrayFromHeap(x) as Values;
+  const coords = new Array<number>(shape.length).fill(0);
+  for (let i = 0; i < o.length; ++i) {
+    o[i] = v[source(coords)] as number;
+    for (let d = shape.length - 1; d >= 0; --d) {
+      coords[d] = (coords[d] as number) + 1;
+      if ((coords[d] as number) < (shape[d] as number)) break;
+      coords[d] = 0;
+    }
+  }
+  return out;
+}
+
+interface StridedSliceAttrs {
+  begin: number[];
+  end: number[];
+  strides: number[];
+  beginMask: number;
+  endMask: number;
+  ellipsisMask: number;
+  newAxisMask: number;
+  shrinkAxisMask: number;
+}
+
+/** `StridedSlice` for wasm: int32 and bool inputs are sliced here, float32 by the shipped kernel. */
+export function stridedSliceConfig(original: tf.KernelConfig): tf.KernelConfig {
+  return patchKernel(original, ({ inputs, backend, attrs }) => {
+    const x = input(inputs, 'x');
+    if (x.dtype === 'float32') return undefined;
+    const a = attrs as unknown as StridedSliceAttrs;
+    const info = tf.slice_util.sliceInfo(
+      x.shape, a.begin, a.end, a.strides, a.beginMask, a.endMask, a.ellipsisMask, a.newAxisMask, a.shrinkAxisMask,
+    );
+    // The slice in x's own rank (finalShapeSparse is not always that); the output is the same
+    // elements under finalShape, after shrunk and new axes.
+    const sliced = info.begin.map((b, d) => Math.max(0, Math.ceil(((info.end[d] as number) - b) / (info.strides[d] as number))));
+    const xStrides = stridesOf(x.shape);
+    const wasm = backend as BackendWasm;
+    const out = remap(wasm, x, sliced, (c) => {
+      let at = 0;
+      for (let d = 0; d < c.length; ++d) at += ((info.begin[d] as number) + (c[d] as number) * (info.strides[d] as number)) * (xStrides[d] as number);
+      return at;
+    });
+    return { dataId: out.dataId, shape: info.finalShape, dtype: out.dtype };
+  });
+}
+
+/** `Select` for wasm: bool values are selected here, float32 and int32 by the shipped kernel. */
+export function selectConfig(original: tf.KernelConfig): tf.KernelConfig {
+  return patchKernel(original, ({ inputs, backend }) => {
+    const t = input(inputs, 't');
+    if (t.dtype !== 'bool') return undefined;
+    const wasm = backend as BackendWasm;
+    const condition = input(inputs, 'condition');
+    const e = input(inputs, 'e');
+    const out = wasm.makeOutput(t.shape, 'bool');
+    const o = wasm.typedArrayFromHeap(out) as Uint8Array;
+    const cv = wasm.typedArrayFromHeap(condition) as Uint8Array;
+    const tv = wasm.typedArrayFromHeap(t) as Uint8Array;
+    const ev = wasm.typedArrayFromHeap(e) as Uint8Array;
+    // tf.where broadcasts condition, t and e to one shape before it dispatches Select.
+    for (let i = 0; i < o.length; ++i) o[i] = (cv[i] as number) !== 0 ? (tv[i] as number) : (ev[i] as number);
+    return out;
+  });
+}
+
+/** `Reverse` for wasm: bool inputs are reversed here, float32 and int32 by the shipped kernel. */
+export function reverseConfig(original: tf.KernelConfig): tf.KernelConfig {
+  return patchKernel(original, ({ inputs, backend, attrs }) => {
+    const x = input(inputs, 'x');
+    if (x.dtype !== 'bool') return undefined;
+    const dims = tf.util.parseAxisParam((attrs as unknown as { dims: number | number[] }).dims, x.shape);
+    const flip = x.shape.map((_, d) => dims.includes(d));
+    const xStrides = stridesOf(x.shape);
+    return remap(backend as BackendWasm, x, x.shape, (c) => {
+      let at = 0;
+      for (let d = 0; d < c.length; ++d) at += (flip[d] ? (x.shape[d] as number) - 1 - (c[d] as number) : (c[d] as number)) * (xStrides[d] as number);
+      return at;
+    });
+  });
+}
+
+/** `GatherV2` for wasm: gathers with batchDims > 0 are done here, the rest by the shipped kernel. */
+export function gatherV2Config(original: tf.KernelConfig): tf.KernelConfig {
+  return patchKernel(original, ({ inputs, backend, attrs }) => {
+    const { axis, batchDims } = attrs as unknown as { axis: number; batchDims: number };
+    if (!batchDims) return undefined;
+    const wasm = backend as BackendWasm;
+    const x = input(inputs, 'x');
+    const indices = input(inputs, 'indices');
+    const parsedAxis = tf.util.parseAxisParam(axis, x.shape)[0] as number;
+    const info = tf.backend_util.segment_util.collectGatherOpShapeInfo(x, indices, parsedAxis, batchDims);
+    const { batchSize, outerSize, dimSize, sliceSize } = info;
+    const perBatch = indices.shape.reduce((p, q) => p * q, 1) / batchSize;
+    const idx = Int32Array.from(wasm.typedArrayFromHeap(indices) as Int32Array);
+    for (const i of idx) {
+      if (i < 0 || i >= dimSize) throw new Error(`GatherV2: the index value ${i} is not in [0, ${dimSize - 1}]`);
+    }
+    // x viewed as [batch, outer, dim, slice], the output as [batch, outer, perBatch, slice].
+    const out = remap(wasm, x, [batchSize, outerSize, perBatch, sliceSize], ([b, o, i, s]) => {
+      const k = idx[(b as number) * perBatch + (i as number)] as number;
+      return (((b as number) * outerSize + (o as number)) * dimSize + k) * sliceSize + (s as number);
+    });
+    return { dataId: out.dataId, shape: info.outputShape, dtype: out.dtype };
+  });
+}
+
+/** `Cumsum` or `Cumprod` (either backend) with a negative axis turned into its non-negative equivalent. */
+export function cumulativeAxisConfig(original: tf.KernelConfig): tf.KernelConfig {
+  return patchKernel(original, ({ inputs, backend, attrs }) => {
+    const axis = (attrs as unknown as { axis: number }).axis;
+    if (!(axis < 0)) return undefined;
+    const x = input(inputs, 'x');
+    const fixed = { ...attrs, axis: tf.util.parseAxisParam(axis, x.shape)[0] as number };
+    return original.kernelFunc({ inputs, backend: backend as tf.KernelBackend, attrs: fixed });
+  });
+}

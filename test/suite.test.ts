@@ -206,6 +206,24 @@ describe('robust test', () => {
     expect(result.samples.length).toBe(2);
   });
 
+  it('--adaptive picks BPDA or naive gradients for a defended model, and the manifest records it', async () => {
+    // Two-bit depth reduction: zero gradient naively, identity gradient (BPDA) adaptively.
+    const path = suite('defended', { defenses: [{ name: 'bit-depth', bits: 2 }], attacks: [{ name: 'pgd', eps: [0.1], options: { steps: 10 } }] });
+    const runWith = async (adaptive: string) => {
+      const out = join(dir, `defended-${adaptive}.json`);
+      const r = await runCli('--quiet', '--json', out, 'test', '--config', path, '--adaptive', adaptive);
+      expect(r.code).toBe(0);
+      return JSON.parse(readFileSync(out, 'utf8')) as SuiteResult;
+    };
+    const [adaptive, naive] = [await runWith('true'), await runWith('false')];
+    expect(adaptive.manifest.defenses).toEqual({ names: ['{"name":"bit-depth","bits":2}'], adaptive: true });
+    expect(naive.manifest.defenses.adaptive).toBe(false);
+    const acc = (r: SuiteResult) => r.attacks[0]!.results[0]!.robustAccuracy.value;
+    expect(acc(naive)).toBeGreaterThan(acc(adaptive));
+    expect(naive.verdict.unreliable).toBe(true);
+    expect((await runCli('test', '--config', path, '--adaptive', 'maybe')).stderr).toMatch(/--adaptive: expected true or false, got "maybe"/);
+  });
+
   it('shards are contiguous, disjoint and cover every example', () => {
     for (const total of [1, 7, 60, 101]) {
       const seen: number[] = [];

@@ -28,3 +28,13 @@ export function parseNumberList(flag: string) {
     return parts.map(one);
   };
 }
+
+/** "true" / "false" (also yes/no, 1/0). */
+export function parseBool(flag: string) {
+  return (raw: string): boolean => {
+    const v = raw.trim().toLowerCase();
+    if (['true', 'yes', '1'].includes(v)) return true;
+    if (['false', 'no', '0'].includes(v)) return false;
+    throw new UsageError(`${flag}: expected true or false, got "${raw}"`);
+  };
+}

@@ -13,6 +13,8 @@ import type { NormName } from '../attacks/core/norms.js';
 import type { BackendChoice } from '../backends/index.js';
 import type { Bounds, Normalization } from '../models/types.js';
 import { parseDataSpec, type DataSource } from '../data/index.js';
+import { makeDefense } from '../defenses/registry.js';
+import type { DefenseSpec } from '../defenses/types.js';
 import { configSchema } from './schema.js';
 
 export interface AttackEntry {
@@ -29,6 +31,10 @@ export interface SuiteConfig {
   seed?: string | number;
   batchSize?: number;
   attacks: AttackEntry[];
+  /** Input-transform defences put in front of the model, in order, e.g. [{name: 'median', size: 3}]. */
+  defenses?: DefenseSpec[];
+  /** Attack the defended model through each defence's gradient policy (BPDA, EOT). Default true; false gives the naive number. */
+  adaptive?: boolean;
   thresholds?: {
     cleanAccuracy?: number;
     robustAccuracy?: Record<string, number>;
@@ -138,6 +144,8 @@ function validateSemantics(cfg: SuiteConfig, where: string): void {
       }
     }
   });
+  // Building a defence checks its options; it holds no tensors, so nothing needs releasing.
+  cfg.defenses?.forEach((d, i) => makeDefense(d, `${where}: defenses[${i}]`));
 }
 
 /** Parse and validate a config document (already read). `baseDir` resolves relative paths. */

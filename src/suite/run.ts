@@ -9,6 +9,8 @@ import { runAttack, type AttackReport } from '../attacks/run.js';
 import type { NormName } from '../attacks/core/norms.js';
 import { loadDataset, makeDataset, takeIndices, validateDataset, type Dataset, type LoadedDataset } from '../data/index.js';
 import { loadModel } from '../models/index.js';
+import type { Model } from '../models/types.js';
+import { withDefenses } from '../defenses/registry.js';
 import { predictLabels, correctFlags } from '../metrics/accuracy.js';
 import { CheckError, UsageError } from '../errors.js';
 import { VERSION } from '../version.js';
@@ -44,6 +46,8 @@ export interface RunSuiteOptions {
   onProgress?: (p: SuiteProgress) => void;
   /** Called once the backend is chosen. */
   onBackend?: (info: BackendInfo) => void;
+  /** Overrides the config's `adaptive` (e.g. `--adaptive false`). */
+  adaptive?: boolean;
 }
 
 /** "2/4" → { index: 2, count: 4 }. */
@@ -135,10 +139,22 @@ export async function runSuite(loaded: LoadedConfig, options: RunSuiteOptions = 
 
   const backend = await useBackend(options.backend ?? config.backend ?? 'auto');
   options.onBackend?.(backend);
-  const model = await loadModel(config.model.path, {
+  const loadedModel = await loadModel(config.model.path, {
     ...(config.model.bounds ? { bounds: config.model.bounds } : {}),
     ...(config.model.normalization ? { normalization: config.model.normalization } : {}),
   });
+  // With defences, everything below (clean pass, attacks, probes) sees the view the suite asks for:
+  // adaptive (BPDA/EOT gradients) by default, or the naive one; disposing it disposes the loaded model.
+  let model: Model = loadedModel;
+  if (config.defenses && config.defenses.length > 0) {
+    try {
+      const defended = withDefenses(loadedModel, config.defenses, { seed });
+      model = (options.adaptive ?? config.adaptive ?? true) ? defended.adaptive : defended.naive;
+    } catch (err) {
+      loadedModel.dispose();
+      throw err;
+    }
+  }
   try {
     if (config.model.sha256 && model.sha256 !== config.model.sha256) {
       throw new CheckError(
@@ -234,6 +250,10 @@ export async function runSuite(loaded: LoadedConfig, options: RunSuiteOptions = 
       startedAt: started.toISOString(),
       seconds: (performance.now() - t0) / 1000,
       shard: options.shard ?? null,
+      defenses: {
+        names: (config.defenses ?? []).map((d) => JSON.stringify(d)),
+        adaptive: (config.defenses?.length ?? 0) > 0 ? (options.adaptive ?? config.adaptive ?? true) : null,
+      },
     };
     return evaluate({
       manifest,

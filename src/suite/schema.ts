@@ -8,6 +8,7 @@
 import { attackNames } from '../attacks/registry.js';
 import { NORM_NAMES } from '../attacks/core/norms.js';
 import { BACKEND_NAMES } from '../backends/index.js';
+import { defenseNames } from '../defenses/registry.js';
 
 type Json = Record<string, unknown>;
 
@@ -92,6 +93,23 @@ export function configSchema(): Json {
             options: { type: 'object', description: "the attack's own options (steps, stepSize, restarts, ...)", 'x-expected': 'an object' },
           },
         },
+      },
+      defenses: {
+        type: 'array',
+        description: 'input-transform defences in front of the model, applied in order',
+        'x-expected': 'a list of defences such as [{"name": "median", "size": 3}]',
+        items: {
+          type: 'object',
+          required: ['name'],
+          properties: { name: { enum: defenseNames(), 'x-expected': `one of ${defenseNames().join(', ')}` } },
+          additionalProperties: { type: 'number', 'x-expected': 'a number' },
+          'x-expected': 'an object {name, ...numeric options}',
+        },
+      },
+      adaptive: {
+        type: 'boolean',
+        description: "attack through each defence's gradient policy (BPDA, EOT); false shows the naive number",
+        'x-expected': 'true or false',
       },
       thresholds: {
         type: 'object',

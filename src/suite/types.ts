@@ -24,6 +24,11 @@ export interface RunManifest {
   seconds: number;
   /** Set when this result is one shard of a larger run (`--shard i/n`). Merged results have none. */
   shard: { index: number; count: number } | null;
+  /**
+   * Input-transform defences the model was wrapped in (each spec as JSON), and whether attacks used their
+   * adaptive gradients (BPDA/EOT); `adaptive` is null without defences.
+   */
+  defenses: { names: string[]; adaptive: boolean | null };
 }
 
 /** The outcome at one eps of one attack. `key` is e.g. "pgd@linf:0.3" (or "cw@l2:min" without eps). */

@@ -14,7 +14,7 @@ import type { BackendChoice } from '../../backends/index.js';
 import type { Io } from '../io.js';
 import { globalsOf } from '../main.js';
 import { startBackend } from '../options.js';
-import { parseInteger } from '../parse.js';
+import { parseBool, parseInteger } from '../parse.js';
 import { makeProgress, type Progress } from '../progress.js';
 
 /** Exit code of a finished suite: 3 when unreliable and asked to fail on it, 1 when a threshold failed. */
@@ -53,7 +53,8 @@ export function registerTestCommands(program: Command, io: Io): void {
     .option('--config <file>', 'suite file (.json or .yaml)', 'robust.config.json')
     .option('--shard <i/n>', 'run only the i-th of n deterministic slices of the examples (for CI matrix jobs)')
     .option('--fail-on-unreliable', 'exit 3 when a self-check says the evaluation may overstate robustness')
-    .action(async (flags: { config: string; shard?: string; failOnUnreliable?: boolean }, self: Command) => {
+    .option('--adaptive <bool>', 'with defences: attack through BPDA/EOT gradients (true, default) or naively (false)', parseBool('--adaptive'))
+    .action(async (flags: { config: string; shard?: string; failOnUnreliable?: boolean; adaptive?: boolean }, self: Command) => {
       const globals = globalsOf(self);
       const shard = flags.shard !== undefined ? parseShard(flags.shard) : undefined;
       const loaded = await loadConfig(flags.config);
@@ -63,6 +64,7 @@ export function registerTestCommands(program: Command, io: Io): void {
         ...(backendFromCli ? { backend: globals.backend as BackendChoice } : {}),
         ...(seedFromCli ? { seed: globals.seed } : {}),
         ...(shard ? { shard } : {}),
+        ...(flags.adaptive !== undefined ? { adaptive: flags.adaptive } : {}),
         onBackend: (info) => globals.verbose && io.err(`backend: ${info.name}${info.skipped.length ? `; skipped ${info.skipped.map((s) => `${s.name} (${s.reason})`).join(', ')}` : ''}`),
         onProgress: progressSink(io, globals.quiet),
       });

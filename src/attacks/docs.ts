@@ -1,8 +1,9 @@
 /**
- * The attack table of docs/attacks.md, rendered from the registry so the docs cannot drift from the code
+ * The attack and defence tables of docs/attacks.md, rendered from the registries so the docs cannot drift from the code
  * (`npm run docs` writes it; test/attacks-docs.test.ts checks the committed file).
  */
 import { ATTACKS } from './registry.js';
+import { DEFENSES } from '../defenses/registry.js';
 
 const cell = (v: unknown): string => String(v).replace(/\|/g, '\\|');
 
@@ -27,6 +28,22 @@ export function attackTableMarkdown(): string {
     '| name | attack | kind | norms | needs | targeted | defaults | paper |',
     '|---|---|---|---|---|---|---|---|',
     ...rows,
+    '',
+    '## Defences',
+    '',
+    'Input-transform defences wrap a model (`withDefenses(model, [{ name, ...options }])`, or `defenses:` in a suite',
+    'file). Each declares how attacks get a gradient through it: *exact*, *bpda* (the real transform forward, an',
+    'identity or smooth approximation backward) or *eot* (the average over random draws). Attacks use that policy',
+    'unless `--adaptive false` asks for the naive, fooled number.',
+    '',
+    '| name | defence | gradient policy | options (defaults) | paper |',
+    '|---|---|---|---|---|',
+    ...DEFENSES.map((d) => {
+      const options = Object.entries(d.defaults as Record<string, unknown>)
+        .map(([k, v]) => `${k} ${JSON.stringify(v)}`)
+        .join(', ');
+      return `| \`${d.name}\` | ${cell(d.title)} | ${d.policy} | ${cell(options)} | ${cell(d.paper)} |`;
+    }),
     '',
   ].join('\n');
 }

@@ -8,6 +8,7 @@ import { RobustError, errorMessage } from '../errors.js';
 import { BACKEND_NAMES } from '../backends/index.js';
 import { processIo, type Io } from './io.js';
 import { registerAttackCommand } from './commands/attack.js';
+import { registerBenchCommand } from './commands/bench.js';
 import { registerDataCommand } from './commands/data.js';
 import { registerTrainCommand } from './commands/train.js';
 import { registerTestCommands } from './commands/test.js';
@@ -38,6 +39,7 @@ export function buildProgram(io: Io): Command {
   registerDataCommand(program, io);
   registerTrainCommand(program, io);
   registerTestCommands(program, io);
+  registerBenchCommand(program, io);
   for (const cmd of program.commands) cmd.exitOverride().configureOutput(program.configureOutput());
   return program;
 }

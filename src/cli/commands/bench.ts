@@ -1,0 +1,55 @@
+import type { Command } from 'commander';
+import { BACKEND_NAMES, type BackendChoice } from '../../backends/index.js';
+import { benchMarkdown, benchRatios, runBenchmarks } from '../../bench/index.js';
+import { UsageError } from '../../errors.js';
+import { writeFileAtomic } from '../../util/atomic.js';
+import type { Io } from '../io.js';
+import { globalsOf } from '../main.js';
+
+interface BenchFlags {
+  quick?: boolean;
+  markdown?: string;
+  backends?: string;
+  peer: boolean;
+  peerOnly?: boolean;
+  python?: string;
+}
+
+function backendList(text: string): BackendChoice[] {
+  const choices: string[] = ['auto', ...BACKEND_NAMES];
+  return text.split(',').map((name) => {
+    const b = name.trim();
+    if (!choices.includes(b)) throw new UsageError(`--backends: "${b}" is not a backend; choose from ${choices.join(', ')}`);
+    return b as BackendChoice;
+  });
+}
+
+/** `robust bench`: robust's attack speed and memory, and its peers (PyTorch, stock TF.js) in the same run. */
+export function registerBenchCommand(program: Command, io: Io): void {
+  program
+    .command('bench')
+    .description('benchmark attack speed and memory against PyTorch and plain TF.js on the same digits (minutes; --quick for a smoke run)')
+    .option('--quick', 'small sizes: a smoke run, not numbers to quote')
+    .option('--markdown <file>', 'also write the Markdown page (docs/benchmarks.md)')
+    .option('--backends <list>', 'backends to measure, e.g. wasm,cpu (default: --backend)')
+    .option('--no-peer', 'skip the peers (PyTorch via python3-torch, the plain loop on stock TF.js)')
+    .option('--peer-only', 'run only the peers (on the digits and model robust would use)')
+    .option('--python <path>', 'Python interpreter with torch and numpy (default: $ROBUST_PYTHON, python3, /usr/bin/python3)')
+    .action(async (flags: BenchFlags, self: Command) => {
+      const globals = globalsOf(self);
+      if (flags.peerOnly && !flags.peer) throw new UsageError('--peer-only and --no-peer leave nothing to run; drop one');
+      const result = await runBenchmarks({
+        quick: Boolean(flags.quick),
+        backends: backendList(flags.backends ?? globals.backend),
+        peer: flags.peer ? (flags.python ? { pythons: [flags.python] } : true) : false,
+        measureRobust: !flags.peerOnly,
+        onProgress: (message) => !globals.quiet && io.err(`bench: ${message}`),
+      });
+      for (const r of benchRatios(result)) {
+        io.out(`${r.measure}: robust ${r.robust}, peer ${r.peer}${r.ratio === null ? '' : `, ratio ${r.ratio.toFixed(2)}`}${r.met === null ? '' : r.met ? ' (target met)' : ` (target ${r.target} not met)`}`);
+      }
+      for (const note of result.notes) io.out(`note: ${note}`);
+      if (globals.json) await writeFileAtomic(globals.json, `${JSON.stringify(result, null, 2)}\n`);
+      if (flags.markdown) await writeFileAtomic(flags.markdown, benchMarkdown(result));
+    });
+}

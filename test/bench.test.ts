@@ -12,7 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { tf } from '../src/tf.js';
 import { loadDataset, type Dataset } from '../src/data/index.js';
 import { loadModel } from '../src/models/index.js';
-import { benchMarkdown, benchRatios, verdictLines, measureMemory, parsePyTorchPeer, runBenchmarks, runPyTorchPeer, type BenchResult } from '../src/bench/index.js';
+import { benchMarkdown, benchRatios, verdictLines, measureMemory, readBenchResult, parsePyTorchPeer, runBenchmarks, runPyTorchPeer, type BenchResult } from '../src/bench/index.js';
 import { activate, TEST_BACKENDS } from './helpers/backends.js';
 import { CLASSES, FEATURES, linearWeights, writeLinearData, writeLinearGraphModel } from './fixtures/suite-fixtures.js';
 
@@ -251,6 +251,19 @@ describe('ratios and targets', () => {
     expect(lines.find((l) => l.startsWith('End-to-end'))).toMatch(/\*\*met\*\* \(0\.04×\), but only through DeepFool: .* took 950\.0 s of its 1000\.0 s; on FGSM \+ PGD alone robust takes 1\.33× the peer's time/);
     expect(verdictLines(fixture(600, 40, 0)).find((l) => l.startsWith('End-to-end'))).not.toMatch(/DeepFool/);
     expect(lines.find((l) => l.startsWith('Where the gap is'))).toMatch(/PGD runs at 200\.0% of its backend's ceiling .* 0\.19× PyTorch's best/);
+  });
+
+  it('tabulates earlier runs beside this one, and reads saved results back', async () => {
+    const earlier = fixture(500, 60, 0);
+    earlier.date = '2025-12-31T10:00:00.000Z';
+    const md = benchMarkdown(fixture(600, 40, 0), { earlier: [earlier] });
+    expect(md).toContain('## Run to run');
+    expect(md).toMatch(/\| 2025-12-31 10:00 \| 1\.00 → 1\.00 \| 0\.42× \|/); // 500 / 1200
+    const path = join(dir, 'result.json');
+    writeFileSync(path, JSON.stringify(earlier));
+    expect(await readBenchResult(path)).toEqual(earlier);
+    writeFileSync(path, '{"schema": "robust-result/v1"}');
+    await expect(readBenchResult(path)).rejects.toThrow(/is not a robust bench result/);
   });
 
   it('refuses malformed peer output with a one-line message', () => {

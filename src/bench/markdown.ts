@@ -2,7 +2,7 @@
  * `docs/benchmarks.md` from a {@link BenchResult}: the machine, robust's numbers, the peers' numbers from
  * the same run, the ratios and the issue's targets, each marked met or not.
  */
-import type { BackendBench, BenchResult, ModelBench, PyTorchPeer, Throughput } from './types.js';
+import type { BackendBench, BenchResult, CeilingResult, ModelBench, PyTorchPeer, Throughput } from './types.js';
 
 /** The issue's plain tfjs-wasm loop before robust's kernels (img-steps/s, reference CNN, batch 128, 2 cores). */
 export const ISSUE_PLAIN_WASM_BASELINE = 82;
@@ -167,6 +167,13 @@ export function verdictLines(result: BenchResult): string[] {
     e2eExtra = `${only ? ', but only through DeepFool' : ''}: the peer's torchattacks DeepFool (a Jacobian per image and step, the part of the peer most sensitive to other load) took ${f1(deepfool.seconds)} s of its ${f1(torch.e2e.seconds)} s; on FGSM + PGD alone robust takes ${ratioText(linf.ratio)} the peer's time`;
   }
   judged(e2e, `End-to-end suite ≤ ${TARGETS.suiteVsPeer}× the peer's time`, e2eExtra);
+  const suite = result.backends[0]?.suite;
+  const ours = suite?.robustAccuracy.find((r) => r.key === deepfool?.key);
+  if (deepfool?.robustAccuracy != null && ours && Math.abs(deepfool.robustAccuracy - ours.robustAccuracy) > 0.05) {
+    lines.push(
+      `The two tables agree on FGSM and PGD but not on DeepFool: after at most 50 steps the peer's leaves ${pct(deepfool.robustAccuracy)} of the digits unbroken, robust's ${pct(ours.robustAccuracy)}. The peer's DeepFool time is what a torchattacks user spends, for a weaker attack.`,
+    );
+  }
   const growth = find('Tensor growth');
   if (growth && growth.met !== null) lines.push(`Zero tensor growth over many attack batches: ${growth.met ? '**met**' : '**not met**'} (growth ${growth.robust}).`);
   const model = result.backends[0]?.models[0];
@@ -195,12 +202,45 @@ function modelRows(m: ModelBench, suite: BackendBench['suite']): string[][] {
   return rows;
 }
 
+/** Options of {@link benchMarkdown}. */
+export interface BenchMarkdownOptions {
+  /** The command the page says produced it. Default `npm run bench`. */
+  command?: string;
+  /** Earlier results, for a table of the key ratios run by run: how much they drift on this machine. */
+  earlier?: BenchResult[];
+}
+
+function driftTable(runs: BenchResult[]): string {
+  const cell = (rows: RatioRow[], prefix: string): string => {
+    const r = rows.find((x) => x.measure.startsWith(prefix));
+    return r?.ratio == null ? '–' : ratioText(r.ratio);
+  };
+  return table(
+    ['run', 'load average at start → end', 'PGD-40 vs PyTorch', 'PGD-40 vs stock TF.js loop', 'ceiling vs PyTorch', 'end to end vs peer', 'FGSM + PGD vs peer', 'peer DeepFool, s'],
+    runs.map((run) => {
+      const rows = benchRatios(run);
+      const deepfool = run.peer?.pytorch?.e2e.results.find((r) => r.attack === 'deepfool');
+      return [
+        run.date.slice(0, 16).replace('T', ' '),
+        `${run.machine.loadAverage.start[0]?.toFixed(2) ?? '?'} → ${run.machine.loadAverage.end[0]?.toFixed(2) ?? '?'}`,
+        cell(rows, 'PGD-40 throughput (img'),
+        cell(rows, 'PGD-40 throughput vs'),
+        `${cell(rows, 'Ceiling')}${(run.backends[0]?.models[0]?.ceiling as Partial<CeilingResult> | undefined)?.rounds === undefined ? ' (one round)' : ''}`,
+        cell(rows, 'End-to-end suite'),
+        cell(rows, 'FGSM + PGD'),
+        deepfool ? f1(deepfool.seconds) : '–',
+      ];
+    }),
+  );
+}
+
 /**
  * Render a benchmark result as Markdown (the page `docs/benchmarks.md` is).
  * @example
  *   await writeFile('docs/benchmarks.md', benchMarkdown(await runBenchmarks()));
  */
-export function benchMarkdown(result: BenchResult, command = 'npm run bench'): string {
+export function benchMarkdown(result: BenchResult, options: BenchMarkdownOptions = {}): string {
+  const command = options.command ?? 'npm run bench';
   const m = result.machine;
   const torch = result.peer?.pytorch ?? null;
   const stock = result.peer?.stockTfjs ?? null;
@@ -295,6 +335,14 @@ export function benchMarkdown(result: BenchResult, command = 'npm run bench'): s
     out.push('robust stops early per example and runs a larger eps only on points a smaller one did not break; the peer attacks every point at every eps. Worst case: a point is robust only if no Linf attack broke it.');
     out.push('');
   }
+  if (options.earlier && options.earlier.length > 0) {
+    out.push('## Run to run');
+    out.push('');
+    out.push('The same ratios from earlier full runs on this machine (the last row is the run above). Other work shares the two cores, and the peer\'s per-image DeepFool suffers most from it.');
+    out.push('');
+    out.push(driftTable([...options.earlier, result]));
+    out.push('');
+  }
   out.push('## Reading the numbers');
   out.push('');
   out.push(
@@ -319,6 +367,7 @@ export function benchMarkdown(result: BenchResult, command = 'npm run bench'): s
   out.push('apt-get install -y python3-torch python3-numpy libopenblas0   # the PyTorch peer (Debian; libopenblas0 is libtorch\'s recommended BLAS)');
   out.push('npm run build');
   out.push('npm run bench          # robust bench --json benchmarks/results/latest.json --markdown docs/benchmarks.md');
+  out.push('node bin/robust.js bench --render benchmarks/results/latest.json --compare earlier.json --markdown docs/benchmarks.md   # re-render, no measuring');
   out.push('npm run bench:peer     # the peers alone');
   out.push('node bin/robust.js bench --quick --no-peer   # a smoke run');
   out.push('```');

@@ -3,13 +3,14 @@
  * (PyTorch, plain stock TF.js) on the same digits in the same run, so ratios survive machine drift.
  */
 import { existsSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
 import os from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { dirname, join } from 'node:path';
 import { useBackend, type BackendChoice, type BackendInfo } from '../backends/index.js';
 import { loadDataset } from '../data/index.js';
 import type { Dataset } from '../data/types.js';
-import { errorMessage } from '../errors.js';
+import { errorMessage, InputError } from '../errors.js';
 import { loadModel, type LoadedModel } from '../models/index.js';
 import { loadConfig, type LoadedConfig } from '../suite/config.js';
 import { runSuite } from '../suite/run.js';
@@ -105,6 +106,23 @@ export interface BenchOptions {
   measureRobust?: boolean;
   /** One line per stage, for progress output. */
   onProgress?: (message: string) => void;
+}
+
+/**
+ * Read a result `robust bench --json` wrote, e.g. to re-render the page or compare runs.
+ * @throws InputError when the file is missing or is not a bench result.
+ */
+export async function readBenchResult(path: string): Promise<BenchResult> {
+  let doc: unknown;
+  try {
+    doc = JSON.parse(await readFile(path, 'utf8'));
+  } catch (err) {
+    throw new InputError(`cannot read bench result ${path}: ${errorMessage(err)}; pass a file written by robust bench --json`);
+  }
+  if (typeof doc !== 'object' || doc === null || (doc as { schema?: unknown }).schema !== BENCH_SCHEMA) {
+    throw new InputError(`${path} is not a robust bench result (no "schema": "${BENCH_SCHEMA}"); pass a file written by robust bench --json`);
+  }
+  return doc as BenchResult;
 }
 
 /** The package root (the folder holding package.json, models/, examples/, benchmarks/): two levels above this file. */

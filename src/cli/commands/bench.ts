@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { BACKEND_NAMES, type BackendChoice } from '../../backends/index.js';
-import { benchMarkdown, benchRatios, runBenchmarks } from '../../bench/index.js';
+import { benchMarkdown, benchRatios, readBenchResult, runBenchmarks } from '../../bench/index.js';
 import { UsageError } from '../../errors.js';
 import { writeFileAtomic } from '../../util/atomic.js';
 import type { Io } from '../io.js';
@@ -13,6 +13,8 @@ interface BenchFlags {
   peer: boolean;
   peerOnly?: boolean;
   python?: string;
+  render?: string;
+  compare?: string;
 }
 
 function backendList(text: string): BackendChoice[] {
@@ -35,10 +37,13 @@ export function registerBenchCommand(program: Command, io: Io): void {
     .option('--no-peer', 'skip the peers (PyTorch via python3-torch, the plain loop on stock TF.js)')
     .option('--peer-only', 'run only the peers (on the digits and model robust would use)')
     .option('--python <path>', 'Python interpreter with torch and numpy (default: $ROBUST_PYTHON, python3, /usr/bin/python3)')
+    .option('--render <result.json>', 'measure nothing: report a result written earlier by --json')
+    .option('--compare <files>', 'earlier results (comma-separated JSON files) for a run-to-run table of the ratios')
     .action(async (flags: BenchFlags, self: Command) => {
       const globals = globalsOf(self);
       if (flags.peerOnly && !flags.peer) throw new UsageError('--peer-only and --no-peer leave nothing to run; drop one');
-      const result = await runBenchmarks({
+      const earlier = await Promise.all((flags.compare ?? '').split(',').filter(Boolean).map((f) => readBenchResult(f.trim())));
+      const result = flags.render ? await readBenchResult(flags.render) : await runBenchmarks({
         quick: Boolean(flags.quick),
         backends: backendList(flags.backends ?? globals.backend),
         peer: flags.peer ? (flags.python ? { pythons: [flags.python] } : true) : false,
@@ -50,6 +55,6 @@ export function registerBenchCommand(program: Command, io: Io): void {
       }
       for (const note of result.notes) io.out(`note: ${note}`);
       if (globals.json) await writeFileAtomic(globals.json, `${JSON.stringify(result, null, 2)}\n`);
-      if (flags.markdown) await writeFileAtomic(flags.markdown, benchMarkdown(result));
+      if (flags.markdown) await writeFileAtomic(flags.markdown, benchMarkdown(result, { earlier }));
     });
 }

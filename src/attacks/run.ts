@@ -7,6 +7,7 @@ import { requireInt } from './core/harness.js';
 import type { NormName } from './core/norms.js';
 import type { AttackKind, CommonAttackOptions, PerturbationNorms } from './core/types.js';
 import { getAttack } from './registry.js';
+import { summarize as summarizeSample } from '../metrics/norms.js';
 
 /** Attack options as the CLI and configs carry them: the common ones plus any attack-specific ones (steps, c, ...). */
 export type AttackOptions = Omit<CommonAttackOptions, 'eps' | 'norm' | 'cleanLogits'> & { [option: string]: unknown };
@@ -73,13 +74,11 @@ export interface AttackReport {
   timing: { seconds: number; gradientEvaluations: number; queries: number };
 }
 
-/** Summary statistics of `values` (NaN-free). */
+/** Mean, median and max of `values` (the metrics' summary, with null instead of NaN for an empty sample). */
 export function summarize(values: number[]): Summary {
   if (values.length === 0) return { mean: null, median: null, max: null };
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = sorted.length >> 1;
-  const median = sorted.length % 2 ? (sorted[mid] as number) : ((sorted[mid - 1] as number) + (sorted[mid] as number)) / 2;
-  return { mean: values.reduce((a, b) => a + b, 0) / values.length, median, max: sorted[sorted.length - 1] as number };
+  const { mean, median, max } = summarizeSample(values);
+  return { mean, median, max };
 }
 
 /** Options as a report shows them: typed arrays (mask, target labels) summarised, not dumped. */

@@ -86,32 +86,29 @@ function resizeNearestGradLoop(dy: Values, dx: Float32Array, g: Geometry, a: Res
   }
 }
 
-/** `ResizeBilinearGrad` for `backendName`: inputs images (for its shape) and dy. */
-export function resizeBilinearGradConfig(backendName: FixedBackend): tf.KernelConfig {
+/** A resize-gradient kernel for `backendName`: inputs images (for its shape) and dy, computed by `loop`. */
+function resizeGradConfig(
+  kernelName: string,
+  backendName: FixedBackend,
+  loop: (dy: Values, dx: Float32Array, g: ReturnType<typeof geometry>, a: ResizeAttrs) => void,
+): tf.KernelConfig {
   return {
-    kernelName: tf.ResizeBilinearGrad,
+    kernelName,
     backendName,
     kernelFunc: ({ inputs, backend, attrs }: KernelArgs) => {
       const images = input(inputs, 'images');
       const dy = input(inputs, 'dy');
       const a = attrs as unknown as ResizeAttrs;
       const g = geometry(images, dy, a);
-      return jsOutput(backendName, backend, images.shape, [dy], (dx, [dyv]) => resizeBilinearGradLoop(dyv as Values, dx, g, a));
+      return jsOutput(backendName, backend, images.shape, [dy], (dx, [dyv]) => loop(dyv as Values, dx, g, a));
     },
   };
 }
 
-/** `ResizeNearestNeighborGrad` for `backendName`: inputs images (for its shape) and dy. */
-export function resizeNearestGradConfig(backendName: FixedBackend): tf.KernelConfig {
-  return {
-    kernelName: tf.ResizeNearestNeighborGrad,
-    backendName,
-    kernelFunc: ({ inputs, backend, attrs }: KernelArgs) => {
-      const images = input(inputs, 'images');
-      const dy = input(inputs, 'dy');
-      const a = attrs as unknown as ResizeAttrs;
-      const g = geometry(images, dy, a);
-      return jsOutput(backendName, backend, images.shape, [dy], (dx, [dyv]) => resizeNearestGradLoop(dyv as Values, dx, g, a));
-    },
-  };
-}
+/** `ResizeBilinearGrad` for `backendName`. */
+export const resizeBilinearGradConfig = (backendName: FixedBackend): tf.KernelConfig =>
+  resizeGradConfig(tf.ResizeBilinearGrad, backendName, resizeBilinearGradLoop);
+
+/** `ResizeNearestNeighborGrad` for `backendName`. */
+export const resizeNearestGradConfig = (backendName: FixedBackend): tf.KernelConfig =>
+  resizeGradConfig(tf.ResizeNearestNeighborGrad, backendName, resizeNearestGradLoop);

@@ -1,5 +1,5 @@
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { tempDirs } from './helpers/tmp.js';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { PNG } from 'pngjs';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -18,14 +18,9 @@ import {
   type NpyData,
 } from '../src/data/index.js';
 
-const tmp = mkdtempSync(join(tmpdir(), 'robust-data-err-'));
-afterAll(() => rmSync(tmp, { recursive: true, force: true }));
-let dirCount = 0;
-function freshDir(): string {
-  const dir = join(tmp, `d${dirCount++}`);
-  mkdirSync(dir);
-  return dir;
-}
+const dirs = tempDirs('robust-data-err-');
+afterAll(dirs.cleanup);
+const freshDir = dirs.fresh;
 
 type ErrorClass = typeof InputError | typeof UsageError;
 

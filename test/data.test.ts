@@ -1,7 +1,7 @@
+import { tempDirs } from './helpers/tmp.js';
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import jpeg from 'jpeg-js';
 import { PNG } from 'pngjs';
@@ -32,14 +32,9 @@ import {
   type NpyDtype,
 } from '../src/data/index.js';
 
-const tmp = mkdtempSync(join(tmpdir(), 'robust-data-'));
-afterAll(() => rmSync(tmp, { recursive: true, force: true }));
-let dirCount = 0;
-function freshDir(): string {
-  const dir = join(tmp, `d${dirCount++}`);
-  mkdirSync(dir);
-  return dir;
-}
+const dirs = tempDirs('robust-data-');
+afterAll(dirs.cleanup);
+const freshDir = dirs.fresh;
 
 /**
  * A .npy file assembled by hand from the format spec: magic, version, little-endian header length, the header

@@ -239,6 +239,7 @@ describe('kernel fixes are registered', () => {
     expect([...kernelFixes('wasm')].sort()).toEqual(
       [
         'AvgPoolGrad',
+        'BatchMatMul',
         'Conv2DBackpropFilter',
         'Conv2DBackpropInput',
         'DepthwiseConv2dNativeBackpropFilter',

@@ -8,7 +8,8 @@
  *   forward conv; now a forward XNNPACK conv), `Conv2DBackpropFilter`, `DepthwiseConv2dNativeBackpropInput`,
  *   `DepthwiseConv2dNativeBackpropFilter` and `UnsortedSegmentSum` (missing, so conv nets could not
  *   train and `gather` had no gradient), `_FusedMatMul` (wrong bias with transposed or batched operands),
- *   `ResizeBilinearGrad` and `ResizeNearestNeighborGrad` (`halfPixelCenters` ignored).
+ *   `ResizeBilinearGrad` and `ResizeNearestNeighborGrad` (`halfPixelCenters` ignored); `BatchMatMul` and
+ *   `_FusedMatMul` with a transposed operand (a scalar loop 15–40× slower than XNNPACK; now laid out first).
  *   From the systematic sweep (test/kernels-sweep.test.ts): element-wise `Sign`, `Log1p`, `Selu`, `Sin`,
  *   `Cos` (wrong for tiny or large inputs), `Relu6` and `ClipByValue` (NaN clipped to a bound; int32
  *   misread), `Cast` to bool, `OneHot` (dtype ignored); `StridedSlice`, `Select`, `Reverse` (int32 / bool),
@@ -26,7 +27,7 @@
 import { tf } from '../../tf.js';
 import { conv2dBackpropFilterConfig, conv2dBackpropInputConfig } from './conv2d.js';
 import { depthwiseBackpropFilterConfig, depthwiseBackpropInputConfig } from './depthwise.js';
-import { fusedMatMulConfig } from './matmul.js';
+import { batchMatMulConfig, fusedMatMulConfig } from './matmul.js';
 import { avgPoolGradConfig, maxPoolGradConfig, maxPoolWithArgmaxConfig } from './pool.js';
 import { resizeBilinearGradConfig, resizeNearestGradConfig } from './resize.js';
 import { unsortedSegmentSumConfig } from './segment.js';
@@ -94,6 +95,7 @@ function fixesFor(tfBackendName: string): tf.KernelConfig[] {
         transformConfig('wasm'),
         ...wrapped('wasm', [
           [tf._FusedMatMul, fusedMatMulConfig],
+          [tf.BatchMatMul, batchMatMulConfig],
           [tf.Cast, castConfig],
           [tf.StridedSlice, stridedSliceConfig],
           [tf.Select, selectConfig],

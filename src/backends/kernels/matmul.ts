@@ -1,5 +1,14 @@
 /**
- * `_FusedMatMul` on wasm: the shipped kernel (tfjs-backend-wasm 4.22) adds the bias wrongly whenever
+ * `BatchMatMul` and `_FusedMatMul` on wasm.
+ *
+ * Speed: the shipped kernels reach XNNPACK only when neither operand is transposed; with `transposeA` or
+ * `transposeB` they fall back to a scalar loop about 15–40× slower. Every Dense layer's gradient asks for a
+ * transpose (dx = dy·Wᵀ, dW = xᵀ·dy), so on the reference CNN the input gradient's dy·Wᵀ took 190 ms per
+ * batch of 128 where the same product with Wᵀ laid out took 12 ms, and training's xᵀ·dy took 500 ms. Both
+ * kernels therefore lay the transposed operands out first (the wasm Transpose kernel) and multiply
+ * untransposed. Measured by `.scratch`-style micro runs in docs/benchmarks.md ("kernels").
+ *
+ * Correctness of `_FusedMatMul`: the shipped kernel (tfjs-backend-wasm 4.22) adds the bias wrongly whenever
  * an operand is transposed or the product is batched (relative error 0.03–1.2 against matMul + add),
  * while the plain 2-D, untransposed case a Dense layer uses is right. The forward value is wrong, and
  * so is every activation gradient computed from it. It also throws on a bias of rank 2.
@@ -46,6 +55,52 @@ function applyActivation(
   }
 }
 
+/** Lay out `x` with its last two axes swapped, so a product can run untransposed. */
+function transposed(wasm: BackendWasm, x: tf.TensorInfo): tf.TensorInfo {
+  const rank = x.shape.length;
+  const perm = Array.from({ length: rank }, (_, i) => (i === rank - 2 ? rank - 1 : i === rank - 1 ? rank - 2 : i));
+  return runWasmKernel(tf.Transpose, wasm, { x }, { perm });
+}
+
+/**
+ * Run `multiply` on the operands with every transpose laid out, so it takes the XNNPACK path; free the
+ * laid-out copies afterwards.
+ */
+function untransposed(
+  wasm: BackendWasm,
+  a: tf.TensorInfo,
+  b: tf.TensorInfo,
+  attrs: { transposeA: boolean; transposeB: boolean },
+  multiply: (a: tf.TensorInfo, b: tf.TensorInfo) => tf.TensorInfo,
+): tf.TensorInfo {
+  const aT = attrs.transposeA ? transposed(wasm, a) : undefined;
+  const bT = attrs.transposeB ? transposed(wasm, b) : undefined;
+  try {
+    return multiply(aT ?? a, bT ?? b);
+  } finally {
+    disposeAll(wasm, [aT, bT]);
+  }
+}
+
+/** Wrap the shipped `BatchMatMul` kernel so transposed operands are laid out first (see above). */
+export function batchMatMulConfig(original: tf.KernelConfig): tf.KernelConfig {
+  const kernelFunc = ({ inputs, backend, attrs }: KernelArgs): tf.TensorInfo => {
+    const wasm = backend as BackendWasm;
+    const at = (attrs ?? {}) as unknown as { transposeA: boolean; transposeB: boolean };
+    const run = (a: tf.TensorInfo, b: tf.TensorInfo, t: { transposeA: boolean; transposeB: boolean }): tf.TensorInfo => {
+      const out = original.kernelFunc({ inputs: { a, b }, backend: wasm, attrs: t });
+      return Array.isArray(out) ? (out[0] as tf.TensorInfo) : out;
+    };
+    const a = input(inputs, 'a');
+    const b = input(inputs, 'b');
+    if (!at.transposeA && !at.transposeB) return run(a, b, at);
+    return untransposed(wasm, a, b, at, (x, y) => run(x, y, { transposeA: false, transposeB: false }));
+  };
+  const config: tf.KernelConfig = { kernelName: tf.BatchMatMul, backendName: 'wasm', kernelFunc };
+  if (original.setupFunc !== undefined) config.setupFunc = original.setupFunc;
+  return config;
+}
+
 /**
  * Wrap the shipped `_FusedMatMul` kernel. `original` must be the wasm backend's own config, taken
  * before it is unregistered; its setup function still has to run when the backend initialises.
@@ -54,6 +109,12 @@ export function fusedMatMulConfig(original: tf.KernelConfig): tf.KernelConfig {
   const kernelFunc = ({ inputs, backend, attrs }: KernelArgs): tf.TensorInfo => {
     const wasm = backend as BackendWasm;
     const a = attrs as unknown as FusedMatMulAttrs;
+    if (a.transposeA || a.transposeB) {
+      // Lay the operands out and come back through this kernel untransposed (fast, and the bias is right).
+      return untransposed(wasm, input(inputs, 'a'), input(inputs, 'b'), a, (x, y) =>
+        kernelFunc({ inputs: { ...inputs, a: x, b: y }, backend, attrs: { ...attrs, transposeA: false, transposeB: false } }),
+      );
+    }
     const bias = inputs['bias'];
     const aIn = input(inputs, 'a');
     const batched = (aIn.shape[0] ?? 1) > 1 || (input(inputs, 'b').shape[0] ?? 1) > 1;

@@ -9,6 +9,9 @@ import { existsSync } from 'node:fs';
 import { tf } from '../tf.js';
 import { UsageError, errorMessage } from '../errors.js';
 import { registerKernelFixes } from './kernels/index.js';
+import { MAX_WASM_THREADS, defaultWasmThreads, registerWasm, threadsSupported, wasmThreadsInUse } from './wasmThreads.js';
+
+export { MAX_WASM_THREADS, defaultWasmThreads } from './wasmThreads.js';
 
 export const BACKEND_NAMES = ['tensorflow-gpu', 'tensorflow', 'webgpu', 'wasm', 'cpu'] as const;
 export type BackendName = (typeof BACKEND_NAMES)[number];
@@ -21,6 +24,30 @@ export interface BackendInfo {
   tfName: string;
   /** For `auto`: the backends tried before it, with the reason each was skipped. */
   skipped: { name: BackendName; reason: string }[];
+  /** wasm only: the threads its XNNPACK kernels run on, and why fewer than asked if so. */
+  threads?: number;
+  threadsNote?: string;
+}
+
+/** Options of {@link useBackend}. */
+export interface UseBackendOptions {
+  /**
+   * Threads for the wasm backend (1..4). Default: `ROBUST_WASM_THREADS` if set, else one per core. 1 is tfjs's
+   * own single-threaded build; more starts its threaded build on Node worker threads (src/backends/wasmThreads.ts).
+   * Results are bit-identical for every count.
+   */
+  threads?: number;
+}
+
+/** The wasm thread count `options` asks for, checked. */
+export function wasmThreadsFrom(options: UseBackendOptions = {}): number {
+  const fromEnv = process.env.ROBUST_WASM_THREADS;
+  const asked = options.threads ?? (fromEnv !== undefined && fromEnv !== '' ? Number(fromEnv) : defaultWasmThreads());
+  if (!Number.isInteger(asked) || asked < 1 || asked > MAX_WASM_THREADS) {
+    const where = options.threads !== undefined ? '--threads' : 'ROBUST_WASM_THREADS';
+    throw new UsageError(`${where}: expected a whole number of threads from 1 to ${MAX_WASM_THREADS}, got "${String(options.threads ?? fromEnv)}"`);
+  }
+  return asked;
 }
 
 const INSTALL_HINT: Partial<Record<BackendName, string>> = {
@@ -64,17 +91,42 @@ const loaders: Record<BackendName, { tfName: string; load: () => Promise<void> }
   cpu: { tfName: 'cpu', load: async () => void (await import('@tensorflow/tfjs-backend-cpu')) },
 };
 
-async function tryBackend(name: BackendName): Promise<void> {
-  const { tfName, load } = loaders[name];
-  await load();
-  registerKernelFixes(tfName);
+async function activateRegistered(tfName: string): Promise<void> {
   const ok = await tf.setBackend(tfName);
   if (!ok) throw new Error(`TF.js could not initialise the ${tfName} backend`);
   await tf.ready();
+}
+
+/** Start the wasm backend on `threads` threads, falling back to one thread if the threaded build fails here. */
+async function startWasm(threads: number): Promise<{ threads: number; threadsNote?: string }> {
+  const wanted = threadsSupported() ? threads : 1;
+  await registerWasm(wanted);
+  try {
+    await activateRegistered('wasm');
+  } catch (err) {
+    if (wanted === 1) throw err;
+    await registerWasm(1);
+    await activateRegistered('wasm');
+    return { threads: 1, threadsNote: `the threaded wasm build failed to start (${errorMessage(err)}); running on 1 thread` };
+  }
+  const running = await wasmThreadsInUse();
+  if (running < threads) {
+    const why = threadsSupported() ? `the build ran ${running}` : 'this Node has no SharedArrayBuffer';
+    return { threads: running, threadsNote: `asked for ${threads} threads; ${why}` };
+  }
+  return { threads: running };
+}
+
+async function tryBackend(name: BackendName, options: UseBackendOptions = {}): Promise<Pick<BackendInfo, 'threads' | 'threadsNote'>> {
+  const { tfName, load } = loaders[name];
+  await load();
+  registerKernelFixes(tfName);
+  const threads = name === 'wasm' ? await startWasm(wasmThreadsFrom(options)) : (await activateRegistered(tfName), {});
   // The cpu backend greets Node users on first use with a console warning to install tfjs-node; robust
   // reports its own backend choice, so silence the greeting.
   const active = tf.findBackend(tfName) as { firstUse?: boolean } | null;
   if (active && 'firstUse' in active) active.firstUse = false;
+  return threads;
 }
 
 function reasonOf(name: BackendName, err: unknown): string {
@@ -88,25 +140,28 @@ function reasonOf(name: BackendName, err: unknown): string {
  * @example
  *   const info = await useBackend('auto'); // e.g. { name: 'wasm', skipped: [{ name: 'tensorflow', reason: 'not installed' }, ...] }
  */
-export async function useBackend(choice: BackendChoice = 'auto'): Promise<BackendInfo> {
+export async function useBackend(choice: BackendChoice = 'auto', options: UseBackendOptions = {}): Promise<BackendInfo> {
   if (choice !== 'auto' && !(BACKEND_NAMES as readonly string[]).includes(choice)) {
     throw new UsageError(`unknown backend "${String(choice)}": choose one of auto, ${BACKEND_NAMES.join(', ')}`);
   }
   if (choice !== 'auto') {
+    wasmThreadsFrom(options);
+    let threads: Pick<BackendInfo, 'threads' | 'threadsNote'>;
     try {
-      await tryBackend(choice);
+      threads = await tryBackend(choice, options);
     } catch (err) {
       const reason = reasonOf(choice, err);
       const hint = INSTALL_HINT[choice];
       throw new UsageError(`backend ${choice} is unavailable (${reason})${hint ? `; to use it: ${hint}` : ''}`);
     }
-    return { name: choice, tfName: loaders[choice].tfName, skipped: [] };
+    return { name: choice, tfName: loaders[choice].tfName, skipped: [], ...threads };
   }
+  wasmThreadsFrom(options);
   const skipped: BackendInfo['skipped'] = [];
   for (const name of BACKEND_NAMES) {
     try {
-      await tryBackend(name);
-      return { name, tfName: loaders[name].tfName, skipped };
+      const threads = await tryBackend(name, options);
+      return { name, tfName: loaders[name].tfName, skipped, ...threads };
     } catch (err) {
       skipped.push({ name, reason: reasonOf(name, err) });
     }

@@ -47,6 +47,11 @@ function peerAttackTotals(peer: PyTorchPeer): Map<string, { seconds: number; gra
   return out;
 }
 
+/** A backend's name, with its thread count where it has one (wasm). */
+export function backendLabel(b: Pick<BackendBench, 'backend' | 'threads'>): string {
+  return b.threads !== undefined ? `${b.backend} (${b.threads} thread${b.threads === 1 ? '' : 's'})` : b.backend;
+}
+
 /** The ratios robust / peer for the first backend and model, judged against the targets. */
 export function benchRatios(result: BenchResult): RatioRow[] {
   const backend = result.backends[0];
@@ -262,7 +267,7 @@ export function benchMarkdown(result: BenchResult, options: BenchMarkdownOptions
         ['load average (1/5/15 min)', loadText(m.loadAverage)],
         ['Node', m.node],
         ['packages', Object.entries(m.packages).map(([k, v]) => `${k} ${v}`).join(', ')],
-        ['backend(s)', result.backends.map((b) => b.backend).join(', ')],
+        ['backend(s)', result.backends.map(backendLabel).join(', ')],
         ['PyTorch peer', torch ? `torch ${torch.torch} (Debian python3-torch), Python ${torch.python}, ran with ${torch.threads} thread(s) (its faster ceiling; default here ${torch.defaultThreads})` : 'not run'],
       ],
     ),
@@ -286,7 +291,7 @@ export function benchMarkdown(result: BenchResult, options: BenchMarkdownOptions
   }
   for (const b of result.backends) {
     if (b.models.length === 0 && !b.suite && !b.memory) continue;
-    out.push(`## robust on ${b.backend}`);
+    out.push(`## robust on ${backendLabel(b)}`);
     out.push('');
     for (const [i, model] of b.models.entries()) {
       out.push(`### ${model.model}${model.sha256 ? ` (SHA-256 ${model.sha256.slice(0, 12)}…)` : ''}`);

@@ -89,6 +89,11 @@ export interface BenchOptions {
   quick?: boolean;
   /** Backends to measure, one after the other. Default ['auto']. */
   backends?: BackendChoice[];
+  /**
+   * wasm thread counts to measure, one backend run each, the first being the one the ratios use. Default:
+   * the `useBackend` default only (one thread per core).
+   */
+  wasmThreads?: number[];
   /** Default: `models/mnist-cnn` and `models/mnist-cnn-at` of the package (a missing one is skipped with a note). */
   models?: BenchModelSpec[];
   /** Digits for the ceiling, PGD, CW and memory. Default: the first ones of `mnist:test`. */
@@ -264,10 +269,13 @@ export async function runBenchmarks(options: BenchOptions = {}): Promise<BenchRe
 
   const backends: BackendBench[] = [];
   let peer: PeerBench | null = null;
-  for (const choice of options.backends ?? ['auto']) {
-    const info = await useBackend(choice);
-    say(`backend ${info.name}`);
-    const bench: BackendBench = { backend: info.name, models: [], suite: null, memory: null };
+  const runs = (options.backends ?? ['auto']).flatMap((choice): { choice: BackendChoice; threads?: number }[] =>
+    (choice === 'wasm' || choice === 'auto') && options.wasmThreads?.length ? options.wasmThreads.map((threads) => ({ choice, threads })) : [{ choice }],
+  );
+  for (const { choice, threads } of runs) {
+    const info = await useBackend(choice, threads !== undefined ? { threads } : {});
+    say(`backend ${info.name}${info.threads !== undefined ? ` on ${info.threads} thread(s)` : ''}`);
+    const bench: BackendBench = { backend: info.name, ...(info.threads !== undefined ? { threads: info.threads } : {}), models: [], suite: null, memory: null };
     if (measureRobust) {
       for (const spec of models) {
         const model = await spec.load();

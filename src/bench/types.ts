@@ -124,6 +124,8 @@ export interface MemoryBench {
 export interface BackendBench {
   /** The backend robust chose (e.g. `wasm`). */
   backend: string;
+  /** wasm: the threads its kernels ran on (absent in results from before threads existed: 1). */
+  threads?: number;
   models: ModelBench[];
   suite: SuiteBench | null;
   memory: MemoryBench | null;

@@ -5,10 +5,12 @@
  */
 import { Command, CommanderError, Option } from 'commander';
 import { RobustError, errorMessage } from '../errors.js';
-import { BACKEND_NAMES } from '../backends/index.js';
+import { BACKEND_NAMES, MAX_WASM_THREADS } from '../backends/index.js';
+import { parseInteger } from './parse.js';
 import { processIo, type Io } from './io.js';
 import { registerAttackCommand } from './commands/attack.js';
 import { registerBenchCommand } from './commands/bench.js';
+import { registerCertifyCommand } from './commands/certify.js';
 import { registerDataCommand } from './commands/data.js';
 import { registerTrainCommand } from './commands/train.js';
 import { registerTestCommands } from './commands/test.js';
@@ -18,6 +20,8 @@ import { VERSION } from '../version.js';
 export interface GlobalOptions {
   seed: string;
   backend: string;
+  /** wasm threads (`--threads`); undefined: ROBUST_WASM_THREADS or one per core. */
+  threads?: number;
   verbose: boolean;
   quiet: boolean;
   json?: string;
@@ -29,6 +33,7 @@ export function buildProgram(io: Io): Command {
     .version(VERSION)
     .addOption(new Option('--seed <seed>', 'seed for every random choice').default('0'))
     .addOption(new Option('--backend <name>', 'TF.js backend').choices(['auto', ...BACKEND_NAMES]).default('auto'))
+    .addOption(new Option('--threads <n>', `wasm backend threads, 1 to ${MAX_WASM_THREADS} (default: one per core)`).argParser(parseInteger('--threads', 1)))
     .option('--verbose', 'say which backend was chosen and why; show stack traces', false)
     .option('--quiet', 'no progress output', false)
     .option('--json <file>', 'also write the result as JSON (atomically)')
@@ -36,6 +41,7 @@ export function buildProgram(io: Io): Command {
     .configureOutput({ writeOut: (s) => io.out(s.trimEnd()), writeErr: (s) => io.err(s.trimEnd()) })
     .exitOverride();
   registerAttackCommand(program, io);
+  registerCertifyCommand(program, io);
   registerDataCommand(program, io);
   registerTrainCommand(program, io);
   registerTestCommands(program, io);

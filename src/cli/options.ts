@@ -43,10 +43,12 @@ export async function loadDataFromFlags(flags: DataFlags, seed: string): Promise
 
 /** Start the backend the global flags ask for, and say which one under --verbose. */
 export async function startBackend(globals: GlobalOptions, io: Io): Promise<BackendInfo> {
-  const info = await useBackend(globals.backend as BackendChoice);
+  const info = await useBackend(globals.backend as BackendChoice, globals.threads !== undefined ? { threads: globals.threads } : {});
+  if (info.threadsNote) io.err(`robust: note: ${info.threadsNote}`);
   if (globals.verbose) {
     const skipped = info.skipped.map((s) => `${s.name} (${s.reason})`).join(', ');
-    io.err(`backend: ${info.name}${skipped ? `; skipped ${skipped}` : ''}`);
+    const threads = info.threads !== undefined ? ` on ${info.threads} thread${info.threads === 1 ? '' : 's'}` : '';
+    io.err(`backend: ${info.name}${threads}${skipped ? `; skipped ${skipped}` : ''}`);
   }
   return info;
 }

@@ -1,6 +1,7 @@
 /**
- * Accuracy-against-eps line charts as inline SVG, for the HTML report. No script and no external references:
- * the SVG is written into the HTML as markup (which needs no xmlns), and hovering a point shows its `<title>`.
+ * Accuracy-against-eps line charts as inline SVG, for the HTML report (and, standalone, for `robust certify`'s
+ * `certify.svg`). No script and no external references: inside HTML the SVG is markup (which needs no xmlns),
+ * and hovering a point shows its `<title>`. Also text bars, the console's chart.
  */
 import { formatEps, formatInterval, formatNumber, numberOrNull, type MaybeNumber } from './format.js';
 
@@ -58,12 +59,32 @@ function path(points: Array<[number, number] | null>): string {
   return d.trim();
 }
 
+/** Options of {@link accuracyChart}. */
+export interface ChartOptions {
+  /** The y axis title. Default "robust accuracy". */
+  yLabel?: string;
+  /** What the x value is called in point tooltips. Default "eps". */
+  xName?: string;
+  /**
+   * A file of its own rather than markup inside the HTML report: adds the SVG namespace and the fonts the
+   * report's stylesheet would otherwise give. Default false.
+   */
+  standalone?: boolean;
+}
+
+/** The text styles of a chart, as the HTML report's stylesheet sets them; inlined for a standalone file. */
+const STANDALONE_STYLE =
+  '<style>text{font-family:system-ui,sans-serif;fill:#333}.tick{font-size:11px}.axis{font-size:12px}.legend{font-size:12px}</style>';
+
 /**
- * An SVG line chart of robust accuracy (0 to 1) against eps, with ticks, grid, axis labels and a legend.
- * Missing values (NaN or null) leave gaps. Returns one `<svg>` element.
+ * An SVG line chart of an accuracy (0 to 1) against eps (or another x, such as a certified radius), with ticks,
+ * grid, axis labels and a legend. Missing values (NaN or null) leave gaps. Returns one `<svg>` element.
  * @param xLabel e.g. "eps (linf)".
+ * @example writeFileAtomic('curve.svg', accuracyChart(series, 'radius (L2)', 'certified accuracy', { yLabel: 'certified accuracy', xName: 'radius', standalone: true }))
  */
-export function accuracyChart(series: readonly ChartSeries[], xLabel: string, ariaLabel: string): string {
+export function accuracyChart(series: readonly ChartSeries[], xLabel: string, ariaLabel: string, options: ChartOptions = {}): string {
+  const yLabel = options.yLabel ?? 'robust accuracy';
+  const xName = options.xName ?? 'eps';
   const plotW = WIDTH - MARGIN.left - MARGIN.right;
   const plotH = HEIGHT - MARGIN.top - MARGIN.bottom;
   let xMax = 0;
@@ -75,9 +96,11 @@ export function accuracyChart(series: readonly ChartSeries[], xLabel: string, ar
   const sy = (acc: number): number => MARGIN.top + (1 - acc) * plotH;
 
   const parts: string[] = [];
+  const ns = options.standalone ? ' xmlns="http://www.w3.org/2000/svg"' : '';
   parts.push(
-    `<svg class="chart" width="${WIDTH}" height="${HEIGHT}" viewBox="0 0 ${WIDTH} ${HEIGHT}" role="img" aria-label="${escapeHtml(ariaLabel)}">`,
+    `<svg${ns} class="chart" width="${WIDTH}" height="${HEIGHT}" viewBox="0 0 ${WIDTH} ${HEIGHT}" role="img" aria-label="${escapeHtml(ariaLabel)}">`,
   );
+  if (options.standalone) parts.push(STANDALONE_STYLE);
   parts.push(`<rect x="${MARGIN.left}" y="${MARGIN.top}" width="${plotW}" height="${plotH}" fill="#fff" stroke="#c8ccd2"/>`);
   for (let i = 0; i <= 5; i++) {
     const acc = i / 5;
@@ -98,7 +121,7 @@ export function accuracyChart(series: readonly ChartSeries[], xLabel: string, ar
   parts.push(`<line x1="${MARGIN.left}" y1="${MARGIN.top}" x2="${MARGIN.left}" y2="${MARGIN.top + plotH}" stroke="#555"/>`);
   parts.push(`<text x="${MARGIN.left + plotW / 2}" y="${HEIGHT - 6}" text-anchor="middle" class="axis">${escapeHtml(xLabel)}</text>`);
   parts.push(
-    `<text x="13" y="${MARGIN.top + plotH / 2}" text-anchor="middle" class="axis" transform="rotate(-90 13 ${MARGIN.top + plotH / 2})">robust accuracy</text>`,
+    `<text x="13" y="${MARGIN.top + plotH / 2}" text-anchor="middle" class="axis" transform="rotate(-90 13 ${MARGIN.top + plotH / 2})">${escapeHtml(yLabel)}</text>`,
   );
 
   for (const s of series) {
@@ -136,7 +159,7 @@ export function accuracyChart(series: readonly ChartSeries[], xLabel: string, ar
     sorted.forEach((p, i) => {
       const at = xy[i];
       if (at === undefined || at === null) return;
-      const tip = `${s.label} at eps ${formatEps(p.eps)}: ${formatNumber(p.value)}${p.ci ? ` ${formatInterval(p.ci)}` : ''}`;
+      const tip = `${s.label} at ${xName} ${formatEps(p.eps)}: ${formatNumber(p.value)}${p.ci ? ` ${formatInterval(p.ci)}` : ''}`;
       parts.push(`<circle cx="${n1(at[0])}" cy="${n1(at[1])}" r="3.5" fill="${s.color}"><title>${escapeHtml(tip)}</title></circle>`);
     });
   }
@@ -150,4 +173,20 @@ export function accuracyChart(series: readonly ChartSeries[], xLabel: string, ar
   }
   parts.push('</svg>');
   return parts.join('');
+}
+
+const PARTIAL_BLOCKS = ['', '▏', '▎', '▍', '▌', '▋', '▊', '▉'];
+
+/**
+ * A bar of `width` characters for a value in [0, 1], in eighths of a character (Unicode block elements), so a
+ * curve reads at a glance in a terminal or CI log; missing values give an empty bar.
+ * @example textBar(0.5, 8) // "████    "
+ */
+export function textBar(value: MaybeNumber, width = 20): string {
+  const v = numberOrNull(value);
+  if (v === null || !Number.isFinite(v)) return ' '.repeat(width);
+  const eighths = Math.round(Math.min(1, Math.max(0, v)) * width * 8);
+  const full = Math.floor(eighths / 8);
+  const part = eighths % 8;
+  return `${'█'.repeat(full)}${part > 0 ? (PARTIAL_BLOCKS[part] ?? '') : ''}`.padEnd(width);
 }

@@ -18,7 +18,10 @@ import {
   verdictSummary,
   minimumNormRows,
   MINIMUM_NORM_HEADER,
+  certificationSettings,
+  certifiedRows,
 } from './format.js';
+import { textBar } from './chart.js';
 
 /** Options of {@link renderConsole}. */
 export interface ConsoleOptions {
@@ -63,7 +66,8 @@ const STATUS_STYLE: Record<CheckStatus, Style> = { ok: 'green', warning: 'yellow
 /**
  * Render a suite result as a plain-text report: the run manifest, clean accuracy, an attack × eps table (robust
  * accuracy, its 95% CI, k/n, attack success rate, median perturbation, threshold and verdict) with the worst-case
- * rows, the scores, every threshold, the evaluation checks, and the verdict with every failure line verbatim.
+ * rows, the certified-accuracy curve when the suite certified (with text bars), the scores, every threshold, the
+ * evaluation checks, and the verdict with every failure line verbatim.
  * NaN and null values show as "–".
  * @example process.stdout.write(renderConsole(result, { color: process.stdout.isTTY }));
  */
@@ -132,6 +136,26 @@ export function renderConsole(result: SuiteResult, options: ConsoleOptions = {})
   out.push('');
   if (result.minimumNorm.length > 0) {
     out.push(...table([MINIMUM_NORM_HEADER.map((text) => ({ text, style: 'bold' as const })), ...minimumNormRows(result).map((r) => r.map((text) => ({ text })))], color), '');
+  }
+
+  const certification = result.certification;
+  if (certification) {
+    out.push(
+      `${paint('certified robustness', 'bold', color)} (randomised smoothing, ${certificationSettings(certification)}): smoothed accuracy ${formatNumber(certification.accuracy.value)}, abstained ${formatPercent(certification.abstainRate.value)}`,
+    );
+    const rows: Cell[][] = [['L2 radius', 'certified acc', '95% CI', 'certified', '', 'threshold', 'verdict'].map((text) => ({ text, style: 'bold' as const }))];
+    for (const row of certifiedRows(result)) {
+      rows.push([
+        { text: formatEps(row.radius), right: true },
+        { text: formatNumber(row.certifiedAccuracy.value), right: true },
+        { text: formatInterval(row.certifiedAccuracy.ci) },
+        { text: formatCount(row.certifiedAccuracy), right: true },
+        { text: `|${textBar(row.certifiedAccuracy.value)}|` },
+        { text: row.threshold ? formatThreshold(row.threshold) : '' },
+        verdictCell(row.threshold?.passed),
+      ]);
+    }
+    out.push(...table(rows, color), '');
   }
 
   for (const s of result.scores) {

@@ -7,7 +7,7 @@
 import type { Proportion } from '../metrics/rates.js';
 import type { NormStats } from '../metrics/norms.js';
 import type { NormName } from '../attacks/core/norms.js';
-import type { CheckOutcome, SuiteResult, ThresholdOutcome } from '../suite/types.js';
+import type { CertificationOutcome, CheckOutcome, SuiteResult, ThresholdOutcome } from '../suite/types.js';
 
 /** What a missing value (NaN, null, undefined) renders as. */
 export const MISSING = '–';
@@ -188,3 +188,22 @@ export function minimumNormRows(result: SuiteResult): string[][] {
 
 /** Column titles of {@link minimumNormRows}. */
 export const MINIMUM_NORM_HEADER = ['attack', 'broken', 'median δ', 'p90 δ', 'median δ (failures as ∞)', 'curve area'];
+
+/** One row of the certified-accuracy table: a radius, the certified accuracy there, and its threshold if any. */
+export interface CertifiedRow {
+  key: string;
+  radius: number;
+  certifiedAccuracy: Proportion;
+  threshold: ThresholdOutcome | null;
+}
+
+/** The certification curve as table rows (none when the suite did not certify). */
+export function certifiedRows(result: SuiteResult): CertifiedRow[] {
+  const thresholds = thresholdsByKey(result);
+  return (result.certification?.curve ?? []).map((p) => ({ ...p, threshold: thresholds.get(p.key) ?? null }));
+}
+
+/** The settings of a certification run in one line: "σ 0.25, n0 100, n 1000, α 0.001". */
+export function certificationSettings(c: Pick<CertificationOutcome, 'sigma' | 'n0' | 'samples' | 'alpha'>): string {
+  return `σ ${c.sigma}, n0 ${c.n0}, n ${c.samples}, α ${c.alpha}`;
+}

@@ -20,6 +20,8 @@ import {
   verdictSummary,
   minimumNormRows,
   MINIMUM_NORM_HEADER,
+  certificationSettings,
+  certifiedRows,
 } from './format.js';
 import { differencePng, imageLayout, imagePng, pngDataUrl, type ImageLayout } from './images.js';
 
@@ -52,6 +54,7 @@ tr.sep td{border-bottom:2px solid #c8ccd2;padding:0}
 .fact{background:#fff;border:1px solid #e0e4e8;border-radius:8px;padding:8px 14px}
 .fact .v{font-size:20px;font-weight:700}.fact .l{font-size:12px;color:#555}
 .charts{display:flex;flex-wrap:wrap;gap:14px}
+table+.charts{margin-top:14px}
 figure{margin:0;background:#fff;border:1px solid #e0e4e8;border-radius:8px;padding:8px}
 figcaption{font-weight:600;font-size:13px;margin:0 0 2px 6px}
 svg.chart text{font-family:system-ui,sans-serif;fill:#333}
@@ -178,6 +181,29 @@ function minimumNormSection(result: SuiteResult): string {
   return `<h2>Minimum-norm attacks</h2><p class="note">A point is robust at eps while the smallest perturbation the attack found for it exceeds eps.</p><table><thead><tr>${head}</tr></thead><tbody>${rows}</tbody></table><div class="charts">${figures.join('')}</div>`;
 }
 
+function certificationSection(result: SuiteResult): string {
+  const c = result.certification;
+  if (!c) return '';
+  const rows = certifiedRows(result).map(
+    (row) =>
+      `<tr><td class="num">${escapeHtml(formatEps(row.radius))}</td><td class="num">${formatNumber(row.certifiedAccuracy.value)}</td>` +
+      `<td class="num">${formatInterval(row.certifiedAccuracy.ci)}</td><td class="num">${formatCount(row.certifiedAccuracy)}</td>` +
+      `<td>${row.threshold ? escapeHtml(formatThreshold(row.threshold)) : ''}</td><td>${thresholdCell(row.threshold?.passed)}</td></tr>`,
+  );
+  const points: ChartPoint[] = c.curve.map((p) => ({ eps: p.radius, value: p.certifiedAccuracy.value, ci: p.certifiedAccuracy.ci }));
+  const svg = accuracyChart([{ label: `σ ${c.sigma}`, color: PALETTE[0] ?? '#1f77b4', points, band: true }], 'radius (L2)', 'certified accuracy against L2 radius', {
+    yLabel: 'certified accuracy',
+    xName: 'radius',
+  });
+  return (
+    '<h2>Certified robustness</h2>' +
+    `<p class="note">Randomised smoothing (Cohen et al. 2019), ${escapeHtml(certificationSettings(c))}: a point counts at a radius when the smoothed classifier is certified with the right class at least that far (each certificate holds with probability 1 − α). ` +
+    `The smoothed classifier's accuracy is ${formatNumber(c.accuracy.value)} ${formatInterval(c.accuracy.ci)}; it abstained on ${formatPercent(c.abstainRate.value)}.</p>` +
+    '<table><thead><tr><th>L2 radius</th><th>certified accuracy</th><th>95% CI</th><th>certified</th><th>threshold</th><th>verdict</th></tr></thead>' +
+    `<tbody>${rows.join('')}</tbody></table><div class="charts"><figure><figcaption>certified accuracy against radius</figcaption>${svg}</figure></div>`
+  );
+}
+
 function checksTable(result: SuiteResult): string {
   if (result.checks.length === 0) return '<p class="note">No checks were run.</p>';
   const rows = result.checks.map((c) => `<tr><td>${pill(c.status, c.status)}</td><td>${escapeHtml(c.name)}</td><td>${escapeHtml(c.message)}</td></tr>`);
@@ -245,7 +271,8 @@ function samplesSection(result: SuiteResult): string {
 /**
  * Render a suite result as one self-contained HTML page: the verdict and failures, the run manifest, clean
  * accuracy and scores, the attack × eps table with worst case, one accuracy-against-eps SVG chart per attack
- * (with the worst case of its norm), thresholds, evaluation checks, and a grid of clean, adversarial and
+ * (with the worst case of its norm), the certified-accuracy table and chart when the suite certified,
+ * thresholds, evaluation checks, and a grid of clean, adversarial and
  * amplified-difference images (PNG data URLs) for `result.samples`. All text is escaped; no URL is referenced.
  * @example await writeFileAtomic('robust.report.html', renderHtml(result));
  */
@@ -270,6 +297,7 @@ ${resultsTable(result)}
 <h2>Robust accuracy against eps</h2>
 ${charts(result)}
 ${minimumNormSection(result)}
+${certificationSection(result)}
 <h2>Thresholds</h2>
 ${thresholdsTable(result)}
 <h2>Evaluation checks</h2>

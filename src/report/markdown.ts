@@ -17,6 +17,8 @@ import {
   verdictSummary,
   minimumNormRows,
   MINIMUM_NORM_HEADER,
+  certificationSettings,
+  certifiedRows,
 } from './format.js';
 
 /**
@@ -51,7 +53,8 @@ export function markdownHeadline(result: SuiteResult): string {
 
 /**
  * Render a suite result as a Markdown summary: the verdict line, every failure line, the attack × eps table
- * (robust accuracy with its 95% CI, worst case in bold), clean accuracy and score, thresholds, checks, and the
+ * (robust accuracy with its 95% CI, worst case in bold), clean accuracy and score, the certified-accuracy table
+ * when the suite certified, thresholds, checks, and the
  * model and data hashes (short). NaN and null values show as "–".
  * @example await appendFile(process.env.GITHUB_STEP_SUMMARY!, renderMarkdown(result));
  */
@@ -87,6 +90,20 @@ export function renderMarkdown(result: SuiteResult): string {
       const threshold = row.threshold ? `${mark(row.threshold.passed)} ${formatThreshold(row.threshold)}` : '';
       const success = row.attackSuccessRate ? formatPercent(row.attackSuccessRate.value) : '';
       out.push(`| ${name} | ${formatEps(row.eps)} | ${acc} | ${formatInterval(row.robustAccuracy.ci)} | ${formatCount(row.robustAccuracy)} | ${success} | ${threshold} |`);
+    }
+    out.push('');
+  }
+
+  const certification = result.certification;
+  if (certification) {
+    out.push(
+      `**Certified robustness** (randomised smoothing, ${markdownText(certificationSettings(certification))}): smoothed accuracy **${formatNumber(certification.accuracy.value)}** ${formatInterval(certification.accuracy.ci)}, abstained ${formatPercent(certification.abstainRate.value)}`,
+      '',
+    );
+    out.push('| L2 radius | Certified accuracy | 95% CI | Certified | Threshold |', '| ---: | ---: | --- | ---: | --- |');
+    for (const row of certifiedRows(result)) {
+      const threshold = row.threshold ? `${mark(row.threshold.passed)} ${formatThreshold(row.threshold)}` : '';
+      out.push(`| ${formatEps(row.radius)} | ${formatNumber(row.certifiedAccuracy.value)} | ${formatInterval(row.certifiedAccuracy.ci)} | ${formatCount(row.certifiedAccuracy)} | ${threshold} |`);
     }
     out.push('');
   }

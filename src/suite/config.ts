@@ -35,10 +35,17 @@ export interface SuiteConfig {
   defenses?: DefenseSpec[];
   /** Attack the defended model through each defence's gradient policy (BPDA, EOT). Default true; false gives the naive number. */
   adaptive?: boolean;
+  /**
+   * Randomised-smoothing certification of the suite's examples (off when absent). Defaults: n0 100,
+   * samples 1000, alpha 0.001, batchSize 1000, radii 0 to 1.5 in steps of 0.25.
+   */
+  certify?: { sigma: number; n0?: number; samples?: number; alpha?: number; batchSize?: number; radii?: number[] };
   thresholds?: {
     cleanAccuracy?: number;
     robustAccuracy?: Record<string, number>;
     score?: number | Partial<Record<NormName, number>>;
+    /** L2 radius (as a string key, e.g. "0.5") → least certified accuracy allowed there. Needs `certify`. */
+    certifiedAccuracy?: Record<string, number>;
   };
   outputs?: { json?: string; junit?: string; markdown?: string; html?: string };
   perExample?: boolean;
@@ -144,6 +151,15 @@ function validateSemantics(cfg: SuiteConfig, where: string): void {
       }
     }
   });
+  const certified = Object.keys(cfg.thresholds?.certifiedAccuracy ?? {});
+  if (certified.length > 0 && !cfg.certify) {
+    throw new UsageError(`${where}: thresholds.certifiedAccuracy: needs a certify section, e.g. "certify": {"sigma": 0.25}`);
+  }
+  for (const key of certified) {
+    if (!(key.trim() !== '' && Number.isFinite(Number(key)) && Number(key) >= 0)) {
+      throw new UsageError(`${where}: thresholds.certifiedAccuracy["${key}"]: expected an L2 radius (a number >= 0) as the key, e.g. "0.5"`);
+    }
+  }
   // Building a defence checks its options; it holds no tensors, so nothing needs releasing.
   cfg.defenses?.forEach((d, i) => makeDefense(d, `${where}: defenses[${i}]`));
 }

@@ -10,10 +10,12 @@ import { curveArea, minimalPerturbationSummary, robustnessCurve } from '../metri
 import type { NormName } from '../attacks/core/norms.js';
 import type { SuiteConfig } from './config.js';
 import { evaluationChecks } from './checks.js';
+import { certificationSummary, certifiedKey } from './certify.js';
 import { epsKey, worstKey } from './keys.js';
 import {
   RESULT_SCHEMA,
   type AttackOutcome,
+  type CertificationOutcome,
   type MinimumNormOutcome,
   type ExampleOutcomes,
   type RunManifest,
@@ -27,6 +29,9 @@ import {
 /** What an attack run contributes besides its per-example outcomes. */
 export type AttackMeta = Omit<AttackOutcome, 'results'> & { eps: (number | null)[] };
 
+/** What a certification run contributes besides its per-example certificates: settings, radii and time. */
+export type CertificationMeta = Omit<CertificationOutcome, 'curve' | 'accuracy' | 'abstainRate'> & { radii: number[] };
+
 export interface EvaluationInput {
   manifest: RunManifest;
   thresholds: SuiteConfig['thresholds'];
@@ -37,6 +42,8 @@ export interface EvaluationInput {
   samples: VisualSample[];
   /** Keep per-example outcomes in the result. */
   keepExamples: boolean;
+  /** Set when the suite certified its examples (`examples.certificates` then holds the certificates). */
+  certification?: CertificationMeta;
 }
 
 const u8 = (a: number[]) => Uint8Array.from(a);
@@ -117,6 +124,7 @@ function thresholdOutcomes(
   attacks: AttackOutcome[],
   worst: WorstCaseOutcome[],
   sc: ScoreOutcome[],
+  certification: CertificationOutcome | null,
 ): ThresholdOutcome[] {
   if (!t) return [];
   const out: ThresholdOutcome[] = [];
@@ -144,6 +152,10 @@ function thresholdOutcomes(
       judge(norm === null ? 'score' : `score@${norm}`, 'score', s ? s.score : null, threshold);
     }
   }
+  for (const [radius, threshold] of Object.entries(t.certifiedAccuracy ?? {})) {
+    const key = certifiedKey(Number(radius));
+    judge(key, 'certifiedAccuracy', certification?.curve.find((p) => p.key === key)?.certifiedAccuracy.value ?? null, threshold);
+  }
   return out;
 }
 
@@ -155,6 +167,14 @@ export function thresholdKeys(attacks: AttackMeta[]): string[] {
   return [...keys, ...worst];
 }
 
+function certificationOutcome(meta: CertificationMeta | undefined, ex: ExampleOutcomes): CertificationOutcome | null {
+  const c = ex.certificates;
+  if (!meta || !c) return null;
+  const certs = c.prediction.map((prediction, i) => ({ prediction, radius: c.radius[i] ?? 0, pALower: c.pALower[i] ?? 0, count: c.count[i] ?? 0 }));
+  const { radii, ...settings } = meta;
+  return { ...settings, ...certificationSummary(certs, ex.labels, radii) };
+}
+
 export function evaluate(input: EvaluationInput): SuiteResult {
   const ex = input.examples;
   const correct = u8(ex.cleanCorrect);
@@ -163,7 +183,8 @@ export function evaluate(input: EvaluationInput): SuiteResult {
   const worst = worstCases(input.attacks, ex);
   const sc = scores(worst, clean.value);
   const checks = evaluationChecks(attacks, worst, ex.probes, input.numClasses);
-  const thresholds = thresholdOutcomes(input.thresholds, clean.value, attacks, worst, sc);
+  const certification = certificationOutcome(input.certification, ex);
+  const thresholds = thresholdOutcomes(input.thresholds, clean.value, attacks, worst, sc, certification);
   const failures = thresholds.filter((t) => !t.passed).map((t) => t.message);
   return {
     schema: RESULT_SCHEMA,
@@ -180,5 +201,6 @@ export function evaluate(input: EvaluationInput): SuiteResult {
     input: input.input,
     samples: input.samples,
     examples: input.keepExamples ? ex : null,
+    certification,
   };
 }

@@ -44,11 +44,14 @@ attacks:
   - { name: pgd, norm: linf, eps: [${eps.join(', ')}], options: { steps: 40, restarts: 1 } }
   # - { name: autoattack, norm: linf, eps: [${eps[2]}] }   # the standard ensemble: slower, strongest
   # - { name: cw, norm: l2 }                               # minimum-norm: the robustness curve
+# Randomised smoothing (Cohen et al. 2019): certified accuracy against L2 radius, of the smoothed model (slower).
+# certify: { sigma: ${Number((0.25 * range).toPrecision(3))}, samples: 1000, radii: [0, 0.25, 0.5, 1] }
 thresholds:
   cleanAccuracy: 0.9
   robustAccuracy:
     "worst@linf:${eps[0]}": 0.5    # keys: <attack>@<norm>:<eps> or worst@<norm>:<eps>
   # score: 50                  # 0-100, the area under the worst-case accuracy-eps curve (docs/metrics.md)
+  # certifiedAccuracy: { "0.25": 0.5 }   # with certify: keys are L2 radii
 outputs:
   json: robust-report/result.json
   junit: robust-report/junit.xml

@@ -7,6 +7,7 @@ import { InputError } from '../errors.js';
 import { evaluate, type AttackMeta } from './evaluate.js';
 import { RESULT_SCHEMA, type ExampleOutcomes, type ProbeOutcomes, type SuiteResult } from './types.js';
 import type { SuiteConfig } from './config.js';
+import { CERTIFIED_PREFIX } from './certify.js';
 
 /** The thresholds a result was judged against, rebuilt from its outcomes. */
 export function thresholdsOf(r: SuiteResult): SuiteConfig['thresholds'] {
@@ -15,6 +16,7 @@ export function thresholdsOf(r: SuiteResult): SuiteConfig['thresholds'] {
     if (o.key === 'cleanAccuracy') t.cleanAccuracy = o.threshold;
     else if (o.key === 'score') t.score = o.threshold;
     else if (o.key.startsWith('score@')) t.score = { ...(typeof t.score === 'object' ? t.score : {}), [o.key.slice(6)]: o.threshold };
+    else if (o.key.startsWith(CERTIFIED_PREFIX)) t.certifiedAccuracy = { ...t.certifiedAccuracy, [o.key.slice(CERTIFIED_PREFIX.length)]: o.threshold };
     else t.robustAccuracy = { ...t.robustAccuracy, [o.key]: o.threshold };
   }
   return t;
@@ -50,6 +52,7 @@ export function mergeResults(shards: SuiteResult[]): SuiteResult {
   same('the shard count', (s) => s.manifest.shard!.count);
   same('the thresholds', (s) => s.thresholds.map((t) => [t.key, t.threshold]));
   same('the attacks', (s) => s.attacks.map((a) => [a.id, a.results.map((r) => r.eps)]));
+  same('the certification', (s) => (s.certification ? [s.certification.sigma, s.certification.n0, s.certification.samples, s.certification.alpha, s.certification.curve.map((p) => p.radius)] : null));
   const count = first.manifest.shard!.count;
   const ordered = [...shards].sort((a, b) => a.manifest.shard!.index - b.manifest.shard!.index);
   const have = ordered.map((s) => s.manifest.shard!.index);
@@ -67,7 +70,13 @@ export function mergeResults(shards: SuiteResult[]): SuiteResult {
     inputL2: ex.flatMap((e) => e.inputL2),
     minNorm: Object.fromEntries(Object.keys(ex[0]!.minNorm).map((k) => [k, ex.flatMap((e) => e.minNorm[k]!)])),
     probes: concatRecord(ex.map((e) => e.probes as unknown as Record<string, number[]>)) as unknown as ProbeOutcomes,
+    certificates: null,
   };
+  const certification = first.certification;
+  if (certification) {
+    if (ex.some((e) => !e.certificates)) throw new InputError('a shard with certification has no per-example certificates; write shards with robust test --shard i/n');
+    examples.certificates = concatRecord(ex.map((e) => e.certificates!));
+  }
   const attacks: AttackMeta[] = first.attacks.map((a, i) => ({
     id: a.id,
     name: a.name,
@@ -93,5 +102,18 @@ export function mergeResults(shards: SuiteResult[]): SuiteResult {
     input: first.input,
     samples: ordered.flatMap((s) => s.samples).slice(0, Math.max(...ordered.map((s) => s.samples.length))),
     keepExamples: true,
+    ...(certification
+      ? {
+          certification: {
+            sigma: certification.sigma,
+            n0: certification.n0,
+            samples: certification.samples,
+            alpha: certification.alpha,
+            batchSize: certification.batchSize,
+            radii: certification.curve.map((p) => p.radius),
+            seconds: ordered.reduce((t, s) => t + (s.certification?.seconds ?? 0), 0),
+          },
+        }
+      : {}),
   });
 }

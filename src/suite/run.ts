@@ -15,7 +15,8 @@ import { predictLabels, correctFlags } from '../metrics/accuracy.js';
 import { CheckError, UsageError } from '../errors.js';
 import { VERSION } from '../version.js';
 import { suggest, type LoadedConfig } from './config.js';
-import { evaluate, thresholdKeys, type AttackMeta } from './evaluate.js';
+import { evaluate, thresholdKeys, type AttackMeta, type CertificationMeta } from './evaluate.js';
+import { CERTIFY_DEFAULTS, certifyDataset, radiusGrid } from './certify.js';
 import { attackId, epsKey } from './keys.js';
 import { runProbes } from './probes.js';
 import { pickSamples } from './samples.js';
@@ -28,18 +29,22 @@ export interface Shard {
 }
 
 export interface SuiteProgress {
-  stage: 'clean' | 'attack' | 'probes';
+  stage: 'clean' | 'attack' | 'certify' | 'probes';
   /** Attack id during the 'attack' stage. */
   attack?: string;
   done: number;
   total: number;
   /** Robust accuracy so far at the attack's largest eps. */
   robust?: number;
+  /** During 'certify': certified accuracy so far at radius 0 (the smoothed classifier's accuracy). */
+  certified?: number;
 }
 
 export interface RunSuiteOptions {
   /** Overrides the config's backend. */
   backend?: BackendChoice;
+  /** wasm threads (see `useBackend`). */
+  threads?: number;
   /** Overrides the config's seed. */
   seed?: string;
   shard?: Shard;
@@ -137,7 +142,7 @@ export async function runSuite(loaded: LoadedConfig, options: RunSuiteOptions = 
   const metas = plan(loaded);
   checkThresholdKeys(loaded, metas);
 
-  const backend = await useBackend(options.backend ?? config.backend ?? 'auto');
+  const backend = await useBackend(options.backend ?? config.backend ?? 'auto', options.threads !== undefined ? { threads: options.threads } : {});
   options.onBackend?.(backend);
   const loadedModel = await loadModel(config.model.path, {
     ...(config.model.bounds ? { bounds: config.model.bounds } : {}),
@@ -186,6 +191,7 @@ export async function runSuite(loaded: LoadedConfig, options: RunSuiteOptions = 
       norms: {},
       inputL2: inputNorms(ds),
       minNorm: {},
+      certificates: null,
       probes: { fullRangeBroken: [], gradientFinite: [], gradientNonZero: [], deterministic: [], probabilityLike: [] },
     };
     const forSamples: { key: string; report: AttackReport; eps: number | null }[] = [];
@@ -231,6 +237,36 @@ export async function runSuite(loaded: LoadedConfig, options: RunSuiteOptions = 
       forSamples.push({ key: epsKey(meta.id, largest), report, eps: largest });
     }
 
+    let certification: CertificationMeta | undefined;
+    if (config.certify) {
+      const c0 = performance.now();
+      const settings = {
+        sigma: config.certify.sigma,
+        n0: config.certify.n0 ?? CERTIFY_DEFAULTS.n0,
+        samples: config.certify.samples ?? CERTIFY_DEFAULTS.samples,
+        alpha: config.certify.alpha ?? CERTIFY_DEFAULTS.alpha,
+        batchSize: config.certify.batchSize ?? CERTIFY_DEFAULTS.batchSize,
+      };
+      options.onProgress?.({ stage: 'certify', done: 0, total: ds.n });
+      const certs = await certifyDataset(model, ds, settings, {
+        seed: `${seed}/certify`,
+        exampleIds: positions,
+        onProgress: (done, total, so) => {
+          const right = so.filter((c, i) => c.prediction >= 0 && c.prediction === ds.y[i]).length;
+          options.onProgress?.({ stage: 'certify', done, total, certified: right / done });
+        },
+      });
+      examples.certificates = {
+        prediction: certs.map((c) => c.prediction),
+        radius: certs.map((c) => c.radius),
+        pALower: certs.map((c) => c.pALower),
+        count: certs.map((c) => c.count),
+      };
+      // Radii with a threshold are always on the curve, so every threshold is judged on a measured point.
+      const thresholdRadii = Object.keys(config.thresholds?.certifiedAccuracy ?? {}).map(Number);
+      certification = { ...settings, radii: radiusGrid(config.certify.radii ?? CERTIFY_DEFAULTS.radii, thresholdRadii), seconds: (performance.now() - c0) / 1000 };
+    }
+
     options.onProgress?.({ stage: 'probes', done: 0, total: 1 });
     examples.probes = await runProbes(model, ds, positions, full.n, correct, seed);
     options.onProgress?.({ stage: 'probes', done: 1, total: 1 });
@@ -269,6 +305,7 @@ export async function runSuite(loaded: LoadedConfig, options: RunSuiteOptions = 
       },
       samples,
       keepExamples: Boolean(config.perExample) || options.shard !== undefined,
+      ...(certification ? { certification } : {}),
     });
   } finally {
     model.dispose();

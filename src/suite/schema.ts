@@ -111,10 +111,31 @@ export function configSchema(): Json {
         description: "attack through each defence's gradient policy (BPDA, EOT); false shows the naive number",
         'x-expected': 'true or false',
       },
+      certify: {
+        type: 'object',
+        additionalProperties: false,
+        required: ['sigma'],
+        description: 'randomised-smoothing certification (Cohen et al. 2019) of the suite\'s examples; off when absent',
+        'x-expected': 'an object {sigma, n0?, samples?, alpha?, batchSize?, radii?}',
+        properties: {
+          sigma: { ...positive, description: 'noise standard deviation in input units', 'x-expected': 'a number > 0' },
+          n0: { type: 'integer', minimum: 1, description: 'noise draws that select the class (default 100)', 'x-expected': 'a whole number >= 1' },
+          samples: { type: 'integer', minimum: 1, description: 'noise draws that estimate its probability (default 1000; Cohen et al. use 100000)', 'x-expected': 'a whole number >= 1' },
+          alpha: { type: 'number', exclusiveMinimum: 0, exclusiveMaximum: 0.5, description: 'failure probability of each certificate (default 0.001)', 'x-expected': 'a number in (0, 0.5)' },
+          batchSize: { type: 'integer', minimum: 1, description: 'noisy copies per forward pass (default 1000)', 'x-expected': 'a whole number >= 1' },
+          radii: {
+            type: 'array',
+            minItems: 1,
+            items: { type: 'number', minimum: 0 },
+            description: 'L2 radii at which to report certified accuracy (default 0, 0.25, ..., 1.5)',
+            'x-expected': 'a non-empty list of numbers >= 0',
+          },
+        },
+      },
       thresholds: {
         type: 'object',
         additionalProperties: false,
-        'x-expected': 'an object {cleanAccuracy?, robustAccuracy?, score?}',
+        'x-expected': 'an object {cleanAccuracy?, robustAccuracy?, score?, certifiedAccuracy?}',
         properties: {
           cleanAccuracy: fraction,
           robustAccuracy: {
@@ -129,6 +150,12 @@ export function configSchema(): Json {
               { type: 'object', additionalProperties: false, properties: Object.fromEntries(NORM_NAMES.map((n) => [n, { type: 'number', minimum: 0, maximum: 100 }])) },
             ],
             'x-expected': 'a number in [0, 100] or {linf?, l2?, l1?}',
+          },
+          certifiedAccuracy: {
+            type: 'object',
+            description: 'keys an L2 radius such as "0.5", values the least certified accuracy allowed there (needs certify)',
+            additionalProperties: fraction,
+            'x-expected': 'an object such as {"0.5": 0.6}',
           },
         },
       },

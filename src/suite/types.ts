@@ -101,7 +101,10 @@ export interface CheckOutcome {
 
 /** One threshold of the config against the measured value. */
 export interface ThresholdOutcome {
-  /** "cleanAccuracy", "score", "score@l2", or a robust-accuracy key such as "pgd@linf:0.1" or "worst@linf:0.3". */
+  /**
+   * "cleanAccuracy", "score", "score@l2", a robust-accuracy key such as "pgd@linf:0.1" or "worst@linf:0.3", or a
+   * certified-accuracy key such as "certified@l2:0.5".
+   */
   key: string;
   threshold: number;
   actual: number | null;
@@ -141,6 +144,11 @@ export interface ExampleOutcomes {
    * fixed by their position in the full selection, so shards probe exactly what one run would.
    */
   probes: ProbeOutcomes;
+  /**
+   * Randomised-smoothing certificates, per example, when the suite has a `certify` section (else null): the
+   * smoothed prediction (-1 = abstain), the certified L2 radius, the lower bound on p_A and the count of n.
+   */
+  certificates: { prediction: number[]; radius: number[]; pALower: number[]; count: number[] } | null;
 }
 
 /** Per-example results of the evaluation's self-check probes (see src/suite/probes.ts). */
@@ -166,6 +174,25 @@ export interface VisualSample {
   adversarial: { pred: number; confidence: number; pixels: number[] };
 }
 
+/**
+ * Randomised smoothing (Cohen et al. 2019) of the suite's model: its settings and certified accuracy against L2
+ * radius. Certification is of the smoothed classifier, not of the base model the attacks ran against.
+ */
+export interface CertificationOutcome {
+  sigma: number;
+  n0: number;
+  samples: number;
+  alpha: number;
+  batchSize: number;
+  /** Certified accuracy at each radius, ascending; `key` is e.g. "certified@l2:0.5". */
+  curve: { key: string; radius: number; certifiedAccuracy: Proportion }[];
+  /** The smoothed classifier's accuracy (certified with the right class at radius 0). */
+  accuracy: Proportion;
+  /** Examples where the smoothed classifier abstained. */
+  abstainRate: Proportion;
+  seconds: number;
+}
+
 export interface SuiteResult {
   schema: typeof RESULT_SCHEMA;
   manifest: RunManifest;
@@ -182,4 +209,6 @@ export interface SuiteResult {
   input: { shape: number[]; min: number; max: number; numClasses: number };
   samples: VisualSample[];
   examples: ExampleOutcomes | null;
+  /** Randomised-smoothing certification when the suite has a `certify` section, else null. */
+  certification: CertificationOutcome | null;
 }

@@ -19,7 +19,7 @@
  */
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
 import { tf } from '../../tf.js';
-import { type KernelArgs, disposeAll, input, runWasmKernel } from './util.js';
+import { type KernelArgs, disposeAll, input, jsOutput, runWasmKernel } from './util.js';
 
 interface FusedMatMulAttrs {
   transposeA: boolean;
@@ -55,11 +55,69 @@ function applyActivation(
   }
 }
 
-/** Lay out `x` with its last two axes swapped, so a product can run untransposed. */
-function transposed(wasm: BackendWasm, x: tf.TensorInfo): tf.TensorInfo {
+/** Copy `src` ([batch, rows, cols] flattened) into `dst` as [batch, cols, rows], in cache-sized tiles. */
+function transposeInto(src: Float32Array, dst: Float32Array, batch: number, rows: number, cols: number): void {
+  const T = 32;
+  for (let b = 0; b < batch; b++) {
+    const o = b * rows * cols;
+    for (let r0 = 0; r0 < rows; r0 += T) {
+      const r1 = Math.min(rows, r0 + T);
+      for (let c0 = 0; c0 < cols; c0 += T) {
+        const c1 = Math.min(cols, c0 + T);
+        for (let r = r0; r < r1; r++) {
+          const from = o + r * cols;
+          for (let c = c0; c < c1; c++) dst[o + c * rows + r] = src[from + c] as number;
+        }
+      }
+    }
+  }
+}
+
+/**
+ * Laid-out transposes of variables (a Dense layer's kernel, in every input gradient dy·Wᵀ), per backend
+ * instance and keyed by the variable's data id. TF.js never writes into a tensor's data, and assigning a
+ * variable gives it a new data id, so an entry is valid for as long as its key lives; the few that outlive
+ * their variable are freed on eviction.
+ */
+const layoutCache = new WeakMap<BackendWasm, Map<tf.DataId, tf.TensorInfo>>();
+const LAYOUT_CACHE_ENTRIES = 16;
+
+function isVariableData(dataId: tf.DataId): boolean {
+  const variables = (tf.engine() as unknown as { state: { registeredVariables: Record<string, tf.Variable> } }).state.registeredVariables;
+  for (const name in variables) if ((variables[name] as unknown as { dataId: tf.DataId }).dataId === dataId) return true;
+  return false;
+}
+
+/** Lay out `x` with its last two axes swapped, so a product can run untransposed; the caller frees it. */
+function transposed(wasm: BackendWasm, x: tf.TensorInfo): { info: tf.TensorInfo; owned: boolean } {
   const rank = x.shape.length;
-  const perm = Array.from({ length: rank }, (_, i) => (i === rank - 2 ? rank - 1 : i === rank - 1 ? rank - 2 : i));
-  return runWasmKernel(tf.Transpose, wasm, { x }, { perm });
+  const rows = x.shape[rank - 2] ?? 1;
+  const cols = x.shape[rank - 1] ?? 1;
+  const batch = x.shape.slice(0, -2).reduce((p, d) => p * d, 1);
+  const outShape = [...x.shape.slice(0, -2), cols, rows];
+  if (x.dtype !== 'float32') {
+    const perm = Array.from({ length: rank }, (_, i) => (i === rank - 2 ? rank - 1 : i === rank - 1 ? rank - 2 : i));
+    return { info: runWasmKernel(tf.Transpose, wasm, { x }, { perm }), owned: true };
+  }
+  const cacheable = isVariableData(x.dataId);
+  let cache = layoutCache.get(wasm);
+  const hit = cacheable ? cache?.get(x.dataId) : undefined;
+  if (hit) {
+    // Refresh its place in the insertion order (least recently used first).
+    cache?.delete(x.dataId);
+    cache?.set(x.dataId, hit);
+    return { info: hit, owned: false };
+  }
+  const out = jsOutput('wasm', wasm, outShape, [x], (dst, [src]) => transposeInto(src as Float32Array, dst, batch, rows, cols));
+  if (!cacheable) return { info: out, owned: true };
+  if (!cache) layoutCache.set(wasm, (cache = new Map()));
+  cache.set(x.dataId, out);
+  if (cache.size > LAYOUT_CACHE_ENTRIES) {
+    const [oldest, info] = cache.entries().next().value as [tf.DataId, tf.TensorInfo];
+    cache.delete(oldest);
+    wasm.disposeData(info.dataId);
+  }
+  return { info: out, owned: false };
 }
 
 /**
@@ -76,9 +134,9 @@ function untransposed(
   const aT = attrs.transposeA ? transposed(wasm, a) : undefined;
   const bT = attrs.transposeB ? transposed(wasm, b) : undefined;
   try {
-    return multiply(aT ?? a, bT ?? b);
+    return multiply(aT?.info ?? a, bT?.info ?? b);
   } finally {
-    disposeAll(wasm, [aT, bT]);
+    disposeAll(wasm, [aT?.owned ? aT.info : undefined, bT?.owned ? bT.info : undefined]);
   }
 }
 

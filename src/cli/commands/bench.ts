@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { BACKEND_NAMES, type BackendChoice } from '../../backends/index.js';
+import { BACKEND_NAMES, MAX_WASM_THREADS, type BackendChoice } from '../../backends/index.js';
 import { benchMarkdown, benchRatios, readBenchResult, runBenchmarks } from '../../bench/index.js';
 import { UsageError } from '../../errors.js';
 import { writeFileAtomic } from '../../util/atomic.js';
@@ -15,6 +15,7 @@ interface BenchFlags {
   python?: string;
   render?: string;
   compare?: string;
+  threadsList?: string;
 }
 
 function backendList(text: string): BackendChoice[] {
@@ -24,6 +25,14 @@ function backendList(text: string): BackendChoice[] {
     if (!choices.includes(b)) throw new UsageError(`--backends: "${b}" is not a backend; choose from ${choices.join(', ')}`);
     return b as BackendChoice;
   });
+}
+
+function threadsOf(list: string | undefined, single: number | undefined): { wasmThreads?: number[] } {
+  if (list === undefined) return single !== undefined ? { wasmThreads: [single] } : {};
+  const counts = list.split(',').map((t) => Number(t.trim()));
+  const bad = counts.find((c) => !Number.isInteger(c) || c < 1 || c > MAX_WASM_THREADS);
+  if (bad !== undefined) throw new UsageError(`--threads-list: "${list}" must be whole numbers from 1 to ${MAX_WASM_THREADS}, e.g. 2,1`);
+  return { wasmThreads: counts };
 }
 
 /** `robust bench`: robust's attack speed and memory, and its peers (PyTorch, stock TF.js) in the same run. */
@@ -38,6 +47,7 @@ export function registerBenchCommand(program: Command, io: Io): void {
     .option('--peer-only', 'run only the peers (on the digits and model robust would use)')
     .option('--python <path>', 'Python interpreter with torch and numpy (default: $ROBUST_PYTHON, python3, /usr/bin/python3)')
     .option('--render <result.json>', 'measure nothing: report a result written earlier by --json')
+    .option('--threads-list <list>', 'wasm thread counts to measure one after the other, e.g. 2,1 (the first feeds the ratios; default: --threads)')
     .option('--compare <files>', 'earlier results (comma-separated JSON files) for a run-to-run table of the ratios')
     .action(async (flags: BenchFlags, self: Command) => {
       const globals = globalsOf(self);
@@ -46,6 +56,7 @@ export function registerBenchCommand(program: Command, io: Io): void {
       const result = flags.render ? await readBenchResult(flags.render) : await runBenchmarks({
         quick: Boolean(flags.quick),
         backends: backendList(flags.backends ?? globals.backend),
+        ...threadsOf(flags.threadsList, globals.threads),
         peer: flags.peer ? (flags.python ? { pythons: [flags.python] } : true) : false,
         measureRobust: !flags.peerOnly,
         onProgress: (message) => !globals.quiet && io.err(`bench: ${message}`),

@@ -38,9 +38,10 @@ function progressSink(io: Io, quiet: boolean): (p: SuiteProgress) => void {
     const label = p.stage === 'attack' ? `${p.attack}` : p.stage;
     if (!current || current.label !== label) {
       current?.bar.stop();
-      current = { label, bar: makeProgress(io, label, p.total, quiet || p.stage !== 'attack') };
+      current = { label, bar: makeProgress(io, label, p.total, quiet || (p.stage !== 'attack' && p.stage !== 'certify')) };
     }
-    current.bar.update(p.done, p.robust !== undefined ? `robust ${(100 * p.robust).toFixed(1)}%` : '');
+    const extra = p.robust !== undefined ? `robust ${(100 * p.robust).toFixed(1)}%` : p.certified !== undefined ? `certified ${(100 * p.certified).toFixed(1)}%` : '';
+    current.bar.update(p.done, extra);
     if (p.done >= p.total) current.bar.stop();
   };
 }
@@ -62,10 +63,11 @@ export function registerTestCommands(program: Command, io: Io): void {
       const seedFromCli = self.parent?.getOptionValueSource('seed') === 'cli';
       const result = await runSuite(loaded, {
         ...(backendFromCli ? { backend: globals.backend as BackendChoice } : {}),
+        ...(globals.threads !== undefined ? { threads: globals.threads } : {}),
         ...(seedFromCli ? { seed: globals.seed } : {}),
         ...(shard ? { shard } : {}),
         ...(flags.adaptive !== undefined ? { adaptive: flags.adaptive } : {}),
-        onBackend: (info) => globals.verbose && io.err(`backend: ${info.name}${info.skipped.length ? `; skipped ${info.skipped.map((s) => `${s.name} (${s.reason})`).join(', ')}` : ''}`),
+        onBackend: (info) => globals.verbose && io.err(`backend: ${info.name}${info.threads !== undefined ? ` on ${info.threads} thread(s)` : ''}${info.skipped.length ? `; skipped ${info.skipped.map((s) => `${s.name} (${s.reason})`).join(', ')}` : ''}`),
         onProgress: progressSink(io, globals.quiet),
       });
       await finish(result, loaded.config.outputs ?? {}, globals.json, Boolean(flags.failOnUnreliable), io);

@@ -263,6 +263,7 @@ describe('kernel fixes are registered', () => {
         'Select',
         'Reverse',
         'GatherV2',
+        'Identity',
         'Cumsum',
         'Cumprod',
         'Conv3DBackpropInputV2',

@@ -9,7 +9,8 @@
  *   `DepthwiseConv2dNativeBackpropFilter` and `UnsortedSegmentSum` (missing, so conv nets could not
  *   train and `gather` had no gradient), `_FusedMatMul` (wrong bias with transposed or batched operands),
  *   `ResizeBilinearGrad` and `ResizeNearestNeighborGrad` (`halfPixelCenters` ignored); `BatchMatMul` and
- *   `_FusedMatMul` with a transposed operand (a scalar loop 15–40× slower than XNNPACK; now laid out first).
+ *   `_FusedMatMul` with a transposed operand (a scalar loop 15–40× slower than XNNPACK; now laid out first);
+ *   `Identity` (copied its input; now shares it under a reference count).
  *   From the systematic sweep (test/kernels-sweep.test.ts): element-wise `Sign`, `Log1p`, `Selu`, `Sin`,
  *   `Cos` (wrong for tiny or large inputs), `Relu6` and `ClipByValue` (NaN clipped to a bound; int32
  *   misread), `Cast` to bool, `OneHot` (dtype ignored); `StridedSlice`, `Select`, `Reverse` (int32 / bool),
@@ -28,6 +29,7 @@ import { tf } from '../../tf.js';
 import { conv2dBackpropFilterConfig, conv2dBackpropInputConfig } from './conv2d.js';
 import { depthwiseBackpropFilterConfig, depthwiseBackpropInputConfig } from './depthwise.js';
 import { batchMatMulConfig, fusedMatMulConfig } from './matmul.js';
+import { identityConfig } from './identity.js';
 import { avgPoolGradConfig, maxPoolGradConfig, maxPoolWithArgmaxConfig } from './pool.js';
 import { resizeBilinearGradConfig, resizeNearestGradConfig } from './resize.js';
 import { unsortedSegmentSumConfig } from './segment.js';
@@ -51,6 +53,7 @@ import {
 import { installKernel } from './util.js';
 
 const registered = new Map<string, string[]>();
+const shipped = new Map<string, Map<string, tf.KernelConfig>>();
 
 /**
  * Fixes that wrap the backend's own kernel (calling it where it is right): `make` gets the shipped
@@ -96,6 +99,7 @@ function fixesFor(tfBackendName: string): tf.KernelConfig[] {
         ...wrapped('wasm', [
           [tf._FusedMatMul, fusedMatMulConfig],
           [tf.BatchMatMul, batchMatMulConfig],
+          [tf.Identity, identityConfig],
           [tf.Cast, castConfig],
           [tf.StridedSlice, stridedSliceConfig],
           [tf.Select, selectConfig],
@@ -139,8 +143,23 @@ export function registerKernelFixes(tfBackendName: string): void {
   // would later overwrite ours: leave the backend unmarked so a call after the import still works.
   if (tf.getKernelsForBackend(tfBackendName).length === 0) return;
   const fixes = fixesFor(tfBackendName);
-  for (const config of fixes) installKernel(config);
+  const originals = new Map<string, tf.KernelConfig>();
+  for (const config of fixes) {
+    const original = tf.getKernel(config.kernelName, tfBackendName);
+    if (original !== undefined) originals.set(config.kernelName, original);
+    installKernel(config);
+  }
+  shipped.set(tfBackendName, originals);
   registered.set(tfBackendName, fixes.map((k) => k.kernelName));
+}
+
+/**
+ * The kernel the backend package itself registered under `kernelName`, before robust replaced it; undefined
+ * when robust replaced nothing there or the package has no such kernel (one robust added). For the kernel
+ * benchmark's before/after table (`robust bench`), never for computing results.
+ */
+export function shippedKernel(tfBackendName: string, kernelName: string): tf.KernelConfig | undefined {
+  return shipped.get(tfBackendName)?.get(kernelName);
 }
 
 /**

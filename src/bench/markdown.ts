@@ -293,6 +293,18 @@ export function benchMarkdown(result: BenchResult, options: BenchMarkdownOptions
     if (b.models.length === 0 && !b.suite && !b.memory) continue;
     out.push(`## robust on ${backendLabel(b)}`);
     out.push('');
+    if (b.kernels && b.kernels.length > 0) {
+      out.push('### Kernels, robust against the shipped ones (reference-CNN shapes, batch 128)');
+      out.push('');
+      const ms = (v: number | null): string => (v === null ? '–' : v.toFixed(1));
+      out.push(
+        table(
+          ['kernel', 'robust ms', 'shipped ms', 'speed-up'],
+          b.kernels.map((k) => [k.label, ms(k.robustMs), k.status === 'added' ? 'none (robust adds it)' : k.status === 'unchanged' ? '(the same kernel)' : ms(k.shippedMs), k.robustMs && k.shippedMs ? `${(k.shippedMs / k.robustMs).toFixed(1)}×` : '']),
+        ),
+      );
+      out.push('');
+    }
     for (const [i, model] of b.models.entries()) {
       out.push(`### ${model.model}${model.sha256 ? ` (SHA-256 ${model.sha256.slice(0, 12)}…)` : ''}`);
       out.push('');

@@ -7,6 +7,7 @@ import { readFile } from 'node:fs/promises';
 import os from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { dirname, join } from 'node:path';
+import { measureKernels } from './kernels.js';
 import { useBackend, type BackendChoice, type BackendInfo } from '../backends/index.js';
 import { loadDataset } from '../data/index.js';
 import type { Dataset } from '../data/types.js';
@@ -277,6 +278,8 @@ export async function runBenchmarks(options: BenchOptions = {}): Promise<BenchRe
     say(`backend ${info.name}${info.threads !== undefined ? ` on ${info.threads} thread(s)` : ''}`);
     const bench: BackendBench = { backend: info.name, ...(info.threads !== undefined ? { threads: info.threads } : {}), models: [], suite: null, memory: null };
     if (measureRobust) {
+      say('kernels: robust against shipped, reference-CNN shapes at batch 128');
+      bench.kernels = measureKernels({ batch: 128, iterations: options.quick ? 1 : 3, rounds: options.quick ? 1 : 3 });
       for (const spec of models) {
         const model = await spec.load();
         try {

@@ -120,12 +120,27 @@ export interface MemoryBench {
   seconds: number;
 }
 
+/** One kernel timed as robust registers it and as the backend package shipped it (`src/bench/kernels.ts`). */
+export interface KernelBench {
+  kernel: string;
+  label: string;
+  shapes: Record<string, number[]>;
+  /** Fastest mean time per call, ms; null when the backend has no such kernel. */
+  robustMs: number | null;
+  /** The same for the shipped kernel; null when the package has none or robust did not replace it. */
+  shippedMs: number | null;
+  /** replaced: robust's kernel stands in for the shipped one; added: the package had none; unchanged: the shipped one runs. */
+  status: 'replaced' | 'added' | 'unchanged';
+}
+
 /** Everything measured on one backend. */
 export interface BackendBench {
   /** The backend robust chose (e.g. `wasm`). */
   backend: string;
   /** wasm: the threads its kernels ran on (absent in results from before threads existed: 1). */
   threads?: number;
+  /** Kernel by kernel, robust's against the shipped one (absent in older results). */
+  kernels?: KernelBench[];
   models: ModelBench[];
   suite: SuiteBench | null;
   memory: MemoryBench | null;

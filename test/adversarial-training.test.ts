@@ -299,6 +299,24 @@ describe.each(TEST_BACKENDS)('%s: trainAdversarially', (backend) => {
     }
   });
 
+  it('epsRamp trains the first batch at the ramped eps: one batch of a 2-epoch ramp equals training at eps/2', async () => {
+    const one = TOY.n;
+    const train = async (o: { eps: number; epsRamp?: number; stepSize: number }): Promise<number[]> => {
+      const m = tinyCnn(3);
+      await trainAdversarially(m, TOY, { method: 'pgd', steps: 2, epochs: 1, batchSize: one, learningRate: 0.01, seed: 2, ...o });
+      const w = await weightsOf(m);
+      m.dispose();
+      return w;
+    };
+    // One batch per epoch: the first (and only) batch of a 2-epoch ramp sees half the eps and half the step.
+    const ramped = await train({ eps: 0.2, epsRamp: 2, stepSize: 0.08 });
+    const half = await train({ eps: 0.1, stepSize: 0.04 });
+    const full = await train({ eps: 0.2, stepSize: 0.08 });
+    expect(ramped).toEqual(half);
+    expect(ramped).not.toEqual(full);
+    await expect(trainAdversarially(tinyCnn(3), TOY, { method: 'pgd', eps: 0.2, epsRamp: -1, epochs: 1, batchSize: 30 })).rejects.toThrow(/epsRamp must be a number of epochs/);
+  });
+
   it("natural training with resetOptimizer 'epoch' reproduces the per-epoch trainClassifier loop that made models/mnist-cnn", async () => {
     const legacy = tinyCnn(2);
     for (let epoch = 0; epoch < 3; epoch++) {

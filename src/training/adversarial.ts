@@ -33,6 +33,12 @@ export interface AdversarialTrainingOptions {
   batchSize: number;
   /** Linf radius. Required for pgd, trades and fast; for natural it only sets the held-out attack's eps. */
   eps?: number;
+  /**
+   * Epochs over which the training eps rises linearly (per batch) from 0 to `eps`, and the inner step size
+   * with it; the usual cure for adversarial training from scratch or from a natural model sticking at chance
+   * when the full eps hits at once. The held-out attack always uses the full eps. Default 0 (no ramp).
+   */
+  epsRamp?: number;
   /** Inner PGD steps for pgd and trades. Default 10. */
   steps?: number;
   /** Inner step size. Default 2.5·eps/steps for pgd and trades, 1.25·eps for fast. */
@@ -228,6 +234,7 @@ export async function trainAdversarially(model: ClassifierSource, ds: Dataset, o
   const settings: Record<string, unknown> = {
     method,
     eps: eps ?? null,
+    epsRamp: options.epsRamp ?? 0,
     steps: method === 'natural' ? null : steps,
     stepSize,
     beta: method === 'trades' ? beta : null,
@@ -244,12 +251,21 @@ export async function trainAdversarially(model: ClassifierSource, ds: Dataset, o
     holdout: options.holdout ? { n: options.holdout.n, sha256: dataHash(options.holdout) } : null,
     initialWeights: await stateHash(state),
   };
-  const stepOptions = { eps: eps ?? 0, steps, ...(stepSize !== null ? { stepSize } : {}), beta, bounds };
+  const ramp = options.epsRamp ?? 0;
+  if (!Number.isFinite(ramp) || ramp < 0) throw new UsageError(`epsRamp must be a number of epochs ≥ 0, got ${ramp}`);
+  let fraction = 1;
+  const stepOptions = (): { eps: number; steps: number; stepSize?: number; beta: number; bounds: Bounds } => ({
+    eps: (eps ?? 0) * fraction,
+    steps,
+    ...(stepSize !== null ? { stepSize: stepSize * fraction } : {}),
+    beta,
+    bounds,
+  });
   const stepOf: Record<TrainingMethod, Step> = {
     natural: (c, opt, x, y) => naturalTrainingStep(c, opt, x, y),
-    pgd: (c, opt, x, y, s, ids) => pgdTrainingStep(c, opt, x, y, { ...stepOptions, seed: s, ids }),
-    trades: (c, opt, x, y, s, ids) => tradesStep(c, opt, x, y, { ...stepOptions, seed: s, ids }),
-    fast: (c, opt, x, y, s, ids) => fastTrainingStep(c, opt, x, y, { ...stepOptions, seed: s, ids }),
+    pgd: (c, opt, x, y, s, ids) => pgdTrainingStep(c, opt, x, y, { ...stepOptions(), seed: s, ids }),
+    trades: (c, opt, x, y, s, ids) => tradesStep(c, opt, x, y, { ...stepOptions(), seed: s, ids }),
+    fast: (c, opt, x, y, s, ids) => fastTrainingStep(c, opt, x, y, { ...stepOptions(), seed: s, ids }),
   };
   const step = stepOf[method];
 
@@ -285,6 +301,7 @@ export async function trainAdversarially(model: ClassifierSource, ds: Dataset, o
       const { x, y } = batchOf(ds, idx, numClasses, options.augment ? { maxShift: options.augment.maxShift, rng } : undefined);
       rate = learningRateAt(schedule, learningRate, { epoch, batch: b, batches, epochs: options.epochs });
       optimizer.setLearningRate(rate);
+      fraction = ramp > 0 ? Math.min(1, (epoch * batches + b + 1) / (ramp * batches)) : 1;
       try {
         const r = await step(classifier, optimizer, x, y, `${seed}/epoch${epoch}/${method}`, idx);
         loss += r.loss;

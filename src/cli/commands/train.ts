@@ -22,6 +22,7 @@ interface TrainFlags extends DataFlags {
   model?: string;
   method: TrainingMethod;
   eps: number;
+  epsRamp: number;
   steps: number;
   stepSize?: number;
   beta: number;
@@ -83,6 +84,7 @@ export function registerTrainCommand(program: Command, io: Io): void {
     .option('--model <model.json>', 'fine-tune this Layers model (its last layer must return logits) instead of building --arch')
     .option('--method <name>', `${TRAINING_METHODS.join(' | ')}`, parseChoice('--method', TRAINING_METHODS), 'natural')
     .option('--eps <eps>', 'Linf radius to train against, and of the held-out PGD', parseNumber('--eps', { min: 0 }), 0.3)
+    .option('--eps-ramp <epochs>', 'raise the training eps linearly from 0 over this many epochs (0: none)', parseNumber('--eps-ramp', { min: 0 }), 0)
     .option('--steps <n>', 'inner PGD steps (pgd, trades)', parseInteger('--steps', 1), 10)
     .option('--step-size <alpha>', 'inner step size (default 2.5·eps/steps; fast: 1.25·eps)', parseNumber('--step-size', { min: 0, exclusiveMin: true }))
     .option('--beta <beta>', "TRADES' weight of the robustness term", parseNumber('--beta', { min: 0 }), 6)
@@ -131,6 +133,7 @@ export function registerTrainCommand(program: Command, io: Io): void {
       const result = await trainAdversarially(classifier, train, {
         method: flags.method,
         eps: flags.eps,
+        epsRamp: flags.epsRamp,
         steps: flags.steps,
         ...(flags.stepSize !== undefined ? { stepSize: flags.stepSize } : {}),
         beta: flags.beta,

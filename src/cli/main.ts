@@ -7,6 +7,7 @@ import { Command, CommanderError, Option } from 'commander';
 import { RobustError, errorMessage } from '../errors.js';
 import { BACKEND_NAMES, MAX_WASM_THREADS } from '../backends/index.js';
 import { parseInteger } from './parse.js';
+import { parseSize } from '../util/memory.js';
 import { processIo, type Io } from './io.js';
 import { registerAttackCommand } from './commands/attack.js';
 import { registerBenchCommand } from './commands/bench.js';
@@ -25,6 +26,8 @@ export interface GlobalOptions {
   verbose: boolean;
   quiet: boolean;
   json?: string;
+  /** `--max-memory` in bytes; undefined: the backend's default budget (`defaultMemoryBudget`). */
+  maxMemory?: number;
 }
 
 export function buildProgram(io: Io): Command {
@@ -34,7 +37,12 @@ export function buildProgram(io: Io): Command {
     .addOption(new Option('--seed <seed>', 'seed for every random choice').default('0'))
     .addOption(new Option('--backend <name>', 'TF.js backend').choices(['auto', ...BACKEND_NAMES]).default('auto'))
     .addOption(new Option('--threads <n>', `wasm backend threads, 1 to ${MAX_WASM_THREADS} (default: one per core)`).argParser(parseInteger('--threads', 1)))
-    .option('--verbose', 'say which backend was chosen and why; show stack traces', false)
+    .addOption(
+      new Option('--max-memory <size>', 'tensor memory a run may use, e.g. 512M, 2G, 1.5GiB; batches shrink to fit (default: 2G on wasm, else half the free memory)').argParser(
+        (raw: string) => parseSize(raw, '--max-memory'),
+      ),
+    )
+    .option('--verbose', 'say which backend was chosen and why, and the batch sizes chosen; show stack traces', false)
     .option('--quiet', 'no progress output', false)
     .option('--json <file>', 'also write the result as JSON (atomically)')
     .showHelpAfterError('(run with --help for usage)')

@@ -1,6 +1,7 @@
 import { Option, type Command } from 'commander';
 import { dataSourceFromFlags, loadDataset, type LoadedDataset } from '../data/index.js';
 import { useBackend, type BackendChoice, type BackendInfo } from '../backends/index.js';
+import { describePlan, type BatchPlan } from '../util/memory.js';
 import type { Io } from './io.js';
 import { parseInteger } from './parse.js';
 import type { GlobalOptions } from './main.js';
@@ -51,4 +52,19 @@ export async function startBackend(globals: GlobalOptions, io: Io): Promise<Back
     io.err(`backend: ${info.name}${threads}${skipped ? `; skipped ${skipped}` : ''}`);
   }
   return info;
+}
+
+/** The tensor-memory budget the global flags ask for: `--max-memory`, else the backend's default. */
+export function memoryBudgetOf(globals: GlobalOptions): number | 'auto' {
+  return globals.maxMemory ?? 'auto';
+}
+
+/** Say when a stage's batch had to shrink to fit the memory budget; under --verbose, say what every stage chose. */
+export function reportBatchPlan(io: Io, globals: GlobalOptions, stage: string, plan: BatchPlan): void {
+  const line = `${stage}: ${describePlan(plan)}`;
+  if (plan.batchSize < plan.requested) {
+    io.err(`robust: note: ${line}; smaller batches to fit ${globals.maxMemory !== undefined ? '--max-memory' : 'the default memory budget (--max-memory sets it)'}, same results`);
+  } else if (globals.verbose) {
+    io.err(line);
+  }
 }

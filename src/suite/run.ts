@@ -16,7 +16,8 @@ import { CheckError, UsageError } from '../errors.js';
 import { VERSION } from '../version.js';
 import { suggest, type LoadedConfig } from './config.js';
 import { evaluate, thresholdKeys, type AttackMeta, type CertificationMeta } from './evaluate.js';
-import { CERTIFY_DEFAULTS, certifyDataset, radiusGrid } from './certify.js';
+import { CERTIFY_DEFAULTS, certifyDataset, radiusGrid, type CertifySettings } from './certify.js';
+import { estimateMemory, planBatch, type BatchPlan, type MemoryEstimate } from '../util/memory.js';
 import { attackId, epsKey } from './keys.js';
 import { runProbes } from './probes.js';
 import { pickSamples } from './samples.js';
@@ -53,6 +54,31 @@ export interface RunSuiteOptions {
   onBackend?: (info: BackendInfo) => void;
   /** Overrides the config's `adaptive` (e.g. `--adaptive false`). */
   adaptive?: boolean;
+  /**
+   * Tensor-memory budget in bytes, or 'auto' for the backend's default (see `runAttack`): the clean pass, every
+   * attack and certification shrink their batches to fit. Results do not depend on it. Default: no budget.
+   */
+  maxMemoryBytes?: number | 'auto';
+  /** Called once per stage ('clean', an attack id, 'certify') with its batch plan when `maxMemoryBytes` is set. */
+  onBatchPlan?: (stage: string, plan: BatchPlan) => void;
+}
+
+/**
+ * The noisy copies per forward pass that fit `maxBytes` when certifying `model` (forward passes only, plus the
+ * noise and the noisy input). Noise is drawn in chunks of batch × features values by Box-Muller, which pairs
+ * values, so with an odd number of features the batch is kept even: the stream, and so every certificate, is
+ * then the same as with any other even batch.
+ */
+export function certifyBatchPlan(model: Model, settings: CertifySettings, maxBytes: number | 'auto'): BatchPlan {
+  const features = model.inputShape.reduce((a, b) => a * b, 1);
+  return planBatch(estimateMemory(model, { gradients: false }), {
+    requested: Math.min(settings.batchSize, Math.max(settings.n0, settings.samples)),
+    maxBytes,
+    stateCopies: 3,
+    inputBytes: 4 * features,
+    multipleOf: features % 2 === 1 ? 2 : 1,
+    what: `certification on inputs of shape [${model.inputShape.join(', ')}]`,
+  });
 }
 
 /** "2/4" → { index: 2, count: 4 }. */
@@ -178,9 +204,24 @@ export async function runSuite(loaded: LoadedConfig, options: RunSuiteOptions = 
     const { ds, indices } = slice(full, from, to);
     const positions = Array.from({ length: ds.n }, (_, i) => from + i);
     const batchSize = config.batchSize ?? 100;
+    let cleanBatch = batchSize;
+    let estimate: MemoryEstimate | undefined;
+    if (options.maxMemoryBytes !== undefined) {
+      // One probe serves every attack; with gradients it also bounds the clean pass, which runs forward only.
+      estimate = estimateMemory(model);
+      const plan = planBatch(estimate, {
+        requested: Math.min(batchSize, ds.n),
+        maxBytes: options.maxMemoryBytes,
+        inputBytes: 4 * ds.shape.reduce((a, b) => a * b, 1),
+        what: `the clean pass on inputs of shape [${ds.shape.join(', ')}]`,
+      });
+      options.onBatchPlan?.('clean', plan);
+      cleanBatch = plan.batchSize;
+    }
+    const memory = options.maxMemoryBytes !== undefined && estimate ? { maxMemoryBytes: options.maxMemoryBytes, memoryEstimate: estimate } : {};
 
     options.onProgress?.({ stage: 'clean', done: 0, total: ds.n });
-    const correct = correctFlags(await predictLabels(model, ds, batchSize), ds.y);
+    const correct = correctFlags(await predictLabels(model, ds, cleanBatch), ds.y);
     options.onProgress?.({ stage: 'clean', done: ds.n, total: ds.n });
 
     const examples: ExampleOutcomes = {
@@ -204,7 +245,13 @@ export async function runSuite(loaded: LoadedConfig, options: RunSuiteOptions = 
         model,
         ds,
         { name: meta.name, norm: meta.norm, eps: minimum || meta.eps[0] === null ? null : (meta.eps as number[]), options: { ...meta.options, seed: `${seed}/${meta.id}`, exampleIds: Int32Array.from(positions) } },
-        { batchSize, keepAdversarial: (config.samples ?? 8) > 0, onProgress: (done, total, robust) => options.onProgress?.({ stage: 'attack', attack: meta.id, done, total, robust }) },
+        {
+          batchSize,
+          keepAdversarial: (config.samples ?? 8) > 0,
+          onProgress: (done, total, robust) => options.onProgress?.({ stage: 'attack', attack: meta.id, done, total, robust }),
+          ...memory,
+          onBatchPlan: (plan) => options.onBatchPlan?.(meta.id, plan),
+        },
       );
       const { exampleIds: _ids, ...params } = report.params;
       meta.params = params;
@@ -247,8 +294,15 @@ export async function runSuite(loaded: LoadedConfig, options: RunSuiteOptions = 
         alpha: config.certify.alpha ?? CERTIFY_DEFAULTS.alpha,
         batchSize: config.certify.batchSize ?? CERTIFY_DEFAULTS.batchSize,
       };
+      let certifyBatch = settings.batchSize;
+      if (options.maxMemoryBytes !== undefined) {
+        const plan = certifyBatchPlan(model, settings, options.maxMemoryBytes);
+        options.onBatchPlan?.('certify', plan);
+        certifyBatch = plan.batchSize;
+      }
       options.onProgress?.({ stage: 'certify', done: 0, total: ds.n });
-      const certs = await certifyDataset(model, ds, settings, {
+      // The result records the batch size asked for: certificates do not depend on it (see certifyBatchPlan).
+      const certs = await certifyDataset(model, ds, { ...settings, batchSize: certifyBatch }, {
         seed: `${seed}/certify`,
         exampleIds: positions,
         onProgress: (done, total, so) => {

@@ -11,7 +11,7 @@ import { VERSION } from '../../version.js';
 import type { BackendInfo } from '../../backends/index.js';
 import type { Io } from '../io.js';
 import { globalsOf } from '../main.js';
-import { addDataOptions, loadDataFromFlags, startBackend, type DataFlags } from '../options.js';
+import { addDataOptions, loadDataFromFlags, memoryBudgetOf, reportBatchPlan, startBackend, type DataFlags } from '../options.js';
 import { parseInteger, parseNumber, parseNumberList } from '../parse.js';
 import { makeProgress } from '../progress.js';
 
@@ -158,7 +158,13 @@ export function registerAttackCommand(program: Command, io: Io): void {
         model,
         ds,
         { name: info.name, ...(flags.norm ? { norm: flags.norm } : {}), eps: flags.eps ?? null, options },
-        { batchSize: flags.batchSize, keepAdversarial: flags.saveAdv !== undefined, onProgress: (done, _t, robust) => bar.update(done, `robust ${pct(robust)}`) },
+        {
+          batchSize: flags.batchSize,
+          keepAdversarial: flags.saveAdv !== undefined,
+          onProgress: (done, _t, robust) => bar.update(done, `robust ${pct(robust)}`),
+          maxMemoryBytes: memoryBudgetOf(globals),
+          onBatchPlan: (plan) => reportBatchPlan(io, globals, info.name, plan),
+        },
       );
       bar.stop();
       const json = attackJson(report, model, ds, backend, globals.seed);

@@ -4,6 +4,7 @@ import { validateDataset, type LoadedDataset } from '../../data/index.js';
 import { loadModel, type LoadedModel } from '../../models/index.js';
 import type { Certificate } from '../../defenses/smoothing.js';
 import { CERTIFY_DEFAULTS, certificationSummary, certifyDataset, radiusGrid, type CertificationSummary, type CertifySettings } from '../../suite/certify.js';
+import { certifyBatchPlan } from '../../suite/run.js';
 import { accuracyChart, textBar } from '../../report/chart.js';
 import { certificationSettings, formatCount, formatEps, formatInterval, formatNumber, formatPercent } from '../../report/format.js';
 import { UsageError } from '../../errors.js';
@@ -12,7 +13,7 @@ import { VERSION } from '../../version.js';
 import type { BackendInfo } from '../../backends/index.js';
 import type { Io } from '../io.js';
 import { globalsOf } from '../main.js';
-import { addDataOptions, loadDataFromFlags, startBackend, type DataFlags } from '../options.js';
+import { addDataOptions, loadDataFromFlags, memoryBudgetOf, reportBatchPlan, startBackend, type DataFlags } from '../options.js';
 import { parseInteger, parseNumber } from '../parse.js';
 import { makeProgress } from '../progress.js';
 
@@ -106,10 +107,13 @@ export function registerCertifyCommand(program: Command, io: Io): void {
     try {
       const ds = await loadDataFromFlags(flags, globals.seed);
       validateDataset(ds, { inputShape: model.inputShape, numClasses: model.numClasses, bounds: model.bounds });
+      const plan = certifyBatchPlan(model, settings, memoryBudgetOf(globals));
+      reportBatchPlan(io, globals, 'certify', plan);
       const t0 = performance.now();
       const bar = makeProgress(io, 'certify', ds.n, globals.quiet);
-      // The same noise as a suite's certify section with this seed, so the two agree example by example.
-      const certs = await certifyDataset(model, ds, settings, {
+      // The same noise as a suite's certify section with this seed, so the two agree example by example (and
+      // whatever batch the memory budget allows: see certifyBatchPlan); the report keeps the batch size asked for.
+      const certs = await certifyDataset(model, ds, { ...settings, batchSize: plan.batchSize }, {
         seed: `${globals.seed}/certify`,
         onProgress: (done, _t, so) => bar.update(done, `certified ${formatPercent(so.filter((c, i) => c.prediction >= 0 && c.prediction === ds.y[i]).length / done)}`),
       });

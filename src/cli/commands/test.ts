@@ -13,7 +13,7 @@ import { writeFileAtomic } from '../../util/atomic.js';
 import type { BackendChoice } from '../../backends/index.js';
 import type { Io } from '../io.js';
 import { globalsOf } from '../main.js';
-import { startBackend } from '../options.js';
+import { memoryBudgetOf, reportBatchPlan, startBackend } from '../options.js';
 import { parseBool, parseInteger } from '../parse.js';
 import { makeProgress, type Progress } from '../progress.js';
 
@@ -67,6 +67,8 @@ export function registerTestCommands(program: Command, io: Io): void {
         ...(seedFromCli ? { seed: globals.seed } : {}),
         ...(shard ? { shard } : {}),
         ...(flags.adaptive !== undefined ? { adaptive: flags.adaptive } : {}),
+        maxMemoryBytes: memoryBudgetOf(globals),
+        onBatchPlan: (stage, plan) => reportBatchPlan(io, globals, stage, plan),
         onBackend: (info) => globals.verbose && io.err(`backend: ${info.name}${info.threads !== undefined ? ` on ${info.threads} thread(s)` : ''}${info.skipped.length ? `; skipped ${info.skipped.map((s) => `${s.name} (${s.reason})`).join(', ')}` : ''}`),
         onProgress: progressSink(io, globals.quiet),
       });

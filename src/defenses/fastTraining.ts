@@ -1,15 +1,9 @@
 import { tf } from '../tf.js';
-import { crossEntropy } from '../attacks/core/losses.js';
+import { pgdTrainingExamples } from './pgdTraining.js';
 import {
   asClassifier,
   checkStepOptions,
-  labelsOf,
-  linfAscent,
-  meanCrossEntropy,
-  optimizerStep,
-  projectLinf,
-  stepBounds,
-  stepRng,
+  naturalTrainingStep,
   type ClassifierSource,
   type TrainingStepOptions,
   type TrainingStepResult,
@@ -42,16 +36,8 @@ export function fastTrainingExamples(
   options: FastTrainingOptions,
 ): tf.Tensor {
   checkStepOptions('fast training', options);
-  const classifier = asClassifier(model);
-  const labels = labelsOf(y);
-  const bounds = stepBounds(classifier, options.bounds, x);
-  const noise = stepRng(optimizer, x, options).uniform(x.shape, -options.eps, options.eps);
-  const start = tf.tidy(() => projectLinf(x, tf.add(x, noise), options.eps, bounds));
-  const loss = (xAdv: tf.Tensor): tf.Scalar => tf.sum(crossEntropy(classifier.logits(xAdv, false) as tf.Tensor2D, labels));
-  const stepSize = options.stepSize ?? 1.25 * options.eps;
-  const xAdv = linfAscent(loss, x, start, { eps: options.eps, steps: 1, stepSize, bounds });
-  tf.dispose([labels, bounds.lo, bounds.hi, noise, start]);
-  return xAdv;
+  // FGSM from a random start is PGD with one step of α = 1.25·eps.
+  return pgdTrainingExamples(model, optimizer, x, y, { ...options, steps: 1, stepSize: options.stepSize ?? 1.25 * options.eps });
 }
 
 /**
@@ -76,13 +62,9 @@ export async function fastTrainingStep(
 ): Promise<TrainingStepResult> {
   const classifier = asClassifier(model);
   const xAdv = fastTrainingExamples(classifier, optimizer, x, y, options);
-  const labels = labelsOf(y);
   try {
-    return await optimizerStep(optimizer, classifier, labels, () => {
-      const logits = classifier.logits(xAdv, true);
-      return { loss: meanCrossEntropy(labels, logits), logits };
-    });
+    return await naturalTrainingStep(classifier, optimizer, xAdv, y);
   } finally {
-    tf.dispose([xAdv, labels]);
+    xAdv.dispose();
   }
 }

@@ -5,8 +5,7 @@ import {
   checkStepOptions,
   labelsOf,
   linfAscent,
-  meanCrossEntropy,
-  optimizerStep,
+  naturalTrainingStep,
   projectLinf,
   stepBounds,
   stepRng,
@@ -95,13 +94,9 @@ export async function pgdTrainingStep(
 ): Promise<TrainingStepResult> {
   const classifier = asClassifier(model);
   const xAdv = pgdTrainingExamples(classifier, optimizer, x, y, options);
-  const labels = labelsOf(y);
   try {
-    return await optimizerStep(optimizer, classifier, labels, () => {
-      const logits = classifier.logits(xAdv, true);
-      return { loss: meanCrossEntropy(labels, logits), logits };
-    });
+    return await naturalTrainingStep(classifier, optimizer, xAdv, y);
   } finally {
-    tf.dispose([xAdv, labels]);
+    xAdv.dispose();
   }
 }

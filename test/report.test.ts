@@ -64,6 +64,16 @@ describe('renderJson and the result schema', () => {
     expect(validate(JSON.parse(renderJson(sharded)))).toBe(true);
   });
 
+  it('names a shard by its 1-based index, as given on the command line, in every format', () => {
+    const sharded = makeSuiteResult();
+    sharded.manifest.shard = { index: 1, count: 4 };
+    expect(renderConsole(sharded)).toMatch(/shard\s+1 of 4/);
+    expect(renderHtml(sharded)).toContain('1 of 4');
+    expect(renderMarkdown(sharded)).toContain('shard 1/4');
+    expect(renderJunit(sharded)).toContain('value="1/4"');
+    for (const text of [renderConsole(sharded), renderHtml(sharded), renderMarkdown(sharded), renderJunit(sharded)]) expect(text).not.toMatch(/2 of 4|2\/4/);
+  });
+
   it('rejects broken copies, naming the path', () => {
     const good = (): Record<string, unknown> => JSON.parse(renderJson(makeSuiteResult())) as Record<string, unknown>;
     const cases: Array<[string, (v: Record<string, unknown>) => void, string]> = [

@@ -64,6 +64,11 @@ export function shortHash(hash: string | null | undefined, length = 12): string 
   return hash ? hash.slice(0, length) : MISSING;
 }
 
+/** Which shard a result covers, "i<sep>n" (shard indices are 1-based, as on the command line), or null. */
+export function shardLabel(shard: SuiteResult['manifest']['shard'], sep = ' of '): string | null {
+  return shard ? `${shard.index}${sep}${shard.count}` : null;
+}
+
 /** One row of the attack × eps table: an attack's outcome at one eps, or the worst case over attacks. */
 export interface ResultRow {
   /** The attack id ("pgd@linf"), or "worst@linf" for the worst case. */

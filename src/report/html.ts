@@ -22,6 +22,7 @@ import {
   MINIMUM_NORM_HEADER,
   certificationSettings,
   certifiedRows,
+  shardLabel,
 } from './format.js';
 import { differencePng, imageLayout, imagePng, pngDataUrl, type ImageLayout } from './images.js';
 
@@ -97,7 +98,7 @@ function manifest(result: SuiteResult): string {
     ['run', `backend ${escapeHtml(m.backend)}, seed ${escapeHtml(m.seed)}, robust ${escapeHtml(m.robust)}, started ${escapeHtml(m.startedAt)}, ${formatNumber(m.seconds, 1)} s`],
     ['config', `${escapeHtml(m.config.path ?? '(none)')} <span class="mono">sha256 ${escapeHtml(shortHash(m.config.sha256))}</span>`],
   ];
-  if (m.shard) rows.push(['shard', `${m.shard.index + 1} of ${m.shard.count}`]);
+  if (m.shard) rows.push(['shard', shardLabel(m.shard)!]);
   return `<dl class="meta">${rows.map(([k, v]) => `<dt>${k}</dt><dd>${v}</dd>`).join('')}</dl>`;
 }
 

@@ -3,7 +3,7 @@
  * display: one test case per threshold and one per evaluation check.
  */
 import type { SuiteResult } from '../suite/types.js';
-import { formatActual, formatThreshold } from './format.js';
+import { formatActual, formatThreshold, shardLabel } from './format.js';
 
 // XML 1.0 allows tab, newline, carriage return and these ranges; anything else (other control characters,
 // lone surrogates, U+FFFE/U+FFFF) would make the whole file unreadable, so it becomes U+FFFD.
@@ -104,7 +104,7 @@ export function renderJunit(result: SuiteResult): string {
     ['verdict', result.verdict.status],
     ['unreliable', String(result.verdict.unreliable)],
   ];
-  if (m.shard) properties.push(['shard', `${m.shard.index + 1}/${m.shard.count}`]);
+  if (m.shard) properties.push(['shard', shardLabel(m.shard, '/')!]);
 
   const suiteAttrs: Record<string, string | number> = { name: 'robust', tests: cases.length, failures, errors: 0, skipped: 0, time };
   const stamp = antTimestamp(m.startedAt);

@@ -84,7 +84,7 @@ export function renderConsole(result: SuiteResult, options: ConsoleOptions = {})
         [{ text: 'model' }, { text: m.model.path }, { text: `sha256 ${shortHash(m.model.sha256)}${m.model.pinned ? ' (pinned)' : ''}` }],
         [{ text: 'data' }, { text: m.data.source }, { text: `sha256 ${shortHash(m.data.sha256)}  n=${m.data.n}` }],
         [{ text: 'run' }, { text: `backend ${m.backend}, seed ${m.seed}` }, { text: `robust ${m.robust}, ${m.startedAt}, ${m.seconds.toFixed(1)} s` }],
-        ...(m.shard ? [[{ text: 'shard' }, { text: shardLabel(m.shard)! }, { text: '' }]] : []),
+        ...(m.shard ? [[{ text: 'shard' }, { text: shardLabel(m.shard) }, { text: '' }]] : []),
       ],
       color,
     ).map((line) => paint(line, 'dim', color)),

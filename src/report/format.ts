@@ -64,9 +64,9 @@ export function shortHash(hash: string | null | undefined, length = 12): string 
   return hash ? hash.slice(0, length) : MISSING;
 }
 
-/** Which shard a result covers, "i<sep>n" (shard indices are 1-based, as on the command line), or null. */
-export function shardLabel(shard: SuiteResult['manifest']['shard'], sep = ' of '): string | null {
-  return shard ? `${shard.index}${sep}${shard.count}` : null;
+/** Which shard a result covers, "i<sep>n" (shard indices are 1-based, as on the command line). */
+export function shardLabel(shard: NonNullable<SuiteResult['manifest']['shard']>, sep = ' of '): string {
+  return `${shard.index}${sep}${shard.count}`;
 }
 
 /** One row of the attack × eps table: an attack's outcome at one eps, or the worst case over attacks. */

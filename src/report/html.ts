@@ -98,7 +98,7 @@ function manifest(result: SuiteResult): string {
     ['run', `backend ${escapeHtml(m.backend)}, seed ${escapeHtml(m.seed)}, robust ${escapeHtml(m.robust)}, started ${escapeHtml(m.startedAt)}, ${formatNumber(m.seconds, 1)} s`],
     ['config', `${escapeHtml(m.config.path ?? '(none)')} <span class="mono">sha256 ${escapeHtml(shortHash(m.config.sha256))}</span>`],
   ];
-  if (m.shard) rows.push(['shard', shardLabel(m.shard)!]);
+  if (m.shard) rows.push(['shard', shardLabel(m.shard)]);
   return `<dl class="meta">${rows.map(([k, v]) => `<dt>${k}</dt><dd>${v}</dd>`).join('')}</dl>`;
 }
 

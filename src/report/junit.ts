@@ -104,7 +104,7 @@ export function renderJunit(result: SuiteResult): string {
     ['verdict', result.verdict.status],
     ['unreliable', String(result.verdict.unreliable)],
   ];
-  if (m.shard) properties.push(['shard', shardLabel(m.shard, '/')!]);
+  if (m.shard) properties.push(['shard', shardLabel(m.shard, '/')]);
 
   const suiteAttrs: Record<string, string | number> = { name: 'robust', tests: cases.length, failures, errors: 0, skipped: 0, time };
   const stamp = antTimestamp(m.startedAt);

@@ -128,7 +128,7 @@ export function renderMarkdown(result: SuiteResult): string {
     out.push('');
   }
 
-  const shard = m.shard ? ` · shard ${shardLabel(m.shard, '/')!}` : '';
+  const shard = m.shard ? ` · shard ${shardLabel(m.shard, '/')}` : '';
   out.push(
     `<sub>model ${code(m.model.path)} sha256 ${code(shortHash(m.model.sha256))} · data ${code(m.data.source)} n=${m.data.n} sha256 ${code(shortHash(m.data.sha256))} · backend ${markdownText(m.backend)} · seed ${markdownText(m.seed)} · robust ${markdownText(m.robust)} · ${formatNumber(m.seconds, 1)} s${shard}</sub>`,
   );

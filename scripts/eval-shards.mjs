@@ -48,11 +48,11 @@ for (let i = 1; i <= count; i++) {
   console.error(`shard ${i}/${count}: done in ${((Date.now() - started) / 1000).toFixed(0)} s`);
 }
 
-const missing = Array.from({ length: count }, (_, k) => k + 1).filter((i) => !existsSync(shardFile(i)));
+const files = Array.from({ length: count }, (_, k) => shardFile(k + 1));
+const missing = files.flatMap((f, k) => (existsSync(f) ? [] : [k + 1]));
 if (missing.length > 0) {
   console.error(`shards still to run: ${missing.join(', ')} of ${count}; run this again to continue`);
   process.exit(0);
 }
-const files = Array.from({ length: count }, (_, k) => shardFile(k + 1));
 const merge = spawnSync(process.execPath, [robust, '--json', join(values.dir, 'result.json'), 'merge', ...files, '--markdown', join(values.dir, 'summary.md')], { stdio: 'inherit' });
 process.exit(merge.status ?? 1);

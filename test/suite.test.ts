@@ -8,7 +8,7 @@ import { configSchema } from '../src/suite/schema.js';
 import { loadConfig, parseConfig } from '../src/suite/config.js';
 import { runSuite, shardRange } from '../src/suite/run.js';
 import { mergeResults } from '../src/suite/merge.js';
-import type { SuiteResult } from '../src/suite/types.js';
+import type { ProbeOutcomes, SuiteResult } from '../src/suite/types.js';
 
 let dir: string;
 let plain: string;
@@ -161,6 +161,18 @@ describe('robust test', () => {
     const strip = (r: SuiteResult) => ({ ...r, manifest: { ...r.manifest, seconds: 0, startedAt: '', config: { ...r.manifest.config, path: null } }, attacks: r.attacks.map((a) => ({ ...a, seconds: 0 })) });
     const one = JSON.parse(JSON.stringify(await runSuite(await loadConfig(path)))) as SuiteResult;
     expect(strip(JSON.parse(JSON.stringify(merged)))).toEqual(strip(one));
+    // A shard written before robust recorded logit drift still merges: its exactly identical logits drifted by 0,
+    // its differing ones by an unknown amount (null), and every other shard keeps its own numbers in place.
+    const drift = merged.examples!.probes.logitDrift;
+    expect(drift).toHaveLength(60);
+    const older = shards.map((s, i) => {
+      if (i !== 1) return s;
+      const { logitDrift: _, ...flags } = s.examples!.probes;
+      return { ...s, examples: { ...s.examples!, probes: { ...flags, deterministic: flags.deterministic.map((d, j) => (j === 0 ? 0 : d)) } as unknown as ProbeOutcomes } };
+    });
+    const back = mergeResults(older).examples!.probes;
+    expect(back.deterministic).toEqual(merged.examples!.probes.deterministic.map((d, j) => (j === 20 ? 0 : d)));
+    expect(back.logitDrift).toEqual(drift.map((v, j) => (j === 20 ? null : j >= 20 && j < 40 ? merged.examples!.probes.deterministic[j] === 1 ? 0 : -1 : v)));
     const mergedFile = join(dir, 'merged.json');
     const r = await runCli('--quiet', '--json', mergedFile, 'merge', ...files);
     expect(r.code).toBe(0);

@@ -5,6 +5,7 @@
  * with status ok, warning or failed; a failed check makes the evaluation unreliable.
  */
 import type { AttackOutcome, CheckOutcome, ProbeOutcomes, WorstCaseOutcome } from './types.js';
+import { DRIFT_TOLERANCE } from './probes.js';
 
 const SINGLE_STEP = new Set(['fgsm']);
 const SCORE_BASED = new Set(['square']);
@@ -107,9 +108,10 @@ function gradients(probes: ProbeOutcomes): CheckOutcome {
 function deterministic(probes: ProbeOutcomes): CheckOutcome {
   const name = 'logits are identical for two identical calls';
   const { k, m } = probeRate(probes.deterministic);
-  return k === m
-    ? { name, status: 'ok', message: `identical on ${m} probed inputs` }
-    : { name, status: 'failed', message: `logits differ between two identical calls on ${m - k} of ${m} inputs: the model is randomised, so attack it with EOT (expectation over transformation)` };
+  if (k < m) return { name, status: 'failed', message: `logits differ between two identical calls on ${m - k} of ${m} inputs: the model is randomised, so attack it with EOT (expectation over transformation)` };
+  const drift = Math.max(0, ...probes.logitDrift.filter((v): v is number => v !== null));
+  if (drift === 0) return { name, status: 'ok', message: `identical on ${m} probed inputs` };
+  return { name, status: 'ok', message: `identical up to float rounding on ${m} probed inputs (largest relative change ${drift.toExponential(1)}, under ${DRIFT_TOLERANCE}): the backend sums in a varying order, the model is not randomised` };
 }
 
 function logits(probes: ProbeOutcomes): CheckOutcome {

@@ -29,6 +29,15 @@ function concatRecord<T extends Record<string, number[]>>(parts: T[]): T {
 }
 
 /**
+ * Concatenate the shards' probes. A shard written before robust recorded logit drift compared logits exactly:
+ * its identical ones drifted by 0, and by how much the others drifted is unknown (null).
+ */
+function mergeProbes(parts: ProbeOutcomes[]): ProbeOutcomes {
+  const filled = parts.map((p) => ({ ...p, logitDrift: (p.logitDrift as ProbeOutcomes['logitDrift'] | undefined) ?? p.deterministic.map((d) => (d === 0 ? null : d === 1 ? 0 : -1)) }));
+  return { ...concatRecord(filled.map(({ logitDrift: _, ...flags }) => flags)), logitDrift: filled.flatMap((p) => p.logitDrift) };
+}
+
+/**
  * Merge shard results. Every shard must come from the same suite (config hash, model and data hashes, seed)
  * and together they must cover shards 1..n exactly once.
  * Thresholds are read back from the shards' threshold outcomes; the verdict is recomputed, not combined.
@@ -69,7 +78,7 @@ export function mergeResults(shards: SuiteResult[]): SuiteResult {
     norms: Object.fromEntries(Object.keys(ex[0]!.norms).map((k) => [k, concatRecord(ex.map((e) => e.norms[k]!))])),
     inputL2: ex.flatMap((e) => e.inputL2),
     minNorm: Object.fromEntries(Object.keys(ex[0]!.minNorm).map((k) => [k, ex.flatMap((e) => e.minNorm[k]!)])),
-    probes: concatRecord(ex.map((e) => e.probes as unknown as Record<string, number[]>)) as unknown as ProbeOutcomes,
+    probes: mergeProbes(ex.map((e) => e.probes)),
     certificates: null,
   };
   const certification = first.certification;

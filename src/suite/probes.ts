@@ -13,6 +13,27 @@ import type { ProbeOutcomes } from './types.js';
 export const PROBE_TARGET = 100;
 /** PGD steps of the full-range probe. */
 export const FULL_RANGE_STEPS = 10;
+/**
+ * Two identical calls count as the same when no logit moves by more than this, relative to the row's largest
+ * logit (at least 1). GPU backends may sum in a different order from call to call (tfjs-webgpu's split-K
+ * matmul accumulates with atomics), which moves logits by a few float32 ulps; a randomised model moves them
+ * by orders of magnitude more.
+ */
+export const DRIFT_TOLERANCE = 1e-4;
+
+/** Largest |a - b| over one row of logits, relative to max(1, largest finite |a|); Infinity where only one is NaN. */
+export function logitDrift(a: ArrayLike<number>, b: ArrayLike<number>, offset: number, k: number): number {
+  let scale = 1;
+  let diff = 0;
+  for (let c = offset; c < offset + k; c++) {
+    const [u, v] = [a[c]!, b[c]!];
+    if (Number.isFinite(u)) scale = Math.max(scale, Math.abs(u));
+    if (Object.is(u, v)) continue;
+    const d = Math.abs(u - v);
+    diff = Number.isNaN(d) ? Infinity : Math.max(diff, d);
+  }
+  return diff / scale;
+}
 
 /** Whether the example at `position` of a selection of `total` examples is probed. */
 export function isProbed(position: number, total: number): boolean {
@@ -43,12 +64,14 @@ export async function runProbes(
   seed: string,
 ): Promise<ProbeOutcomes> {
   const n = ds.n;
+  const drifts = new Array<number>(n).fill(-1);
   const out: ProbeOutcomes = {
     fullRangeBroken: new Array<number>(n).fill(-1),
     gradientFinite: new Array<number>(n).fill(-1),
     gradientNonZero: new Array<number>(n).fill(-1),
     deterministic: new Array<number>(n).fill(-1),
     probabilityLike: new Array<number>(n).fill(-1),
+    logitDrift: drifts,
   };
   const picked: number[] = [];
   for (let i = 0; i < n; i++) if (isProbed(positions[i] ?? i, total)) picked.push(i);
@@ -59,22 +82,22 @@ export async function runProbes(
   const labels = Int32Array.from(picked, (i) => ds.y[i] ?? 0);
   const x = tf.tensor(xs, [picked.length, ...ds.shape]);
   try {
-    // Logits twice, compared exactly; and whether they look like probabilities.
+    // Logits twice, compared up to float rounding; and whether they look like probabilities.
     const [a, b] = [model.predict(x), model.predict(x)];
     const [av, bv] = [(await a.data()) as Float32Array, (await b.data()) as Float32Array];
     tf.dispose([a, b]);
     const k = model.numClasses;
     picked.forEach((i, j) => {
-      let same = 1;
       let inUnit = true;
       let sum = 0;
       for (let c = 0; c < k; c++) {
         const v = av[j * k + c]!;
-        if (v !== bv[j * k + c]) same = 0;
         if (!(v >= 0 && v <= 1)) inUnit = false;
         sum += v;
       }
-      out.deterministic[i] = same;
+      const drift = logitDrift(av, bv, j * k, k);
+      drifts[i] = Number.isFinite(drift) ? drift : Number.MAX_VALUE;
+      out.deterministic[i] = drift <= DRIFT_TOLERANCE ? 1 : 0;
       out.probabilityLike[i] = inUnit && Math.abs(sum - 1) < 1e-3 ? 1 : 0;
     });
 

@@ -233,7 +233,7 @@ export async function runSuite(loaded: LoadedConfig, options: RunSuiteOptions = 
       inputL2: inputNorms(ds),
       minNorm: {},
       certificates: null,
-      probes: { fullRangeBroken: [], gradientFinite: [], gradientNonZero: [], deterministic: [], probabilityLike: [] },
+      probes: { fullRangeBroken: [], gradientFinite: [], gradientNonZero: [], deterministic: [], probabilityLike: [], logitDrift: [] },
     };
     const forSamples: { key: string; report: AttackReport; eps: number | null }[] = [];
     for (const meta of metas) {

@@ -159,10 +159,15 @@ export interface ProbeOutcomes {
   gradientFinite: number[];
   /** 1 where the input gradient is not all zeros. */
   gradientNonZero: number[];
-  /** 1 where two identical calls gave identical logits. */
+  /** 1 where two identical calls gave the same logits up to float rounding (see DRIFT_TOLERANCE). */
   deterministic: number[];
   /** 1 where the outputs look like probabilities (all in [0, 1], summing to 1). */
   probabilityLike: number[];
+  /**
+   * Largest change of a logit between two identical calls, relative to max(1, the row's largest logit);
+   * -1 where not probed; null where unknown (a shard written before robust recorded it, whose logits differed).
+   */
+  logitDrift: (number | null)[];
 }
 
 /** A few examples for the HTML report's image grid. Pixel values are in the model's input space, row-major. */

@@ -64,14 +64,13 @@ export async function runProbes(
   seed: string,
 ): Promise<ProbeOutcomes> {
   const n = ds.n;
-  const drifts = new Array<number>(n).fill(-1);
   const out: ProbeOutcomes = {
     fullRangeBroken: new Array<number>(n).fill(-1),
     gradientFinite: new Array<number>(n).fill(-1),
     gradientNonZero: new Array<number>(n).fill(-1),
     deterministic: new Array<number>(n).fill(-1),
     probabilityLike: new Array<number>(n).fill(-1),
-    logitDrift: drifts,
+    logitDrift: new Array<number>(n).fill(-1),
   };
   const picked: number[] = [];
   for (let i = 0; i < n; i++) if (isProbed(positions[i] ?? i, total)) picked.push(i);
@@ -96,7 +95,7 @@ export async function runProbes(
         sum += v;
       }
       const drift = logitDrift(av, bv, j * k, k);
-      drifts[i] = Number.isFinite(drift) ? drift : Number.MAX_VALUE;
+      out.logitDrift[i] = Number.isFinite(drift) ? drift : Number.MAX_VALUE; // JSON has no Infinity
       out.deterministic[i] = drift <= DRIFT_TOLERANCE ? 1 : 0;
       out.probabilityLike[i] = inUnit && Math.abs(sum - 1) < 1e-3 ? 1 : 0;
     });

@@ -109,7 +109,7 @@ function deterministic(probes: ProbeOutcomes): CheckOutcome {
   const name = 'logits are identical for two identical calls';
   const { k, m } = probeRate(probes.deterministic);
   if (k < m) return { name, status: 'failed', message: `logits differ between two identical calls on ${m - k} of ${m} inputs: the model is randomised, so attack it with EOT (expectation over transformation)` };
-  const drift = Math.max(0, ...probes.logitDrift.filter((v): v is number => v !== null));
+  const drift = probes.logitDrift.reduce<number>((most, v) => Math.max(most, v ?? 0), 0);
   if (drift === 0) return { name, status: 'ok', message: `identical on ${m} probed inputs` };
   return { name, status: 'ok', message: `identical up to float rounding on ${m} probed inputs (largest relative change ${drift.toExponential(1)}, under ${DRIFT_TOLERANCE}): the backend sums in a varying order, the model is not randomised` };
 }

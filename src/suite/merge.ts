@@ -22,8 +22,8 @@ export function thresholdsOf(r: SuiteResult): SuiteConfig['thresholds'] {
   return t;
 }
 
-function concatRecord<T extends Record<string, number[]>>(parts: T[]): T {
-  const out: Record<string, number[]> = {};
+function concatRecord<T extends Record<string, unknown[]>>(parts: T[]): T {
+  const out: Record<string, unknown[]> = {};
   for (const key of Object.keys(parts[0] ?? {})) out[key] = parts.flatMap((p) => p[key] ?? []);
   return out as T;
 }
@@ -33,8 +33,9 @@ function concatRecord<T extends Record<string, number[]>>(parts: T[]): T {
  * its identical ones drifted by 0, and by how much the others drifted is unknown (null).
  */
 function mergeProbes(parts: ProbeOutcomes[]): ProbeOutcomes {
-  const filled = parts.map((p) => ({ ...p, logitDrift: (p.logitDrift as ProbeOutcomes['logitDrift'] | undefined) ?? p.deterministic.map((d) => (d === 0 ? null : d === 1 ? 0 : -1)) }));
-  return { ...concatRecord(filled.map(({ logitDrift: _, ...flags }) => flags)), logitDrift: filled.flatMap((p) => p.logitDrift) };
+  const drift = (p: ProbeOutcomes): ProbeOutcomes['logitDrift'] =>
+    (p.logitDrift as ProbeOutcomes['logitDrift'] | undefined) ?? p.deterministic.map((d) => (d === 0 ? null : d === 1 ? 0 : -1));
+  return concatRecord(parts.map((p) => ({ ...p, logitDrift: drift(p) })));
 }
 
 /**

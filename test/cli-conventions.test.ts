@@ -18,6 +18,7 @@ import { discoverConfig } from '../src/suite/discover.js';
 import { colourWanted } from '../src/cli/io.js';
 import { renderConsole, renderHtml, renderMarkdown } from '../src/report/index.js';
 import { makeSuiteResult } from './fixtures/suite-result.js';
+import { chooseGallery } from '../src/suite/samples.js';
 
 const ROOT = resolve(__dirname, '..');
 const BIN = join(ROOT, 'bin', 'robust.js');
@@ -191,5 +192,44 @@ describe('robust init reads the model', () => {
     expect(robust).toBeGreaterThanOrEqual(0);
     expect(robust).toBeLessThan(0.98);
     expect(readFileSync(out, 'utf8')).toMatch(/measured on the first 40 examples: clean accuracy 1\.000, PGD-20 robust accuracy/);
+  });
+});
+
+describe('the gallery shows the examples behind the verdict', () => {
+  const attacks = [
+    { id: 'fgsm@linf', norm: 'linf', eps: [0.1, 0.3] },
+    { id: 'pgd@linf', norm: 'linf', eps: [0.1, 0.3] },
+  ];
+  // 4 examples; 1 = still robust.
+  const robust = {
+    'fgsm@linf:0.1': [1, 1, 1, 0],
+    'pgd@linf:0.1': [1, 0, 1, 0],
+    'fgsm@linf:0.3': [0, 0, 1, 0],
+    'pgd@linf:0.3': [0, 0, 0, 0],
+  };
+
+  it('the first failing robust-accuracy threshold: its attack, or every attack of its norm for worst@', () => {
+    expect(chooseGallery(attacks, robust, { 'fgsm@linf:0.1': 0.5, 'worst@linf:0.10': 0.6 })).toEqual({ keys: ['fgsm@linf:0.1', 'pgd@linf:0.1'], reason: 'worst@linf:0.10, the failing threshold' });
+    expect(chooseGallery(attacks, robust, { 'fgsm@linf:0.1': 0.9 })).toEqual({ keys: ['fgsm@linf:0.1'], reason: 'fgsm@linf:0.1, the failing threshold' });
+  });
+
+  it('no failing threshold: the worst case at the first norm’s largest eps', () => {
+    expect(chooseGallery(attacks, robust, { 'worst@linf:0.1': 0.25 })).toEqual({ keys: ['fgsm@linf:0.3', 'pgd@linf:0.3'], reason: 'worst case at linf eps 0.3' });
+    expect(chooseGallery(attacks, robust)).toEqual({ keys: ['fgsm@linf:0.3', 'pgd@linf:0.3'], reason: 'worst case at linf eps 0.3' });
+  });
+
+  it('robust test draws its samples at the failing threshold’s eps, not the largest', async () => {
+    const dir = tmp.fresh();
+    const config = join(dir, 'suite.json');
+    const json = join(dir, 'result.json');
+    writeFileSync(
+      config,
+      JSON.stringify({ model: { path: modelPath }, data: { source: `npy:${xPath},${yPath}` }, attacks: [{ name: 'pgd', eps: [0.15, 0.3], options: { steps: 10 } }], thresholds: { robustAccuracy: { 'worst@linf:0.15': 0.9 } }, samples: 4 }),
+    );
+    await runCli('--backend', 'cpu', '--quiet', '--json', json, 'test', '--config', config);
+    const doc = JSON.parse(readFileSync(json, 'utf8'));
+    expect(doc.samples.length).toBeGreaterThan(0);
+    expect(doc.worstCase[0].robustAccuracy.value).toBeLessThan(1);
+    for (const s of doc.samples) expect(s.key).toBe('pgd@linf:0.15');
   });
 });

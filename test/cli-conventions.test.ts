@@ -233,3 +233,21 @@ describe('the gallery shows the examples behind the verdict', () => {
     for (const s of doc.samples) expect(s.key).toBe('pgd@linf:0.15');
   });
 });
+
+describe('CI shards', () => {
+  it('a shard leaves thresholds to robust merge (exit 0) but still fails on a pin mismatch (exit 1)', async () => {
+    const dir = tmp.fresh();
+    const config = join(dir, 'suite.json');
+    const base = { model: { path: modelPath }, data: { source: `npy:${xPath},${yPath}` }, attacks: [{ name: 'fgsm', eps: [0.3] }], thresholds: { robustAccuracy: { 'worst@linf:0.3': 1 } } };
+    writeFileSync(config, JSON.stringify(base));
+    const whole = await runCli('--backend', 'cpu', '--quiet', 'test', '--config', config);
+    expect(whole.code).toBe(1);
+    const shard = await runCli('--backend', 'cpu', '--quiet', '--json', join(dir, 's1.json'), 'test', '--config', config, '--shard', '1/2');
+    expect(shard.code).toBe(0);
+    expect(shard.stderr).toMatch(/judged by robust merge/);
+    writeFileSync(config, JSON.stringify({ ...base, model: { path: modelPath, sha256: '0'.repeat(64) } }));
+    const pinned = await runCli('--backend', 'cpu', '--quiet', 'test', '--config', config, '--shard', '1/2');
+    expect(pinned.code).toBe(1);
+    expect(pinned.stderr).toMatch(/pins 0{64}/);
+  });
+});

@@ -12,6 +12,7 @@ import { accuracy, predictLabels } from '../../metrics/accuracy.js';
 import { discoverConfig } from '../../suite/discover.js';
 import type { SuiteResult } from '../../suite/types.js';
 import { renderConsole, writeReports } from '../../report/index.js';
+import { shardLabel } from '../../report/format.js';
 import { loadModel } from '../../models/index.js';
 import { InputError, RobustError, UsageError } from '../../errors.js';
 import { writeFileAtomic } from '../../util/atomic.js';
@@ -32,6 +33,12 @@ export function exitCodeOf(result: SuiteResult, failOnUnreliable: boolean): numb
 async function finish(result: SuiteResult, outputs: Parameters<typeof writeReports>[1], json: string | undefined, failOnUnreliable: boolean, io: Io): Promise<void> {
   io.out(renderConsole(result, { color: io.colour }));
   await writeReports(result, { ...outputs, ...(json ? { json } : {}) });
+  if (result.manifest.shard) {
+    // A shard's numbers are a slice: thresholds and checks are judged once, by robust merge. Only errors (a pin
+    // mismatch, bad input) fail a shard, so a CI step can run it without swallowing exit codes.
+    io.err(`robust: shard ${shardLabel(result.manifest.shard)}: thresholds and checks are judged by robust merge of all shards`);
+    return;
+  }
   const code = exitCodeOf(result, failOnUnreliable);
   if (code === 3) throw new RobustError('unreliable', 'the evaluation is unreliable (a self-check failed, see above) and --fail-on-unreliable is set');
   if (code === 1) throw new RobustError('check', `${result.verdict.failures.length} threshold(s) failed`);

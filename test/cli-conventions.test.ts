@@ -251,3 +251,20 @@ describe('CI shards', () => {
     expect(pinned.stderr).toMatch(/pins 0{64}/);
   });
 });
+
+describe("the README's library example", () => {
+  it('leaks no tensor once it disposes what it owns, and tfl is the copy robust loads models with', async () => {
+    const { loadModel, loadDataset, pgd, tfl: reexported } = await import('../src/index.js');
+    expect(reexported.sequential).toBe(tfl.sequential);
+    const before = tf.memory().numTensors;
+    const model = await loadModel(join(ROOT, 'models', 'mnist-cnn', 'model.json'));
+    const data = await loadDataset('mnist:test', { n: 8 });
+    const x = tf.tensor(data.x.subarray(0, 8 * 784), [8, 28, 28, 1]);
+    const { xAdv, isAdversarial } = await pgd(model, x, data.y.subarray(0, 8), { eps: 0.3, steps: 3 });
+    expect(isAdversarial).toHaveLength(8);
+    x.dispose();
+    xAdv.dispose();
+    model.dispose();
+    expect(tf.memory().numTensors).toBe(before);
+  });
+});

@@ -9,6 +9,7 @@ import type { AttackInfo, AttackKind, CommonAttackOptions, PerturbationNorms } f
 import { checkAttackOptions, getAttack } from './registry.js';
 import { summarize as summarizeSample } from '../metrics/norms.js';
 import { estimateMemory, planBatch, type BatchPlan, type MemoryEstimate } from '../util/memory.js';
+import { maxOf } from '../tensor/range.js';
 
 /** Attack options as the CLI and configs carry them: the common ones plus any attack-specific ones (steps, c, ...). */
 export type AttackOptions = Omit<CommonAttackOptions, 'eps' | 'norm' | 'cleanLogits'> & { [option: string]: unknown };
@@ -176,7 +177,7 @@ export async function runAttack(model: Model, dataset: Dataset, spec: AttackSpec
   const xAdv = options.keepAdversarial ? Array.from({ length: slots }, () => new Float32Array(n * features)) : null;
   const cleanCorrect = new Uint8Array(n);
   const targets = targeting && targeting.kind !== 'untargeted' ? new Int32Array(n) : null;
-  const largest = epsList ? epsList.indexOf(Math.max(...epsList)) : 0;
+  const largest = epsList ? epsList.indexOf(maxOf(epsList)) : 0;
   // Random choices are keyed by example, not by batch: the same example gets the same start and target
   // whatever the batch size, offset or shard.
   const given = spec.options?.exampleIds;

@@ -3,6 +3,7 @@ import type { Rng } from '../attacks/core/random.js';
 import { requireImage } from './gradients.js';
 import { defaultsOf, resolveOptions, type OptionSchema } from '../options/schema.js';
 import type { Defense, DefenseContext, DefenseInfo } from './types.js';
+import { extremes } from '../tensor/range.js';
 
 /** Options of {@link resizePad}. */
 export type ResizePadOptions = {
@@ -15,9 +16,6 @@ const DEFAULTS: ResizePadOptions = defaultsOf(OPTIONS);
 /** Resolution of the uniform fractions that place the image on the canvas. */
 const STEPS = 1 << 20;
 
-function lowest(v: number | number[]): number {
-  return typeof v === 'number' ? v : Math.min(...v);
-}
 
 /**
  * Random resizing and padding (Xie, Wang, Zhang, Ren & Yuille 2018, "Mitigating Adversarial Effects
@@ -50,7 +48,7 @@ export function resizePad(options: Partial<ResizePadOptions> = {}): Defense {
       const ks = rng.ints(b, extraH);
       const tops = rng.ints(b, STEPS);
       const lefts = rng.ints(b, STEPS);
-      const fill = lowest(context.bounds.min);
+      const [fill] = extremes(context.bounds.min);
       return tf.tidy(() => {
         const rows: tf.Tensor[] = new Array<tf.Tensor>(b);
         for (const k of new Set(ks)) {

@@ -23,6 +23,7 @@ import { attackId, epsKey } from './keys.js';
 import { runProbes } from './probes.js';
 import { chooseGallery, pickSamples } from './samples.js';
 import type { ExampleOutcomes, RunManifest, SuiteResult } from './types.js';
+import { boundsRange } from '../tensor/range.js';
 
 export interface Shard {
   /** 1-based. */
@@ -358,8 +359,7 @@ export async function runSuite(loaded: LoadedConfig, options: RunSuiteOptions = 
       examples,
       input: {
         shape: ds.shape,
-        min: typeof model.bounds.min === 'number' ? model.bounds.min : Math.min(...model.bounds.min),
-        max: typeof model.bounds.max === 'number' ? model.bounds.max : Math.max(...model.bounds.max),
+        ...boundsRange(model.bounds),
         numClasses: model.numClasses,
       },
       samples,

@@ -15,6 +15,7 @@ import { addDataOptions, loadDataFromFlags, memoryBudgetOf, reportBatchPlan, sta
 import { kebab, parseFlagText, type OptionSpec } from '../../options/schema.js';
 import { parseInteger, parseNumberList } from '../parse.js';
 import { makeProgress } from '../progress.js';
+import { maxOf } from '../../tensor/range.js';
 
 interface AttackFlags extends DataFlags {
   model?: string;
@@ -135,7 +136,7 @@ function table(report: AttackReport): string {
   for (const r of report.results) {
     rows.push([r.eps === null ? 'min-norm' : String(r.eps), pct(r.robustAccuracy), pct(r.attackSuccessRate), num(r.perturbation.linf.mean), num(r.perturbation.l2.mean), num(r.perturbation.l2.median)]);
   }
-  const widths = rows[0]!.map((_, c) => Math.max(...rows.map((row) => row[c]!.length)));
+  const widths = rows[0]!.map((_, c) => maxOf(rows.map((row) => row[c]!.length)));
   return rows.map((row) => row.map((cell, c) => cell.padStart(widths[c]!)).join('  ')).join('\n');
 }
 

@@ -1,6 +1,5 @@
 import { tf } from '../../tf.js';
 import type { Rng } from './random.js';
-import type { PerturbationNorms } from './types.js';
 
 export type NormName = 'linf' | 'l2' | 'l1';
 export const NORM_NAMES: readonly NormName[] = ['linf', 'l2', 'l1'];
@@ -140,6 +139,13 @@ export const l1: Norm = {
 };
 
 export const NORMS: Record<NormName, Norm> = { linf, l2, l1 };
+
+/** Per-example perturbation sizes, in input space. */
+export interface PerturbationNorms {
+  linf: Float32Array;
+  l2: Float32Array;
+  l0: Float32Array;
+}
 
 /** Per-example Linf, L2 and L0 (count of changed features, |delta| > 1e-7) of xAdv - x. */
 export async function perturbationNorms(x: tf.Tensor, xAdv: tf.Tensor): Promise<PerturbationNorms> {

@@ -18,7 +18,7 @@ import { InputError, RobustError, UsageError } from '../../errors.js';
 import { writeFileAtomic } from '../../util/atomic.js';
 import type { BackendChoice } from '../../backends/index.js';
 import type { Io } from '../io.js';
-import { globalsOf } from '../main.js';
+import { globalsOf } from '../globals.js';
 import { memoryBudgetOf, reportBackend, reportBatchPlan, startBackend } from '../options.js';
 import { parseBool, parseInteger } from '../parse.js';
 import { makeProgress, type Progress } from '../progress.js';

@@ -102,6 +102,9 @@ export function mergeResults(shards: SuiteResult[]): SuiteResult {
     manifest: {
       ...first.manifest,
       startedAt: ordered.map((s) => s.manifest.startedAt).sort()[0]!,
+      endedAt: ordered.map((s) => s.manifest.endedAt).sort().at(-1)!,
+      // Each shard ran its own command; none of them is the command that made the merged result.
+      commandLine: null,
       seconds: ordered.reduce((t, s) => t + s.manifest.seconds, 0),
       shard: null,
     },

@@ -21,6 +21,8 @@ import { estimateMemory, planBatch, type BatchPlan, type MemoryEstimate } from '
 import { attackId, epsKey } from './keys.js';
 import { runProbes } from './probes.js';
 import { pickSamples } from './samples.js';
+import { basename, dirname, isAbsolute, resolve } from 'node:path';
+import { gitInfo, hostInfo, modelFileHashes, relativeSource, relativeTo } from '../provenance/manifest.js';
 import type { ExampleOutcomes, RunManifest, SuiteResult } from './types.js';
 
 export interface Shard {
@@ -61,6 +63,8 @@ export interface RunSuiteOptions {
   maxMemoryBytes?: number | 'auto';
   /** Called once per stage ('clean', an attack id, 'certify') with its batch plan when `maxMemoryBytes` is set. */
   onBatchPlan?: (stage: string, plan: BatchPlan) => void;
+  /** The command's arguments, recorded in the manifest (the CLI passes `process.argv.slice(2)`). */
+  commandLine?: string[];
 }
 
 /**
@@ -109,6 +113,12 @@ function packageVersions(backend: string): Record<string, string> {
     }
   }
   return out;
+}
+
+/** The config's path relative to the working directory, or its file name alone when it lies outside it. */
+function configPathOf(path: string): string {
+  const rel = relativeTo(path, process.cwd());
+  return rel.startsWith('../') || isAbsolute(rel) ? basename(path) : rel;
 }
 
 /** ‖x‖₂ of every example of `ds`. */
@@ -329,16 +339,28 @@ export async function runSuite(loaded: LoadedConfig, options: RunSuiteOptions = 
     const firstNorm = metas[0]?.norm;
     const samples = await pickSamples(model, ds, examples, forSamples.filter((s) => metas.find((m) => epsKey(m.id, s.eps) === s.key)?.norm === firstNorm), config.samples ?? 8);
 
+    // Paths are written relative to the config, so a report shows no one's home folder.
+    const baseDir = loaded.path === null ? process.cwd() : dirname(resolve(loaded.path));
     const manifest: RunManifest = {
       robust: VERSION,
       seed,
       backend: backend.name,
       packages: packageVersions(backend.name),
-      model: { path: config.model.path, sha256: model.sha256 ?? null, pinned: config.model.sha256 ?? null },
-      data: { source: full.source, n: full.n, sha256: full.sha256 },
-      config: { path: loaded.path, sha256: loaded.sha256 },
+      model: { path: relativeTo(config.model.path, baseDir), sha256: model.sha256 ?? null, pinned: config.model.sha256 ?? null, files: await modelFileHashes(config.model.path, baseDir) },
+      data: {
+        source: relativeSource(config.data.source, baseDir),
+        n: full.n,
+        sha256: full.sha256,
+        subset: { n: config.data.n ?? null, offset: config.data.offset ?? 0, sample: config.data.sample ?? 'first', seed: String(config.data.seed ?? seed) },
+      },
+      config: { path: loaded.path === null ? null : configPathOf(loaded.path), sha256: loaded.sha256 },
       startedAt: started.toISOString(),
+      endedAt: new Date().toISOString(),
       seconds: (performance.now() - t0) / 1000,
+      host: hostInfo(),
+      threads: backend.threads ?? options.threads ?? null,
+      commandLine: options.commandLine ?? null,
+      git: gitInfo(process.cwd()),
       shard: options.shard ?? null,
       defenses: {
         names: (config.defenses ?? []).map((d) => JSON.stringify(d)),

@@ -7,6 +7,15 @@ import type { NormStats } from '../metrics/norms.js';
 import type { CurvePoint, MinimalPerturbationSummary } from '../metrics/curve.js';
 import type { NormName } from '../attacks/core/norms.js';
 import type { AttackKind } from '../attacks/core/types.js';
+import type { GitInfo, HostInfo, ModelFileHash } from '../provenance/manifest.js';
+
+/** How a run picked its examples from the data source (see `SubsetOptions`). */
+export interface DataSubset {
+  n: number | null;
+  offset: number;
+  sample: 'first' | 'random';
+  seed: string;
+}
 
 export const RESULT_SCHEMA = 'robust-result/v1';
 
@@ -17,11 +26,27 @@ export interface RunManifest {
   backend: string;
   /** Versions of the packages that computed the numbers (robust, tfjs-core, the backend package, node). */
   packages: Record<string, string>;
-  model: { path: string; sha256: string | null; pinned: string | null };
-  data: { source: string; n: number; sha256: string };
+  /**
+   * `path` is relative to the config's folder (the working directory without a config); `files` holds each
+   * model file's own SHA-256.
+   */
+  model: { path: string; sha256: string | null; pinned: string | null; files: ModelFileHash[] };
+  /** `subset` is how the examples were picked from the source, so `robust verify --data` can rehash them. */
+  data: { source: string; n: number; sha256: string; subset: DataSubset };
+  /** `path` as given on the command line, relative to the working directory. */
   config: { path: string | null; sha256: string };
   startedAt: string;
+  /** When the run finished (ISO 8601). */
+  endedAt: string;
   seconds: number;
+  /** Operating system, platform and CPUs of the machine that ran it. */
+  host: HostInfo;
+  /** wasm threads asked for (null: the backend's default). */
+  threads: number | null;
+  /** The command's arguments after `robust` (null when called as a library). */
+  commandLine: string[] | null;
+  /** The git commit of the working directory, when it is a git working tree. */
+  git: GitInfo | null;
   /** Set when this result is one shard of a larger run (`--shard i/n`). Merged results have none. */
   shard: { index: number; count: number } | null;
   /**

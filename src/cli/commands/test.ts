@@ -32,6 +32,14 @@ async function finish(result: SuiteResult, outputs: Parameters<typeof writeRepor
   if (code === 1) throw new RobustError('check', `${result.verdict.failures.length} threshold(s) failed`);
 }
 
+/** The arguments after `robust` as the user typed them (commander keeps the full argv on the root command). */
+function commandLineOf(cmd: Command): string[] {
+  let root = cmd;
+  while (root.parent) root = root.parent;
+  const raw = (root as unknown as { rawArgs?: unknown }).rawArgs;
+  return Array.isArray(raw) ? raw.slice(2).map(String) : [];
+}
+
 function progressSink(io: Io, quiet: boolean): (p: SuiteProgress) => void {
   let current: { label: string; bar: Progress } | null = null;
   return (p) => {
@@ -71,6 +79,7 @@ export function registerTestCommands(program: Command, io: Io): void {
         onBatchPlan: (stage, plan) => reportBatchPlan(io, globals, stage, plan),
         onBackend: (info) => globals.verbose && io.err(`backend: ${info.name}${info.threads !== undefined ? ` on ${info.threads} thread(s)` : ''}${info.skipped.length ? `; skipped ${info.skipped.map((s) => `${s.name} (${s.reason})`).join(', ')}` : ''}`),
         onProgress: progressSink(io, globals.quiet),
+        commandLine: commandLineOf(self),
       });
       await finish(result, loaded.config.outputs ?? {}, globals.json, Boolean(flags.failOnUnreliable), io);
     });

@@ -155,6 +155,14 @@ function checkThresholdKeys(loaded: LoadedConfig, metas: AttackMeta[]): void {
       `${loaded.path ?? 'config'}: thresholds.robustAccuracy["${key}"]: no attack of this suite evaluates that; ${hint ? `did you mean "${hint}"?` : `keys here are ${keys.join(', ')}`}`,
     );
   }
+  for (const field of ['minClassRobustAccuracy', 'minSliceRobustAccuracy'] as const) {
+    const spec = loaded.config.thresholds?.[field];
+    for (const key of typeof spec === 'object' ? Object.keys(spec) : []) {
+      if (keys.includes(key)) continue;
+      const hint = suggest(key, keys);
+      throw new UsageError(`${loaded.path ?? 'config'}: thresholds.${field}["${key}"]: no attack of this suite evaluates that; ${hint ? `did you mean "${hint}"?` : `keys here are ${keys.join(', ')}`}`);
+    }
+  }
 }
 
 function slice(ds: LoadedDataset, from: number, to: number): { ds: Dataset; indices: number[] } {
@@ -209,6 +217,11 @@ export async function runSuite(loaded: LoadedConfig, options: RunSuiteOptions = 
       seed: config.data.seed ?? seed,
     });
     validateDataset(full, { inputShape: model.inputShape, numClasses: model.numClasses, bounds: model.bounds });
+    if (config.thresholds?.minSliceRobustAccuracy !== undefined && full.groups === undefined) {
+      throw new UsageError(
+        `${loaded.path ?? 'config'}: thresholds.minSliceRobustAccuracy needs slices, but ${full.source} has no group column; name one (csv:<file>,<label>,<group>, or a group column in an image folder's labels.csv)`,
+      );
+    }
     const [from, to] = shardRange(full.n, options.shard);
     if (to <= from) throw new UsageError(`shard ${options.shard!.index}/${options.shard!.count} of ${full.n} examples is empty; use fewer shards`);
     const { ds, indices } = slice(full, from, to);
@@ -243,6 +256,7 @@ export async function runSuite(loaded: LoadedConfig, options: RunSuiteOptions = 
       inputL2: inputNorms(ds),
       minNorm: {},
       certificates: null,
+      groups: ds.groups ?? null,
       probes: { fullRangeBroken: [], gradientFinite: [], gradientNonZero: [], deterministic: [], probabilityLike: [], logitDrift: [] },
     };
     const forSamples: { key: string; report: AttackReport; eps: number | null }[] = [];

@@ -135,7 +135,7 @@ export function configSchema(): Json {
       thresholds: {
         type: 'object',
         additionalProperties: false,
-        'x-expected': 'an object {cleanAccuracy?, robustAccuracy?, score?, certifiedAccuracy?}',
+        'x-expected': 'an object {cleanAccuracy?, robustAccuracy?, score?, certifiedAccuracy?, minClassRobustAccuracy?, minSliceRobustAccuracy?}',
         properties: {
           cleanAccuracy: fraction,
           robustAccuracy: {
@@ -156,6 +156,16 @@ export function configSchema(): Json {
             description: 'keys an L2 radius such as "0.5", values the least certified accuracy allowed there (needs certify)',
             additionalProperties: fraction,
             'x-expected': 'an object such as {"0.5": 0.6}',
+          },
+          minClassRobustAccuracy: {
+            oneOf: [fraction, { type: 'object', additionalProperties: fraction }],
+            description: 'least robust accuracy of the weakest true class: a number (at the worst case of the largest eps) or {"<key>": number}',
+            'x-expected': 'a number in [0, 1] or an object such as {"worst@linf:0.3": 0.7}',
+          },
+          minSliceRobustAccuracy: {
+            oneOf: [fraction, { type: 'object', additionalProperties: fraction }],
+            description: 'least robust accuracy of the weakest slice of the data\'s group column: a number or {"<key>": number}',
+            'x-expected': 'a number in [0, 1] or an object such as {"worst@linf:0.3": 0.7}',
           },
         },
       },

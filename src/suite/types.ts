@@ -174,6 +174,8 @@ export interface ExampleOutcomes {
    * smoothed prediction (-1 = abstain), the certified L2 radius, the lower bound on p_A and the count of n.
    */
   certificates: { prediction: number[]; radius: number[]; pALower: number[]; count: number[] } | null;
+  /** Each example's slice when the data has a group column, else null. */
+  groups: string[] | null;
 }
 
 /** Per-example results of the evaluation's self-check probes (see src/suite/probes.ts). */
@@ -223,6 +225,28 @@ export interface CertificationOutcome {
   seconds: number;
 }
 
+/** Clean and robust accuracy of one class or slice. */
+export interface GroupOutcome {
+  /** The class id (as text) or the slice's name. */
+  group: string;
+  n: number;
+  cleanAccuracy: Proportion;
+  /** Per attack and worst-case key, e.g. "worst@linf:0.3". */
+  robustAccuracy: Record<string, Proportion>;
+}
+
+/** Robustness by class or by slice, and the weakest group at one key. */
+export interface GroupBreakdown {
+  /** The key groups are compared at (the worst case at the suite's largest eps of its first norm); null: clean accuracy. */
+  key: string | null;
+  groups: GroupOutcome[];
+  /** The group with the lowest accuracy at `key`, and the one with the highest. */
+  weakest: string | null;
+  best: string | null;
+  /** best − weakest at `key`. */
+  gap: number | null;
+}
+
 export interface SuiteResult {
   schema: typeof RESULT_SCHEMA;
   manifest: RunManifest;
@@ -241,4 +265,8 @@ export interface SuiteResult {
   examples: ExampleOutcomes | null;
   /** Randomised-smoothing certification when the suite has a `certify` section, else null. */
   certification: CertificationOutcome | null;
+  /** Robustness per true class. */
+  perClass: GroupBreakdown;
+  /** Robustness per slice when the data has a group column, else null. */
+  perSlice: GroupBreakdown | null;
 }

@@ -15,6 +15,7 @@ import { registerCertifyCommand } from './commands/certify.js';
 import { registerDataCommand } from './commands/data.js';
 import { registerTrainCommand } from './commands/train.js';
 import { registerTestCommands } from './commands/test.js';
+import { registerVerifyCommand } from './commands/verify.js';
 import { VERSION } from '../version.js';
 
 /** Options every command accepts. */
@@ -53,6 +54,7 @@ export function buildProgram(io: Io): Command {
   registerDataCommand(program, io);
   registerTrainCommand(program, io);
   registerTestCommands(program, io);
+  registerVerifyCommand(program, io);
   registerBenchCommand(program, io);
   for (const cmd of program.commands) cmd.exitOverride().configureOutput(program.configureOutput());
   return program;

@@ -48,7 +48,7 @@ export interface SuiteConfig {
     certifiedAccuracy?: Record<string, number>;
     /**
      * Least robust accuracy allowed for the weakest true class: a number (at the key `perClass.key`, the worst
-     * case at the suite's largest eps of its first norm) or an object from attack/worst-case keys to numbers.
+     * case it reports, see `perClass.key`) or an object from attack/worst-case keys to numbers.
      */
     minClassRobustAccuracy?: number | Record<string, number>;
     /** The same for the weakest slice of the data's group column (needs one). */

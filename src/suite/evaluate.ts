@@ -212,7 +212,7 @@ export function evaluate(input: EvaluationInput): SuiteResult {
   const sc = scores(worst, clean.value);
   const checks = evaluationChecks(attacks, worst, ex.probes, input.numClasses);
   const certification = certificationOutcome(input.certification, ex);
-  const groups = groupBreakdowns(ex, attacks, worst);
+  const groups = groupBreakdowns(ex, attacks, worst, Object.keys(input.thresholds?.robustAccuracy ?? {}));
   const thresholds = thresholdOutcomes(input.thresholds, clean.value, attacks, worst, sc, certification, groups);
   const failures = thresholds.filter((t) => !t.passed).map((t) => t.message);
   return {
@@ -233,5 +233,6 @@ export function evaluate(input: EvaluationInput): SuiteResult {
     certification,
     perClass: groups.class,
     perSlice: groups.slice,
+    signature: null,
   };
 }

@@ -8,14 +8,18 @@ import { epsKey } from './keys.js';
 import type { AttackOutcome, ExampleOutcomes, GroupBreakdown, GroupOutcome, WorstCaseOutcome } from './types.js';
 
 /**
- * The robust-accuracy key groups are compared at: the worst case at the largest eps of the suite's first norm
- * (the strongest budget it tests), else the largest eps of the first fixed-budget attack, else null (groups are
- * then compared on clean accuracy).
+ * The robust-accuracy key groups are compared at: the first robust-accuracy threshold's key (what the suite
+ * gates on); else the largest eps of the suite's first norm at which the worst case keeps any point robust (at a
+ * budget that breaks everything every group scores 0 and nothing can be told apart), else its smallest eps; else
+ * the last key of the fixed-budget attacks; else null (groups are then compared on clean accuracy).
  */
-export function headlineKey(worst: WorstCaseOutcome[], attackKeys: string[]): string | null {
+export function headlineKey(worst: WorstCaseOutcome[], attackKeys: string[], thresholdKeys: string[] = []): string | null {
+  const named = thresholdKeys.find((k) => attackKeys.includes(k) || worst.some((w) => w.key === k));
+  if (named !== undefined) return named;
   const first = worst[0]?.norm;
   const ofFirst = worst.filter((w) => w.norm === first);
-  return ofFirst.at(-1)?.key ?? attackKeys.at(-1) ?? null;
+  const robust = ofFirst.filter((w) => w.robustAccuracy.value > 0);
+  return robust.at(-1)?.key ?? ofFirst[0]?.key ?? attackKeys.at(-1) ?? null;
 }
 
 function breakdown(names: string[], groupOf: (i: number) => string, ex: ExampleOutcomes, keys: string[], key: string | null): GroupBreakdown {
@@ -66,10 +70,10 @@ export function perSlice(ex: ExampleOutcomes, keys: string[], key: string | null
  * Both breakdowns of a suite, at every attack and worst-case key, compared at {@link headlineKey}. The worst case
  * is recomputed per example (robust only if no attack of its norm and eps broke it), as the groups need it.
  */
-export function groupBreakdowns(ex: ExampleOutcomes, attacks: AttackOutcome[], worst: WorstCaseOutcome[]): { class: GroupBreakdown; slice: GroupBreakdown | null } {
+export function groupBreakdowns(ex: ExampleOutcomes, attacks: AttackOutcome[], worst: WorstCaseOutcome[], thresholdKeys: string[] = []): { class: GroupBreakdown; slice: GroupBreakdown | null } {
   const worstFlags = worst.map((w) => [w.key, Array.from(worstCase(w.attacks.map((id) => Uint8Array.from(ex.robust[epsKey(id, w.eps)] ?? []))))]);
   const flags = { ...ex, robust: { ...ex.robust, ...Object.fromEntries(worstFlags) } };
   const keys = [...attacks.flatMap((a) => a.results.map((r) => r.key)), ...worst.map((w) => w.key)];
-  const key = headlineKey(worst, attacks.filter((a) => a.kind === 'fixed-eps').flatMap((a) => a.results.map((r) => r.key)));
+  const key = headlineKey(worst, attacks.filter((a) => a.kind === 'fixed-eps').flatMap((a) => a.results.map((r) => r.key)), thresholdKeys);
   return { class: perClass(flags, keys, key), slice: perSlice(flags, keys, key) };
 }

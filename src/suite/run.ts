@@ -65,6 +65,11 @@ export interface RunSuiteOptions {
   onBatchPlan?: (stage: string, plan: BatchPlan) => void;
   /** The command's arguments, recorded in the manifest (the CLI passes `process.argv.slice(2)`). */
   commandLine?: string[];
+  /**
+   * Run only these positions of the selection (0-based, ascending), keeping per-example outcomes; every random
+   * choice is keyed by position, so each example's outcome is the one a full run gives (`robust verify --recheck`).
+   */
+  examples?: number[];
 }
 
 /**
@@ -171,6 +176,10 @@ function slice(ds: LoadedDataset, from: number, to: number): { ds: Dataset; indi
   return { ds: makeDataset(takeIndices(ds, pos)), indices: Array.from(pos, (p) => ds.indices[p]!) };
 }
 
+function pick(ds: LoadedDataset, positions: number[]): { ds: Dataset; indices: number[] } {
+  return { ds: makeDataset(takeIndices(ds, Int32Array.from(positions))), indices: positions.map((p) => ds.indices[p]!) };
+}
+
 /**
  * Run a suite. Throws UsageError/InputError for bad config, model or data, and CheckError when the model's
  * SHA-256 differs from the pinned one. Threshold failures are in the result's verdict, not thrown.
@@ -224,8 +233,10 @@ export async function runSuite(loaded: LoadedConfig, options: RunSuiteOptions = 
     }
     const [from, to] = shardRange(full.n, options.shard);
     if (to <= from) throw new UsageError(`shard ${options.shard!.index}/${options.shard!.count} of ${full.n} examples is empty; use fewer shards`);
-    const { ds, indices } = slice(full, from, to);
-    const positions = Array.from({ length: ds.n }, (_, i) => from + i);
+    const picked = options.examples;
+    if (picked && picked.some((p) => !Number.isInteger(p) || p < 0 || p >= full.n)) throw new UsageError(`examples: positions must be whole numbers in 0..${full.n - 1}`);
+    const { ds, indices } = picked ? pick(full, picked) : slice(full, from, to);
+    const positions = picked ? [...picked] : Array.from({ length: ds.n }, (_, i) => from + i);
     const batchSize = config.batchSize ?? 100;
     let cleanBatch = batchSize;
     let estimate: MemoryEstimate | undefined;
@@ -394,7 +405,7 @@ export async function runSuite(loaded: LoadedConfig, options: RunSuiteOptions = 
         numClasses: model.numClasses,
       },
       samples,
-      keepExamples: Boolean(config.perExample) || options.shard !== undefined,
+      keepExamples: Boolean(config.perExample) || options.shard !== undefined || picked !== undefined,
       ...(certification ? { certification } : {}),
     });
   } finally {

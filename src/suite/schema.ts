@@ -159,7 +159,7 @@ export function configSchema(): Json {
           },
           minClassRobustAccuracy: {
             oneOf: [fraction, { type: 'object', additionalProperties: fraction }],
-            description: 'least robust accuracy of the weakest true class: a number (at the worst case of the largest eps) or {"<key>": number}',
+            description: 'least robust accuracy of the weakest true class: a number (at the key perClass.key names) or {"<key>": number}',
             'x-expected': 'a number in [0, 1] or an object such as {"worst@linf:0.3": 0.7}',
           },
           minSliceRobustAccuracy: {

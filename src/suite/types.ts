@@ -8,6 +8,7 @@ import type { CurvePoint, MinimalPerturbationSummary } from '../metrics/curve.js
 import type { NormName } from '../attacks/core/norms.js';
 import type { AttackKind } from '../attacks/core/types.js';
 import type { GitInfo, HostInfo, ModelFileHash } from '../provenance/manifest.js';
+import type { ResultSignature } from '../provenance/sign.js';
 
 /** How a run picked its examples from the data source (see `SubsetOptions`). */
 export interface DataSubset {
@@ -237,7 +238,7 @@ export interface GroupOutcome {
 
 /** Robustness by class or by slice, and the weakest group at one key. */
 export interface GroupBreakdown {
-  /** The key groups are compared at (the worst case at the suite's largest eps of its first norm); null: clean accuracy. */
+  /** The key groups are compared at (see `headlineKey`: the first robust-accuracy threshold's, else the largest eps still above 0); null: clean accuracy. */
   key: string | null;
   groups: GroupOutcome[];
   /** The group with the lowest accuracy at `key`, and the one with the highest. */
@@ -269,4 +270,6 @@ export interface SuiteResult {
   perClass: GroupBreakdown;
   /** Robustness per slice when the data has a group column, else null. */
   perSlice: GroupBreakdown | null;
+  /** Ed25519 signature over the rest of the result (`robust test --sign`), else null. */
+  signature: ResultSignature | null;
 }

@@ -10,6 +10,8 @@ import { renderConsole, writeReports } from '../../report/index.js';
 import { loadModel } from '../../models/index.js';
 import { InputError, RobustError, UsageError } from '../../errors.js';
 import { writeFileAtomic } from '../../util/atomic.js';
+import type { KeyObject } from 'node:crypto';
+import { readPrivateKey, signResult } from '../../provenance/sign.js';
 import type { BackendChoice } from '../../backends/index.js';
 import type { Io } from '../io.js';
 import { globalsOf } from '../main.js';
@@ -24,9 +26,11 @@ export function exitCodeOf(result: SuiteResult, failOnUnreliable: boolean): numb
 }
 
 /** A suite's outcome as the CLI reports it: console table, report files, exit code (thrown as a typed error). */
-async function finish(result: SuiteResult, outputs: Parameters<typeof writeReports>[1], json: string | undefined, failOnUnreliable: boolean, io: Io): Promise<void> {
+async function finish(result: SuiteResult, outputs: Parameters<typeof writeReports>[1], json: string | undefined, failOnUnreliable: boolean, io: Io, extra: ReportExtras = {}): Promise<void> {
   io.out(renderConsole(result));
-  await writeReports(result, { ...outputs, ...(json ? { json } : {}) });
+  // Signed last, over the final result, so the JSON written is exactly what the signature covers.
+  const final = extra.signingKey ? signResult(result, extra.signingKey) : result;
+  await writeReports(final, { ...outputs, ...(json ? { json } : {}), ...(extra.cyclonedx ? { cyclonedx: extra.cyclonedx } : {}) });
   const code = exitCodeOf(result, failOnUnreliable);
   if (code === 3) throw new RobustError('unreliable', 'the evaluation is unreliable (a self-check failed, see above) and --fail-on-unreliable is set');
   if (code === 1) throw new RobustError('check', `${result.verdict.failures.length} threshold(s) failed`);
@@ -38,6 +42,21 @@ function commandLineOf(cmd: Command): string[] {
   while (root.parent) root = root.parent;
   const raw = (root as unknown as { rawArgs?: unknown }).rawArgs;
   return Array.isArray(raw) ? raw.slice(2).map(String) : [];
+}
+
+/** Outputs beyond the config's: a signature over the JSON result and a CycloneDX ML-BOM. */
+interface ReportExtras {
+  signingKey?: KeyObject;
+  cyclonedx?: string;
+}
+
+/** Read the --sign key and check there is a JSON result to sign, before any work. */
+async function reportExtras(flags: { sign?: string; cyclonedx?: string }, hasJson: boolean): Promise<ReportExtras> {
+  if (flags.sign !== undefined && !hasJson) throw new UsageError('--sign signs the JSON result, and none is written; add --json <file> or outputs.json to the config');
+  return {
+    ...(flags.sign !== undefined ? { signingKey: await readPrivateKey(flags.sign) } : {}),
+    ...(flags.cyclonedx !== undefined ? { cyclonedx: flags.cyclonedx } : {}),
+  };
 }
 
 function progressSink(io: Io, quiet: boolean): (p: SuiteProgress) => void {
@@ -63,10 +82,13 @@ export function registerTestCommands(program: Command, io: Io): void {
     .option('--shard <i/n>', 'run only the i-th of n deterministic slices of the examples (for CI matrix jobs)')
     .option('--fail-on-unreliable', 'exit 3 when a self-check says the evaluation may overstate robustness')
     .option('--adaptive <bool>', 'with defences: attack through BPDA/EOT gradients (true, default) or naively (false)', parseBool('--adaptive'))
-    .action(async (flags: { config: string; shard?: string; failOnUnreliable?: boolean; adaptive?: boolean }, self: Command) => {
+    .option('--sign <key.pem>', 'sign the JSON result with this Ed25519 private key (openssl genpkey -algorithm ed25519); check it with robust verify')
+    .option('--cyclonedx <file>', 'also write a CycloneDX 1.6 ML-BOM (the model card with every robustness number)')
+    .action(async (flags: { config: string; shard?: string; failOnUnreliable?: boolean; adaptive?: boolean; sign?: string; cyclonedx?: string }, self: Command) => {
       const globals = globalsOf(self);
       const shard = flags.shard !== undefined ? parseShard(flags.shard) : undefined;
       const loaded = await loadConfig(flags.config);
+      const extras = await reportExtras(flags, Boolean(globals.json ?? loaded.config.outputs?.json));
       const backendFromCli = self.parent?.getOptionValueSource('backend') === 'cli';
       const seedFromCli = self.parent?.getOptionValueSource('seed') === 'cli';
       const result = await runSuite(loaded, {
@@ -81,7 +103,7 @@ export function registerTestCommands(program: Command, io: Io): void {
         onProgress: progressSink(io, globals.quiet),
         commandLine: commandLineOf(self),
       });
-      await finish(result, loaded.config.outputs ?? {}, globals.json, Boolean(flags.failOnUnreliable), io);
+      await finish(result, loaded.config.outputs ?? {}, globals.json, Boolean(flags.failOnUnreliable), io, extras);
     });
 
   program
@@ -92,8 +114,11 @@ export function registerTestCommands(program: Command, io: Io): void {
     .option('--markdown <file>', 'also write a Markdown summary')
     .option('--html <file>', 'also write the HTML report')
     .option('--fail-on-unreliable', 'exit 3 when a self-check failed')
-    .action(async (files: string[], flags: { junit?: string; markdown?: string; html?: string; failOnUnreliable?: boolean }, self: Command) => {
+    .option('--sign <key.pem>', 'sign the merged JSON result (needs --json) with this Ed25519 private key')
+    .option('--cyclonedx <file>', 'also write a CycloneDX 1.6 ML-BOM')
+    .action(async (files: string[], flags: { junit?: string; markdown?: string; html?: string; failOnUnreliable?: boolean; sign?: string; cyclonedx?: string }, self: Command) => {
       const globals = globalsOf(self);
+      const extras = await reportExtras(flags, Boolean(globals.json));
       const shards: SuiteResult[] = [];
       for (const f of files) {
         let text: string;
@@ -110,7 +135,7 @@ export function registerTestCommands(program: Command, io: Io): void {
       }
       const merged = mergeResults(shards);
       const outputs = { ...(flags.junit ? { junit: flags.junit } : {}), ...(flags.markdown ? { markdown: flags.markdown } : {}), ...(flags.html ? { html: flags.html } : {}) };
-      await finish(merged, outputs, globals.json, Boolean(flags.failOnUnreliable), io);
+      await finish(merged, outputs, globals.json, Boolean(flags.failOnUnreliable), io, extras);
     });
 
   program

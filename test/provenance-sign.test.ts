@@ -137,8 +137,15 @@ describe('robust test --sign and robust verify', () => {
       perExample: true,
     }));
     out = join(dir, 'result.json');
-    const run = await runCli('--quiet', '--json', out, 'test', '--config', config, '--sign', keyPath);
+    const run = await runCli('--quiet', '--json', out, 'test', '--config', config, '--sign', keyPath, '--cyclonedx', join(dir, 'bom.json'));
     expect(run.code, run.stderr).toBe(0);
+  });
+
+  it('--cyclonedx writes the ML-BOM of the signed result', () => {
+    const bom = JSON.parse(readFileSync(join(dir, 'bom.json'), 'utf8')) as { metadata: { properties: { name: string; value: string }[] }; components: { hashes: { content: string }[] }[] };
+    const result = JSON.parse(readFileSync(out, 'utf8')) as SuiteResult;
+    expect(bom.metadata.properties).toContainEqual({ name: 'robust:signature-key', value: result.signature!.keyId });
+    expect(bom.components[0]!.hashes[0]!.content).toBe(result.manifest.model.sha256);
   });
 
   it('verifies signature, model, data and a recheck of every example (exit 0)', async () => {

@@ -54,7 +54,7 @@ export interface SuiteConfig {
     /** The same for the weakest slice of the data's group column (needs one). */
     minSliceRobustAccuracy?: number | Record<string, number>;
   };
-  outputs?: { json?: string; junit?: string; markdown?: string; html?: string };
+  outputs?: { json?: string; junit?: string; markdown?: string; html?: string; cyclonedx?: string };
   perExample?: boolean;
   samples?: number;
 }

@@ -172,8 +172,8 @@ export function configSchema(): Json {
       outputs: {
         type: 'object',
         additionalProperties: false,
-        'x-expected': 'an object {json?, junit?, markdown?, html?}',
-        properties: Object.fromEntries(['json', 'junit', 'markdown', 'html'].map((k) => [k, { type: 'string', minLength: 1, 'x-expected': 'a file path' }])),
+        'x-expected': 'an object {json?, junit?, markdown?, html?, cyclonedx?}',
+        properties: Object.fromEntries(['json', 'junit', 'markdown', 'html', 'cyclonedx'].map((k) => [k, { type: 'string', minLength: 1, 'x-expected': 'a file path' }])),
       },
       perExample: { type: 'boolean', description: 'include per-example outcomes in the JSON', 'x-expected': 'true or false' },
       samples: { type: 'integer', minimum: 0, maximum: 64, description: 'examples shown in the HTML image grid', 'x-expected': 'a whole number in [0, 64]' },

@@ -56,7 +56,8 @@ export function buildProgram(io: Io): Command {
   registerTestCommands(program, io);
   registerVerifyCommand(program, io);
   registerBenchCommand(program, io);
-  for (const cmd of program.commands) cmd.exitOverride().configureOutput(program.configureOutput());
+  // A subcommand's --help also lists the global flags (--seed, --backend, --json, ...), which it accepts too.
+  for (const cmd of program.commands) cmd.exitOverride().configureOutput(program.configureOutput()).configureHelp({ showGlobalOptions: true });
   return program;
 }
 

@@ -18,6 +18,7 @@ import {
   scoreThreshold,
   shortHash,
   unreliableReason,
+  defenceSummary,
   verdictSummary,
   minimumNormRows,
   MINIMUM_NORM_HEADER,
@@ -98,6 +99,7 @@ function manifest(result: SuiteResult): string {
     ['model', `${escapeHtml(m.model.path)} <span class="mono">sha256 ${escapeHtml(shortHash(m.model.sha256))}</span>${m.model.pinned ? ' (pinned)' : ''}`],
     ['data', `${escapeHtml(m.data.source)}, n=${m.data.n} <span class="mono">sha256 ${escapeHtml(shortHash(m.data.sha256))}</span>`],
     ['run', `backend ${escapeHtml(m.backend)}, seed ${escapeHtml(m.seed)}, robust ${escapeHtml(m.robust)}, started ${escapeHtml(m.startedAt)}, ${formatNumber(m.seconds, 1)} s`],
+    ['defences', escapeHtml(defenceSummary(result))],
     ['config', `${escapeHtml(m.config.path ?? '(none)')} <span class="mono">sha256 ${escapeHtml(shortHash(m.config.sha256))}</span>`],
   ];
   if (m.shard) rows.push(['shard', shardLabel(m.shard)]);

@@ -15,6 +15,7 @@ import {
   scoreThreshold,
   shortHash,
   unreliableReason,
+  defenceSummary,
   verdictSummary,
   minimumNormRows,
   MINIMUM_NORM_HEADER,
@@ -81,6 +82,7 @@ export function renderMarkdown(result: SuiteResult): string {
     facts.push(`score ${s.norm} **${formatNumber(s.score, 1)}**/100 (eps ≤ ${formatEps(s.epsMax)})${t ? ` ${mark(t.passed)} ${formatThreshold(t)}` : ''}`);
   }
   out.push(facts.join(' · '), '');
+  out.push(`Defences: ${markdownText(defenceSummary(result))}`, '');
 
   const rows = resultRows(result);
   if (rows.length > 0) {

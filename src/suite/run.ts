@@ -20,7 +20,7 @@ import { CERTIFY_DEFAULTS, certifyDataset, radiusGrid, type CertifySettings } fr
 import { estimateMemory, planBatch, type BatchPlan, type MemoryEstimate } from '../util/memory.js';
 import { attackId, epsKey } from './keys.js';
 import { runProbes } from './probes.js';
-import { pickSamples } from './samples.js';
+import { chooseGallery, pickSamples } from './samples.js';
 import { basename, dirname, isAbsolute, resolve } from 'node:path';
 import { gitInfo, hostInfo, modelFileHashes, relativeSource, relativeTo } from '../provenance/manifest.js';
 import type { ExampleOutcomes, RunManifest, SuiteResult } from './types.js';
@@ -314,9 +314,13 @@ export async function runSuite(loaded: LoadedConfig, options: RunSuiteOptions = 
         continue; // minimal perturbations can exceed every budget: no samples from them
       }
       for (const r of report.results) record(epsKey(meta.id, r.eps), (i) => Boolean(r.robust[i]), r.norms);
+      // Keep the adversarial inputs the gallery may show: at the largest eps and at every eps a threshold names.
       const largest = meta.eps[meta.eps.length - 1] ?? null;
-      for (const r of report.results) if (r.eps !== largest) delete r.xAdv;
-      forSamples.push({ key: epsKey(meta.id, largest), report, eps: largest });
+      const galleryEps = new Set<number | null>([largest, ...thresholdEps(config.thresholds?.robustAccuracy, meta.norm)]);
+      for (const r of report.results) {
+        if (!galleryEps.has(r.eps)) delete r.xAdv;
+        else forSamples.push({ key: epsKey(meta.id, r.eps), report, eps: r.eps });
+      }
     }
 
     let certification: CertificationMeta | undefined;
@@ -360,9 +364,9 @@ export async function runSuite(loaded: LoadedConfig, options: RunSuiteOptions = 
     examples.probes = await runProbes(model, ds, positions, full.n, correct, seed);
     options.onProgress?.({ stage: 'probes', done: 1, total: 1 });
 
-    // Samples come from the first norm's largest budget, the most telling images.
-    const firstNorm = metas[0]?.norm;
-    const samples = await pickSamples(model, ds, examples, forSamples.filter((s) => metas.find((m) => epsKey(m.id, s.eps) === s.key)?.norm === firstNorm), config.samples ?? 8);
+    // The gallery shows the examples behind the verdict: the failing threshold's, else the worst case's.
+    const gallery = chooseGallery(metas.filter((m) => m.kind !== 'minimum-norm'), examples.robust, config.thresholds?.robustAccuracy);
+    const samples = gallery ? await pickSamples(model, ds, examples, forSamples.filter((s) => gallery.keys.includes(s.key)), config.samples ?? 8) : [];
 
     // Paths are written relative to the config, so a report shows no one's home folder.
     const baseDir = loaded.path === null ? process.cwd() : dirname(resolve(loaded.path));
@@ -411,4 +415,12 @@ export async function runSuite(loaded: LoadedConfig, options: RunSuiteOptions = 
   } finally {
     model.dispose();
   }
+}
+
+/** The eps values of `norm` that robust-accuracy threshold keys (`<attack or worst>@<norm>:<eps>`) name. */
+function thresholdEps(robustAccuracy: Record<string, number> | undefined, norm: string): number[] {
+  return Object.keys(robustAccuracy ?? {})
+    .filter((key) => key.slice(0, key.lastIndexOf(':')).endsWith(`@${norm}`))
+    .map((key) => Number(key.slice(key.lastIndexOf(':') + 1)))
+    .filter((eps) => Number.isFinite(eps));
 }

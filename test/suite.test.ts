@@ -158,7 +158,7 @@ describe('robust test', () => {
     const shards = files.map((f) => JSON.parse(readFileSync(f, 'utf8')) as SuiteResult);
     expect(shards.map((s) => s.n)).toEqual([20, 20, 20]);
     const merged = mergeResults(shards);
-    const strip = (r: SuiteResult) => ({ ...r, manifest: { ...r.manifest, seconds: 0, startedAt: '', config: { ...r.manifest.config, path: null } }, attacks: r.attacks.map((a) => ({ ...a, seconds: 0 })) });
+    const strip = (r: SuiteResult) => ({ ...r, manifest: { ...r.manifest, seconds: 0, startedAt: '', endedAt: '', config: { ...r.manifest.config, path: null } }, attacks: r.attacks.map((a) => ({ ...a, seconds: 0 })) });
     const one = JSON.parse(JSON.stringify(await runSuite(await loadConfig(path)))) as SuiteResult;
     expect(strip(JSON.parse(JSON.stringify(merged)))).toEqual(strip(one));
     // A shard written before robust recorded logit drift still merges: its exactly identical logits drifted by 0,

@@ -47,8 +47,15 @@ export interface SuiteConfig {
     score?: number | Partial<Record<NormName, number>>;
     /** L2 radius (as a string key, e.g. "0.5") → least certified accuracy allowed there. Needs `certify`. */
     certifiedAccuracy?: Record<string, number>;
+    /**
+     * Least robust accuracy allowed for the weakest true class: a number (at the key `perClass.key`, the worst
+     * case it reports, see `perClass.key`) or an object from attack/worst-case keys to numbers.
+     */
+    minClassRobustAccuracy?: number | Record<string, number>;
+    /** The same for the weakest slice of the data's group column (needs one). */
+    minSliceRobustAccuracy?: number | Record<string, number>;
   };
-  outputs?: { json?: string; junit?: string; markdown?: string; html?: string };
+  outputs?: { json?: string; junit?: string; markdown?: string; html?: string; cyclonedx?: string };
   perExample?: boolean;
   samples?: number;
 }

@@ -173,7 +173,7 @@ export function configSchema(): Json {
       thresholds: {
         type: 'object',
         additionalProperties: false,
-        'x-expected': 'an object {cleanAccuracy?, robustAccuracy?, score?, certifiedAccuracy?}',
+        'x-expected': 'an object {cleanAccuracy?, robustAccuracy?, score?, certifiedAccuracy?, minClassRobustAccuracy?, minSliceRobustAccuracy?}',
         properties: {
           cleanAccuracy: fraction,
           robustAccuracy: {
@@ -195,13 +195,23 @@ export function configSchema(): Json {
             additionalProperties: fraction,
             'x-expected': 'an object such as {"0.5": 0.6}',
           },
+          minClassRobustAccuracy: {
+            oneOf: [fraction, { type: 'object', additionalProperties: fraction }],
+            description: 'least robust accuracy of the weakest true class: a number (at the key perClass.key names) or {"<key>": number}',
+            'x-expected': 'a number in [0, 1] or an object such as {"worst@linf:0.3": 0.7}',
+          },
+          minSliceRobustAccuracy: {
+            oneOf: [fraction, { type: 'object', additionalProperties: fraction }],
+            description: 'least robust accuracy of the weakest slice of the data\'s group column: a number or {"<key>": number}',
+            'x-expected': 'a number in [0, 1] or an object such as {"worst@linf:0.3": 0.7}',
+          },
         },
       },
       outputs: {
         type: 'object',
         additionalProperties: false,
-        'x-expected': 'an object {json?, junit?, markdown?, html?}',
-        properties: Object.fromEntries(['json', 'junit', 'markdown', 'html'].map((k) => [k, { type: 'string', minLength: 1, 'x-expected': 'a file path' }])),
+        'x-expected': 'an object {json?, junit?, markdown?, html?, cyclonedx?}',
+        properties: Object.fromEntries(['json', 'junit', 'markdown', 'html', 'cyclonedx'].map((k) => [k, { type: 'string', minLength: 1, 'x-expected': 'a file path' }])),
       },
       perExample: { type: 'boolean', description: 'include per-example outcomes in the JSON', 'x-expected': 'true or false' },
       samples: { type: 'integer', minimum: 0, maximum: 64, description: 'examples shown in the HTML image grid', 'x-expected': 'a whole number in [0, 64]' },

@@ -16,6 +16,8 @@ import { shardLabel } from '../../report/format.js';
 import { loadModel } from '../../models/index.js';
 import { InputError, RobustError, UsageError } from '../../errors.js';
 import { writeFileAtomic } from '../../util/atomic.js';
+import type { KeyObject } from 'node:crypto';
+import { readPrivateKey, signResult } from '../../provenance/sign.js';
 import type { BackendChoice } from '../../backends/index.js';
 import type { Io } from '../io.js';
 import { globalsOf } from '../globals.js';
@@ -30,9 +32,11 @@ export function exitCodeOf(result: SuiteResult, failOnUnreliable: boolean): numb
 }
 
 /** A suite's outcome as the CLI reports it: console table, report files, exit code (thrown as a typed error). */
-async function finish(result: SuiteResult, outputs: Parameters<typeof writeReports>[1], json: string | undefined, failOnUnreliable: boolean, io: Io): Promise<void> {
+async function finish(result: SuiteResult, outputs: Parameters<typeof writeReports>[1], json: string | undefined, failOnUnreliable: boolean, io: Io, extra: ReportExtras = {}): Promise<void> {
   io.out(renderConsole(result, { color: io.colour }));
-  await writeReports(result, { ...outputs, ...(json ? { json } : {}) });
+  // Signed last, over the final result, so the JSON written is exactly what the signature covers.
+  const final = extra.signingKey ? signResult(result, extra.signingKey) : result;
+  await writeReports(final, { ...outputs, ...(json ? { json } : {}), ...(extra.cyclonedx ? { cyclonedx: extra.cyclonedx } : {}) });
   if (result.manifest.shard) {
     // A shard's numbers are a slice: thresholds and checks are judged once, by robust merge. Only errors (a pin
     // mismatch, bad input) fail a shard, so a CI step can run it without swallowing exit codes.
@@ -42,6 +46,29 @@ async function finish(result: SuiteResult, outputs: Parameters<typeof writeRepor
   const code = exitCodeOf(result, failOnUnreliable);
   if (code === 3) throw new RobustError('unreliable', 'the evaluation is unreliable (a self-check failed, see above) and --fail-on-unreliable is set');
   if (code === 1) throw new RobustError('check', `${result.verdict.failures.length} threshold(s) failed`);
+}
+
+/** The arguments after `robust` as the user typed them (commander keeps the full argv on the root command). */
+function commandLineOf(cmd: Command): string[] {
+  let root = cmd;
+  while (root.parent) root = root.parent;
+  const raw = (root as unknown as { rawArgs?: unknown }).rawArgs;
+  return Array.isArray(raw) ? raw.slice(2).map(String) : [];
+}
+
+/** Outputs beyond the config's: a signature over the JSON result and a CycloneDX ML-BOM. */
+interface ReportExtras {
+  signingKey?: KeyObject;
+  cyclonedx?: string;
+}
+
+/** Read the --sign key and check there is a JSON result to sign, before any work. */
+async function reportExtras(flags: { sign?: string; cyclonedx?: string }, hasJson: boolean): Promise<ReportExtras> {
+  if (flags.sign !== undefined && !hasJson) throw new UsageError('--sign signs the JSON result, and none is written; add --json <file> or outputs.json to the config');
+  return {
+    ...(flags.sign !== undefined ? { signingKey: await readPrivateKey(flags.sign) } : {}),
+    ...(flags.cyclonedx !== undefined ? { cyclonedx: flags.cyclonedx } : {}),
+  };
 }
 
 /** The report-file flags `robust test` and `robust merge` share. */
@@ -81,10 +108,13 @@ export function registerTestCommands(program: Command, io: Io): void {
     .option('--junit <file>', 'also write JUnit XML (overrides outputs.junit of the suite)')
     .option('--markdown <file>', 'also write a Markdown summary (overrides outputs.markdown)')
     .option('--html <file>', 'also write the HTML report (overrides outputs.html)')
-    .action(async (flags: { config?: string; shard?: string; failOnUnreliable?: boolean; adaptive?: boolean } & ReportFlags, self: Command) => {
+    .option('--sign <key.pem>', 'sign the JSON result with this Ed25519 private key (openssl genpkey -algorithm ed25519); check it with robust verify')
+    .option('--cyclonedx <file>', 'also write a CycloneDX 1.6 ML-BOM (the model card with every robustness number)')
+    .action(async (flags: { config?: string; shard?: string; failOnUnreliable?: boolean; adaptive?: boolean; sign?: string; cyclonedx?: string } & ReportFlags, self: Command) => {
       const globals = globalsOf(self);
       const shard = flags.shard !== undefined ? parseShard(flags.shard) : undefined;
       const loaded = await loadConfig(flags.config ?? discoverConfig());
+      const extras = await reportExtras(flags, Boolean(globals.json ?? loaded.config.outputs?.json));
       const backendFromCli = self.parent?.getOptionValueSource('backend') === 'cli';
       const seedFromCli = self.parent?.getOptionValueSource('seed') === 'cli';
       const result = await runSuite(loaded, {
@@ -97,8 +127,9 @@ export function registerTestCommands(program: Command, io: Io): void {
         onBatchPlan: (stage, plan) => reportBatchPlan(io, globals, stage, plan),
         onBackend: (info) => reportBackend(io, globals, info),
         onProgress: progressSink(io, globals.quiet),
+        commandLine: commandLineOf(self),
       });
-      await finish(result, { ...(loaded.config.outputs ?? {}), ...reportOutputsOf(flags) }, globals.json, Boolean(flags.failOnUnreliable), io);
+      await finish(result, { ...(loaded.config.outputs ?? {}), ...reportOutputsOf(flags) }, globals.json, Boolean(flags.failOnUnreliable), io, extras);
     });
 
   program
@@ -109,8 +140,11 @@ export function registerTestCommands(program: Command, io: Io): void {
     .option('--markdown <file>', 'also write a Markdown summary')
     .option('--html <file>', 'also write the HTML report')
     .option('--fail-on-unreliable', 'exit 3 when a self-check failed')
-    .action(async (files: string[], flags: { failOnUnreliable?: boolean } & ReportFlags, self: Command) => {
+    .option('--sign <key.pem>', 'sign the merged JSON result (needs --json) with this Ed25519 private key')
+    .option('--cyclonedx <file>', 'also write a CycloneDX 1.6 ML-BOM')
+    .action(async (files: string[], flags: { failOnUnreliable?: boolean; sign?: string; cyclonedx?: string } & ReportFlags, self: Command) => {
       const globals = globalsOf(self);
+      const extras = await reportExtras(flags, Boolean(globals.json));
       const shards: SuiteResult[] = [];
       for (const f of files) {
         let text: string;
@@ -126,7 +160,7 @@ export function registerTestCommands(program: Command, io: Io): void {
         }
       }
       const merged = mergeResults(shards);
-      await finish(merged, reportOutputsOf(flags), globals.json, Boolean(flags.failOnUnreliable), io);
+      await finish(merged, reportOutputsOf(flags), globals.json, Boolean(flags.failOnUnreliable), io, extras);
     });
 
   program

@@ -55,6 +55,13 @@ describe('src/ has no import cycles', () => {
     expect(cycles([resolve('src/attacks/pgd.ts')]).length).toBe(0);
     expect(files.length).toBeGreaterThan(100);
   });
+  it('src/tensor is a leaf: it imports nothing of robust but tf.ts and errors.ts', () => {
+    const outside = files
+      .filter((f) => relative(resolve('src'), f).startsWith('tensor/'))
+      .flatMap((f) => importsOf(f).map((g) => relative(resolve('src'), g)))
+      .filter((g) => !g.startsWith('tensor/') && g !== 'tf.ts' && g !== 'errors.ts');
+    expect(outside).toEqual([]);
+  });
   it('no module imports itself back through others', () => {
     const named = cycles(files).map((c) => c.map((f) => relative(resolve('src'), f)).join(' -> '));
     expect(named).toEqual([]);

@@ -1,0 +1,78 @@
+/**
+ * Checks run before the first attack, so a run that would fail at its end (an output path that is a folder, an
+ * option value a later attack rejects, an output onto the model under test) fails in its first second instead
+ * of after hours. Each check throws a UsageError (exit 2) whose message names the file and the key.
+ */
+import { getAttack } from '../attacks/registry.js';
+import type { DataSource } from '../data/source.js';
+import { COUNT_LIMITS, isCount } from '../util/limits.js';
+import { checkOutputs, modelInputs, type NamedPath } from '../util/paths.js';
+import { UsageError } from '../errors.js';
+
+/** Options whose default is computed (so the registry's defaults do not show their type) and that are sizes > 0. */
+const POSITIVE_COMPUTED = new Set(['stepSize']);
+/** Options with a positive default for which 0 still means something (no momentum, no overshoot). */
+const ZERO_ALLOWED = new Set(['decay', 'overshoot']);
+
+const shown = (v: unknown) => (typeof v === 'string' ? `"${v}"` : JSON.stringify(v) ?? String(v));
+
+/**
+ * Check one attack's option values against the registry before anything runs: each value has its default's
+ * type, counts are whole numbers from 1 to their documented maximum ({@link COUNT_LIMITS}), and sizes whose
+ * default is positive are finite and > 0 (those whose default is 0, such as `kappa`, may be 0). Unknown keys
+ * are the config's concern (it suggests the closest name).
+ * @param where how a message names an option, e.g. `(key) => \`robust.config.json: attacks[0].options.${key}\``
+ * @throws UsageError naming the option, the value and what is expected.
+ * @example checkAttackOptions('pgd', { steps: -3 }, (k) => `attacks[0].options.${k}`) // throws: expected a whole number >= 1
+ */
+export function checkAttackOptions(name: string, options: Record<string, unknown>, where: (key: string) => string): void {
+  const defaults = getAttack(name).defaults as Record<string, unknown>;
+  for (const [key, value] of Object.entries(options)) {
+    const fallback = defaults[key];
+    if (typeof fallback === 'boolean' && typeof value !== 'boolean') throw new UsageError(`${where(key)}: expected true or false, got ${shown(value)}`);
+    const numeric = typeof fallback === 'number' || POSITIVE_COMPUTED.has(key);
+    if (!numeric) continue;
+    if (typeof value !== 'number' || !Number.isFinite(value)) throw new UsageError(`${where(key)}: expected a number, got ${shown(value)}`);
+    if (isCount(key)) {
+      const max = COUNT_LIMITS[key];
+      if (!Number.isInteger(value) || value < 1) throw new UsageError(`${where(key)}: expected a whole number >= 1, got ${shown(value)}`);
+      if (value > max) throw new UsageError(`${where(key)}: ${value} is beyond the documented maximum of ${max} (see docs/errors.md)`);
+    } else if (POSITIVE_COMPUTED.has(key) || ((fallback as number) > 0 && !ZERO_ALLOWED.has(key))) {
+      if (value <= 0) throw new UsageError(`${where(key)}: expected a number > 0, got ${shown(value)}`);
+    } else if (value < 0) {
+      throw new UsageError(`${where(key)}: expected a number >= 0, got ${shown(value)}`);
+    }
+  }
+}
+
+/** The files a data source reads (an image folder counts as a whole: nothing may be written inside it). */
+export function dataInputs(source: DataSource, label = 'the data'): NamedPath[] {
+  switch (source.kind) {
+    case 'npy':
+      return [{ label: `${label} (x)`, path: source.x }, { label: `${label} (y)`, path: source.y }];
+    case 'csv':
+      return [{ label, path: source.path }];
+    case 'images':
+      return [{ label, path: source.dir, folder: true }, ...(source.labels ? [{ label: `${label}'s labels`, path: source.labels }] : [])];
+    case 'mnist':
+      return [];
+  }
+}
+
+/** What a run reads: the config (if any), the model's files and the data files. */
+export async function runInputs(run: { configPath?: string | null; modelPath?: string; data?: DataSource }): Promise<NamedPath[]> {
+  return [
+    ...(run.configPath ? [{ label: 'the config', path: run.configPath }] : []),
+    ...(run.modelPath ? await modelInputs(run.modelPath, 'the model under test') : []),
+    ...(run.data ? dataInputs(run.data) : []),
+  ];
+}
+
+/**
+ * Before a run: every output is checked against every input and the other outputs by real path, and for being
+ * writable (see `checkOutputs`).
+ * @throws UsageError naming both paths of a clash, or the output that cannot be written.
+ */
+export async function preflightOutputs(outputs: readonly NamedPath[], run: { configPath?: string | null; modelPath?: string; data?: DataSource }): Promise<void> {
+  await checkOutputs(outputs.filter((o) => o.path !== ''), await runInputs(run));
+}

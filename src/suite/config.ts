@@ -115,7 +115,8 @@ function describe(errors: ErrorObject[]): string {
     const where = pathOf(missing.instancePath);
     return `${where === '(top level)' ? prop : `${where}.${prop}`}: required but missing`;
   }
-  const withExpected = sorted.find((e) => e.instancePath === deepest.instancePath && (e.parentSchema as Record<string, unknown> | undefined)?.['x-expected']);
+  // ajv lists a oneOf's branch errors before the oneOf's own: the last phrase at a location is the widest one.
+  const withExpected = [...sorted].reverse().find((e) => e.instancePath === deepest.instancePath && (e.parentSchema as Record<string, unknown> | undefined)?.['x-expected']);
   const e = withExpected ?? deepest;
   const expected = (e.parentSchema as Record<string, unknown> | undefined)?.['x-expected'];
   if (e.keyword === 'enum') {

@@ -53,6 +53,8 @@ export async function planWrite(path: string): Promise<WritePlan> {
     if (!info) return { kind: 'replace', path: current };
     if (!info.isSymbolicLink()) {
       if (info.isCharacterDevice() || info.isFIFO() || info.isSocket() || info.isBlockDevice()) return { kind: 'direct', path: current };
+      // Found while planning, before any rename, so the other files of a set are not replaced either.
+      if (info.isDirectory()) throw new InputError(`cannot write ${path}: it is a folder; choose a file path`);
       return { kind: 'replace', path: current };
     }
     if (hops >= MAX_LINKS) throw new InputError(`cannot write ${path}: more than ${MAX_LINKS} symbolic links in a row`);

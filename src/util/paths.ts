@@ -5,7 +5,7 @@
  * real path (symlinks and `..` resolved), so `out/../model.json` and a link to the config are caught too.
  */
 import { constants } from 'node:fs';
-import { access, readFile, realpath, stat } from 'node:fs/promises';
+import { access, lstat, readFile, readlink, realpath, stat } from 'node:fs/promises';
 import { basename, dirname, join, relative, resolve, sep } from 'node:path';
 import { UsageError } from '../errors.js';
 import { planWrite } from './atomic.js';
@@ -22,15 +22,15 @@ export interface NamedPath {
  * The real path `p` names: symlinks followed (a dangling link to the file it would create), and for a path
  * that does not exist yet, the real path of its deepest existing folder joined with the rest.
  */
-export async function realPathOf(p: string): Promise<string> {
-  const plan = await planWrite(p);
-  const target = plan.kind === 'stdout' ? '-' : plan.path;
-  if (target === '-') return target;
-  const exact = await realpath(target).catch(() => null);
+export async function realPathOf(p: string, hops = 0): Promise<string> {
+  if (p === '-') return p;
+  const exact = await realpath(p).catch(() => null);
   if (exact) return exact;
-  const parent = dirname(target);
-  if (parent === target) return target;
-  return join(await realPathOf(parent), basename(target));
+  const info = await lstat(p).catch(() => null);
+  if (info?.isSymbolicLink() && hops < 40) return realPathOf(resolve(dirname(p), await readlink(p)), hops + 1);
+  const parent = dirname(resolve(p));
+  if (parent === resolve(p)) return parent;
+  return join(await realPathOf(parent, hops), basename(p));
 }
 
 const inside = (folder: string, file: string) => {
@@ -87,10 +87,11 @@ export async function checkOutputs(outputs: readonly NamedPath[], inputs: readon
 
 /** An output must not be a folder, and the folder it goes in (or its nearest existing parent) must be writable. */
 async function checkWritable(out: NamedPath): Promise<void> {
+  if (out.path === '-') return;
+  const info = await stat(out.path).catch(() => null);
+  if (info?.isDirectory()) throw new UsageError(`${out.label} (${out.path}) is a folder; give a file path`);
   const plan = await planWrite(out.path);
   if (plan.kind === 'stdout') return;
-  const info = await stat(plan.path).catch(() => null);
-  if (info?.isDirectory()) throw new UsageError(`${out.label} (${out.path}) is a folder; give a file path`);
   if (plan.kind === 'direct') {
     if (!(await access(plan.path, constants.W_OK).then(() => true, () => false))) throw new UsageError(`${out.label} (${out.path}) is not writable`);
     return;

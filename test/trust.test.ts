@@ -14,6 +14,11 @@ import { renderConsole, renderHtml, renderJunit, renderMarkdown, renderJson } fr
 import { makeSuiteResult } from './fixtures/suite-result.js';
 import { runCli } from './helpers/cli.js';
 import { tempDirs } from './helpers/tmp.js';
+import { linearWeights, writeLinearData, writeLinearGraphModel } from './fixtures/suite-fixtures.js';
+import { parseConfig } from '../src/suite/config.js';
+import { runSuite } from '../src/suite/run.js';
+import { attackWork } from '../src/suite/preflight.js';
+import { duration } from '../src/cli/commands/test.js';
 
 const dirs = tempDirs('robust-trust-');
 afterAll(() => dirs.cleanup());
@@ -183,5 +188,36 @@ describe('an unreliable evaluation never reads as PASS', () => {
     const both = makeSuiteResult({ unreliable: true });
     expect(both.verdict.status).toBe('fail');
     expect(renderConsole(both).split('\n')[0]).toBe('robust test  FAIL  UNRELIABLE');
+  });
+});
+
+describe('long runs say how long before they start', () => {
+  it('the estimate counts every gradient evaluation the suite may spend, before the first attack', async () => {
+    const d = dirs.fresh();
+    const { W, b } = linearWeights('estimate');
+    const model = writeLinearGraphModel(d, W, b);
+    const data = await writeLinearData(d, 20, W, b, 'estimate');
+    const attacks = [
+      { name: 'pgd', eps: [0.1, 0.2], options: { steps: 100_000, restarts: 3 } },
+      { name: 'fgsm', eps: 0.1 },
+      { name: 'cw', options: { binarySteps: 5, steps: 200 } },
+    ];
+    const cfg = parseConfig(JSON.stringify({ model: { path: model }, data: { source: { x: data.x, y: data.y } }, backend: 'cpu', attacks }), 'c.json', d);
+    let seen: { gradientEvaluations: number; seconds: number } | null = null;
+    let attacked = false;
+    // Stop the run at the estimate: 6e5 PGD steps per example must not start for this test.
+    const run = runSuite({ config: cfg, path: null, sha256: '' }, {
+      onEstimate: (e) => {
+        seen = e;
+        throw new Error('stop here');
+      },
+      onProgress: (p) => void (p.stage === 'attack' && (attacked = true)),
+    });
+    await expect(run).rejects.toThrow('stop here');
+    expect(attacked).toBe(false);
+    expect(seen!.gradientEvaluations).toBe(20 * (2 * 100_000 * 3 + 1 + 5 * 200));
+    expect(attackWork('autoattack', {}, 1)).toBe(100 * 1 * (1 + 9) + 5000 / 3);
+    expect(seen!.seconds).toBeGreaterThan(0);
+    expect([duration(30), duration(600), duration(7200)]).toEqual(['30 s', '10.0 min', '2.0 h']);
   });
 });

@@ -45,6 +45,35 @@ export function checkAttackOptions(name: string, options: Record<string, unknown
   }
 }
 
+/**
+ * Gradient evaluations (or, for score-based attacks, a third of the queries: a forward pass costs about a third of
+ * a forward-and-backward one) one attack spends per example at most, from its options over the registry's
+ * defaults: the basis of the time estimate a long run prints. Early stopping makes real runs shorter.
+ */
+export function attackWork(name: string, options: Record<string, unknown>, epsCount: number): number {
+  const o = { ...(getAttack(name).defaults as Record<string, unknown>), ...options };
+  const num = (k: string, fallback: number) => (typeof o[k] === 'number' ? (o[k] as number) : fallback);
+  const steps = num('steps', 1);
+  const restarts = num('restarts', 1);
+  const queries = num('queries', 0) / 3;
+  switch (name) {
+    case 'fgsm':
+      return epsCount;
+    case 'cw':
+      return num('binarySteps', 1) * steps;
+    case 'deepfool':
+      return steps * num('candidates', 1);
+    case 'square':
+      return epsCount * queries;
+    case 'autoattack':
+      return epsCount * (steps * restarts * (1 + num('targetClasses', 1)) + queries);
+    case 'apgd-t':
+      return epsCount * steps * restarts * num('targetClasses', 1);
+    default:
+      return epsCount * steps * restarts;
+  }
+}
+
 /** The files a data source reads (an image folder counts as a whole: nothing may be written inside it). */
 export function dataInputs(source: DataSource, label = 'the data'): NamedPath[] {
   switch (source.kind) {

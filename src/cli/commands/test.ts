@@ -55,6 +55,16 @@ async function finish(result: SuiteResult, outputs: Parameters<typeof writeRepor
   if (code === 1) throw new RobustError('check', `${result.verdict.failures.length} threshold(s) failed`);
 }
 
+/** Runs estimated longer than this get a note with the estimate. */
+const LONG_RUN_SECONDS = 60;
+
+/** 95 → "1.6 min", 7200 → "2.0 h". */
+export function duration(seconds: number): string {
+  if (seconds < 90) return `${seconds.toFixed(0)} s`;
+  if (seconds < 5400) return `${(seconds / 60).toFixed(1)} min`;
+  return `${(seconds / 3600).toFixed(1)} h`;
+}
+
 /** The report-file flags `robust test` and `robust merge` share. */
 interface ReportFlags {
   junit?: string;
@@ -123,6 +133,12 @@ export function registerTestCommands(program: Command, io: Io): void {
         maxMemoryBytes: memoryBudgetOf(globals),
         onBatchPlan: (stage, plan) => reportBatchPlan(io, globals, stage, plan),
         onBackend: (info) => reportBackend(io, globals, info),
+        onEstimate: ({ gradientEvaluations, seconds }) => {
+          // Only long runs get the note: a CI log of a quick suite stays as it was.
+          if (seconds >= LONG_RUN_SECONDS && !globals.quiet) {
+            io.err(`robust: note: about ${gradientEvaluations.toExponential(1)} gradient evaluations at most; estimated ${duration(seconds)} at the speed of the clean pass (early stopping makes it shorter)`);
+          }
+        },
         onProgress: progressSink(io, globals.quiet),
       });
       await finish(result, outputs, globals.json, Boolean(flags.allowUnreliable ?? loaded.config.allowUnreliable), io);

@@ -1,6 +1,7 @@
 /**
  * The console report of `robust test`: plain text that reads well in a terminal and in a CI log.
  */
+import { breakdowns, groupSummary } from './groups.js';
 import type { CheckStatus, SuiteResult } from '../suite/types.js';
 import {
   formatActual,
@@ -181,6 +182,9 @@ export function renderConsole(result: SuiteResult, options: ConsoleOptions = {})
     );
   }
   if (result.scores.length > 0) out.push('');
+  const groups = breakdowns(result).filter((g) => g.breakdown.groups.length > 1);
+  for (const { kind, breakdown } of groups) out.push(`by ${kind}: ${groupSummary(kind, breakdown)}`);
+  if (groups.length > 0) out.push('');
 
   if (result.thresholds.length > 0) {
     out.push(paint('thresholds', 'bold', color));

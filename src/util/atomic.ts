@@ -158,7 +158,8 @@ export async function writeFilesAtomic(files: ReadonlyArray<{ path: string; byte
     });
     const folders = [...new Set(replaced.map((r) => dirname(r.target)))];
     for (const dir of folders) {
-      current = dir;
+      // Messages name the file the user asked for, not the folder it needs.
+      current = replaced.find((r) => dirname(r.target) === dir)!.shown;
       await mkdir(dir, { recursive: true });
       await recoverFolder(dir);
     }

@@ -18,6 +18,8 @@ import { InputError, RobustError, UsageError } from '../../errors.js';
 import { writeFileAtomic } from '../../util/atomic.js';
 import { checkOutputs, type NamedPath } from '../../util/paths.js';
 import { preflightOutputs } from '../../suite/preflight.js';
+import type { KeyObject } from 'node:crypto';
+import { readPrivateKey, signResult } from '../../provenance/sign.js';
 import type { BackendChoice } from '../../backends/index.js';
 import { stdoutOf, type Io } from '../io.js';
 import { globalsOf } from '../main.js';
@@ -36,11 +38,13 @@ export function exitCodeOf(result: SuiteResult, allowUnreliable: boolean): numbe
 }
 
 /** A suite's outcome as the CLI reports it: console table, report files, exit code (thrown as a typed error). */
-async function finish(result: SuiteResult, outputs: Parameters<typeof writeReports>[1], json: string | undefined, allowUnreliable: boolean, io: Io): Promise<void> {
-  const toStdout = Object.values({ ...outputs, json }).includes('-');
+async function finish(result: SuiteResult, outputs: Parameters<typeof writeReports>[1], json: string | undefined, allowUnreliable: boolean, io: Io, extra: ReportExtras = {}): Promise<void> {
+  const all = { ...outputs, ...(json ? { json } : {}), ...(extra.cyclonedx ? { cyclonedx: extra.cyclonedx } : {}) };
   // With a report on standard output, the console table goes to stderr so the report stays parseable.
-  (toStdout ? io.err : io.out)(renderConsole(result, { color: io.colour }));
-  await writeReports(result, { ...outputs, ...(json ? { json } : {}) }, stdoutOf(io));
+  (Object.values(all).includes('-') ? io.err : io.out)(renderConsole(result, { color: io.colour }));
+  // Signed last, over the final result, so the JSON written is exactly what the signature covers.
+  const final = extra.signingKey ? signResult(result, extra.signingKey) : result;
+  await writeReports(final, all, stdoutOf(io));
   if (result.manifest.shard) {
     // A shard's numbers are a slice: thresholds and checks are judged once, by robust merge. Only errors (a pin
     // mismatch, bad input) fail a shard, so a CI step can run it without swallowing exit codes.
@@ -65,6 +69,29 @@ export function duration(seconds: number): string {
   return `${(seconds / 3600).toFixed(1)} h`;
 }
 
+/** The arguments after `robust` as the user typed them (commander keeps the full argv on the root command). */
+function commandLineOf(cmd: Command): string[] {
+  let root = cmd;
+  while (root.parent) root = root.parent;
+  const raw = (root as unknown as { rawArgs?: unknown }).rawArgs;
+  return Array.isArray(raw) ? raw.slice(2).map(String) : [];
+}
+
+/** Outputs beyond the config's: a signature over the JSON result and a CycloneDX ML-BOM. */
+interface ReportExtras {
+  signingKey?: KeyObject;
+  cyclonedx?: string;
+}
+
+/** Read the --sign key and check there is a JSON result to sign, before any work. */
+async function reportExtras(flags: { sign?: string; cyclonedx?: string }, hasJson: boolean): Promise<ReportExtras> {
+  if (flags.sign !== undefined && !hasJson) throw new UsageError('--sign signs the JSON result, and none is written; add --json <file> or outputs.json to the config');
+  return {
+    ...(flags.sign !== undefined ? { signingKey: await readPrivateKey(flags.sign) } : {}),
+    ...(flags.cyclonedx !== undefined ? { cyclonedx: flags.cyclonedx } : {}),
+  };
+}
+
 /** The report-file flags `robust test` and `robust merge` share. */
 interface ReportFlags {
   junit?: string;
@@ -77,10 +104,11 @@ function reportOutputsOf(flags: ReportFlags): ReportFlags {
 }
 
 /** The report files of a run, each named as the user wrote it: a flag, or the config's `outputs.<format>`. */
-function reportTargets(outputs: ReportFlags & { json?: string }, flags: ReportFlags, json: string | undefined): NamedPath[] {
+function reportTargets(outputs: ReportFlags & { json?: string; cyclonedx?: string }, flags: ReportFlags & { cyclonedx?: string }, json: string | undefined): NamedPath[] {
   const named: NamedPath[] = [];
-  for (const format of ['json', 'junit', 'markdown', 'html'] as const) {
-    const path = outputs[format];
+  const all = { ...outputs, ...(flags.cyclonedx !== undefined ? { cyclonedx: flags.cyclonedx } : {}) };
+  for (const format of ['json', 'junit', 'markdown', 'html', 'cyclonedx'] as const) {
+    const path = all[format];
     if (path === undefined || (format === 'json' && json !== undefined)) continue;
     const label = format !== 'json' && flags[format] !== undefined ? `--${format}` : `outputs.${format}`;
     named.push({ label, path });
@@ -116,10 +144,13 @@ export function registerTestCommands(program: Command, io: Io): void {
     .option('--junit <file>', 'also write JUnit XML (overrides outputs.junit of the suite)')
     .option('--markdown <file>', 'also write a Markdown summary (overrides outputs.markdown)')
     .option('--html <file>', 'also write the HTML report (overrides outputs.html)')
-    .action(async (flags: { config?: string; shard?: string; allowUnreliable?: boolean; adaptive?: boolean } & ReportFlags, self: Command) => {
+    .option('--sign <key.pem>', 'sign the JSON result with this Ed25519 private key (openssl genpkey -algorithm ed25519); check it with robust verify')
+    .option('--cyclonedx <file>', 'also write a CycloneDX 1.6 ML-BOM (the model card with every robustness number)')
+    .action(async (flags: { config?: string; shard?: string; allowUnreliable?: boolean; adaptive?: boolean; sign?: string; cyclonedx?: string } & ReportFlags, self: Command) => {
       const globals = globalsOf(self);
       const shard = flags.shard !== undefined ? parseShard(flags.shard) : undefined;
       const loaded = await loadConfig(flags.config ?? discoverConfig());
+      const extras = await reportExtras(flags, Boolean(globals.json ?? loaded.config.outputs?.json));
       const outputs = { ...(loaded.config.outputs ?? {}), ...reportOutputsOf(flags) };
       await preflightOutputs(reportTargets(outputs, flags, globals.json), { configPath: loaded.path, modelPath: loaded.config.model.path, data: loaded.config.data.source });
       const backendFromCli = self.parent?.getOptionValueSource('backend') === 'cli';
@@ -140,8 +171,9 @@ export function registerTestCommands(program: Command, io: Io): void {
           }
         },
         onProgress: progressSink(io, globals.quiet),
+        commandLine: commandLineOf(self),
       });
-      await finish(result, outputs, globals.json, Boolean(flags.allowUnreliable ?? loaded.config.allowUnreliable), io);
+      await finish(result, outputs, globals.json, Boolean(flags.allowUnreliable ?? loaded.config.allowUnreliable), io, extras);
     });
 
   program
@@ -153,8 +185,11 @@ export function registerTestCommands(program: Command, io: Io): void {
     .option('--html <file>', 'also write the HTML report')
     .option('--allow-unreliable', 'exit 0 (with a warning) instead of 3 when an evaluation check failed')
     .addOption(new Option('--fail-on-unreliable', 'the default since 0.2').hideHelp())
-    .action(async (files: string[], flags: { allowUnreliable?: boolean } & ReportFlags, self: Command) => {
+    .option('--sign <key.pem>', 'sign the merged JSON result (needs --json) with this Ed25519 private key')
+    .option('--cyclonedx <file>', 'also write a CycloneDX 1.6 ML-BOM')
+    .action(async (files: string[], flags: { allowUnreliable?: boolean; sign?: string; cyclonedx?: string } & ReportFlags, self: Command) => {
       const globals = globalsOf(self);
+      const extras = await reportExtras(flags, Boolean(globals.json));
       const outputs = reportOutputsOf(flags);
       await checkOutputs(reportTargets(outputs, flags, globals.json), files.map((f, i) => ({ label: `shard result ${i + 1}`, path: f })));
       const shards: SuiteResult[] = [];
@@ -172,7 +207,7 @@ export function registerTestCommands(program: Command, io: Io): void {
         }
       }
       const merged = mergeResults(shards);
-      await finish(merged, outputs, globals.json, Boolean(flags.allowUnreliable), io);
+      await finish(merged, outputs, globals.json, Boolean(flags.allowUnreliable), io, extras);
     });
 
   program

@@ -6,7 +6,7 @@
 import { Command, CommanderError, Option } from 'commander';
 import { RobustError, errorMessage } from '../errors.js';
 import { BACKEND_NAMES, MAX_WASM_THREADS } from '../backends/index.js';
-import { parseInteger } from './parse.js';
+import { parseInteger, parseSeed } from './parse.js';
 import { parseSize } from '../util/memory.js';
 import { processIo, type Io } from './io.js';
 import { registerAttackCommand } from './commands/attack.js';
@@ -26,7 +26,7 @@ export function buildProgram(io: Io): Command {
   const program = new Command('robust')
     .description('Adversarial-robustness testing for TensorFlow.js models')
     .version(VERSION)
-    .addOption(new Option('--seed <seed>', 'seed for every random choice').default('0'))
+    .addOption(new Option('--seed <seed>', 'seed for every random choice').argParser(parseSeed).default('0'))
     .addOption(new Option('--backend <name>', 'TF.js backend').choices(['auto', ...BACKEND_NAMES]).default('auto'))
     .addOption(new Option('--threads <n>', `wasm backend threads, 1 to ${MAX_WASM_THREADS} (default: one per core)`).argParser(parseInteger('--threads', 1)))
     .addOption(

@@ -9,7 +9,7 @@ import { robustnessScore } from '../metrics/score.js';
 import { curveArea, minimalPerturbationSummary, robustnessCurve } from '../metrics/curve.js';
 import type { NormName } from '../attacks/core/norms.js';
 import type { SuiteConfig } from './config.js';
-import { evaluationChecks } from './checks.js';
+import { adaptiveCheck, evaluationChecks } from './checks.js';
 import { certificationSummary, certifiedKey } from './certify.js';
 import { epsKey, worstKey } from './keys.js';
 import { groupBreakdowns } from './groups.js';
@@ -212,11 +212,12 @@ export function evaluate(input: EvaluationInput): SuiteResult {
   const attacks = attackOutcomes(input.attacks, ex, correct);
   const worst = worstCases(input.attacks, ex);
   const sc = scores(worst, clean.value);
-  const checks = evaluationChecks(attacks, worst, ex.probes, input.numClasses);
+  const checks = [...evaluationChecks(attacks, worst, ex.probes, input.numClasses), ...adaptiveCheck(input.manifest.defenses)];
   const certification = certificationOutcome(input.certification, ex);
   const groups = groupBreakdowns(ex, attacks, worst, Object.keys(input.thresholds?.robustAccuracy ?? {}));
   const thresholds = thresholdOutcomes(input.thresholds, clean.value, attacks, worst, sc, certification, groups);
   const failures = thresholds.filter((t) => !t.passed).map((t) => t.message);
+  const unreliable = checks.some((c) => c.status === 'failed');
   return {
     schema: RESULT_SCHEMA,
     manifest: input.manifest,
@@ -228,7 +229,7 @@ export function evaluate(input: EvaluationInput): SuiteResult {
     scores: sc,
     checks,
     thresholds,
-    verdict: { status: failures.length ? 'fail' : 'pass', unreliable: checks.some((c) => c.status === 'failed'), failures },
+    verdict: { status: failures.length ? 'fail' : unreliable ? 'unreliable' : 'pass', unreliable, failures },
     input: input.input,
     samples: input.samples,
     examples: input.keepExamples ? ex : null,

@@ -21,6 +21,7 @@ import { CERTIFY_DEFAULTS, certifyDataset, radiusGrid, type CertifySettings } fr
 import { estimateMemory, planBatch, type BatchPlan, type MemoryEstimate } from '../util/memory.js';
 import { attackId, epsKey } from './keys.js';
 import { runProbes } from './probes.js';
+import { attackWork } from './preflight.js';
 import { chooseGallery, pickSamples } from './samples.js';
 import { basename, dirname, isAbsolute, resolve } from 'node:path';
 import { gitInfo, hostInfo, modelFileHashes, relativeSource, relativeTo } from '../provenance/manifest.js';
@@ -56,6 +57,11 @@ export interface RunSuiteOptions {
   onProgress?: (p: SuiteProgress) => void;
   /** Called once the backend is chosen. */
   onBackend?: (info: BackendInfo) => void;
+  /**
+   * Called after the clean pass with an estimate of the attacks' time: their gradient evaluations at most
+   * ({@link attackWork}) at about three clean forward passes each, timed on this model and backend.
+   */
+  onEstimate?: (estimate: { gradientEvaluations: number; seconds: number }) => void;
   /** Overrides the config's `adaptive` (e.g. `--adaptive false`). */
   adaptive?: boolean;
   /**
@@ -257,8 +263,12 @@ export async function runSuite(loaded: LoadedConfig, options: RunSuiteOptions = 
     const memory = options.maxMemoryBytes !== undefined && estimate ? { maxMemoryBytes: options.maxMemoryBytes, memoryEstimate: estimate } : {};
 
     options.onProgress?.({ stage: 'clean', done: 0, total: ds.n });
+    const cleanStart = performance.now();
     const correct = correctFlags(await predictLabels(model, ds, cleanBatch), ds.y);
+    const perForward = (performance.now() - cleanStart) / 1000 / ds.n;
     options.onProgress?.({ stage: 'clean', done: ds.n, total: ds.n });
+    const gradientEvaluations = ds.n * metas.reduce((sum, m) => sum + attackWork(m.name, m.options, m.eps.length), 0);
+    options.onEstimate?.({ gradientEvaluations, seconds: 3 * perForward * gradientEvaluations });
 
     const examples: ExampleOutcomes = {
       indices,

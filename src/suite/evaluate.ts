@@ -27,6 +27,7 @@ import {
   type VisualSample,
   type WorstCaseOutcome,
 } from './types.js';
+import { maxOf } from '../tensor/range.js';
 
 /** What an attack run contributes besides its per-example outcomes. */
 export type AttackMeta = Omit<AttackOutcome, 'results'> & { eps: (number | null)[] };
@@ -102,7 +103,7 @@ function minimumNorms(attacks: AttackMeta[], ex: ExampleOutcomes): MinimumNormOu
     const d = raw.map((v) => (v === null ? Infinity : v));
     const grid = a.eps.filter((e): e is number => e !== null);
     const found = d.filter((v) => v > 0 && Number.isFinite(v));
-    const epsMax = grid.length ? Math.max(...grid) : found.length ? Math.max(...found) : 1;
+    const epsMax = grid.length ? maxOf(grid) : found.length ? maxOf(found) : 1;
     const eps = Array.from({ length: CURVE_POINTS }, (_, i) => (epsMax * (i + 1)) / CURVE_POINTS);
     return [{ id: a.id, norm: a.norm, summary: minimalPerturbationSummary(d), curve: robustnessCurve(d, eps), epsMax, area: curveArea(d, epsMax) / epsMax }];
   });

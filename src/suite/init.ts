@@ -5,6 +5,7 @@
 import { relative, dirname, resolve } from 'node:path';
 import type { LoadedModel } from '../models/index.js';
 import { formatDataSource, parseDataSource, type DataSource } from '../data/index.js';
+import { boundsRange } from '../tensor/range.js';
 
 export interface InitOptions {
   /** Where the config will be written (model and data paths are made relative to its folder). */
@@ -26,7 +27,8 @@ export interface InitMeasurement {
 
 /** The suite's eps grid: 10%, 20% and 30% of the input range. */
 export function startingEps(model: Pick<LoadedModel, 'bounds'>): number[] {
-  const range = extreme(model.bounds.max, 'max') - extreme(model.bounds.min, 'min');
+  const { min, max } = boundsRange(model.bounds);
+  const range = max - min;
   return [0.1, 0.2, 0.3].map((f) => Number((f * range).toPrecision(3)));
 }
 
@@ -55,7 +57,8 @@ export function initConfig(model: LoadedModel, o: InitOptions): string {
     const r = relative(base, resolve(p));
     return r.startsWith('.') ? r : `./${r}`;
   };
-  const range = extreme(model.bounds.max, 'max') - extreme(model.bounds.min, 'min');
+  const { min, max } = boundsRange(model.bounds);
+  const range = max - min;
   const eps = startingEps(model);
   const thresholds = startingThresholds(o.measured);
   const measuredNote = o.measured
@@ -100,12 +103,6 @@ outputs:
   markdown: robust-report/summary.md
   html: robust-report/report.html
 `;
-}
-
-/** The largest (or smallest) of scalar or per-feature bounds, without spreading a large array onto the stack. */
-function extreme(value: number | number[], which: 'min' | 'max'): number {
-  if (typeof value === 'number') return value;
-  return value.reduce((a, b) => (which === 'max' ? Math.max(a, b) : Math.min(a, b)), which === 'max' ? -Infinity : Infinity);
 }
 
 /** A data source whose file paths (given relative to the working directory) are made relative to the config. */

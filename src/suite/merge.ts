@@ -8,6 +8,7 @@ import { evaluate, type AttackMeta } from './evaluate.js';
 import { RESULT_SCHEMA, type ExampleOutcomes, type ProbeOutcomes, type SuiteResult } from './types.js';
 import type { SuiteConfig } from './config.js';
 import { CERTIFIED_PREFIX } from './certify.js';
+import { maxOf } from '../tensor/range.js';
 
 /** The thresholds a result was judged against, rebuilt from its outcomes. */
 export function thresholdsOf(r: SuiteResult): SuiteConfig['thresholds'] {
@@ -117,7 +118,7 @@ export function mergeResults(shards: SuiteResult[]): SuiteResult {
     attacks,
     examples,
     input: first.input,
-    samples: ordered.flatMap((s) => s.samples).slice(0, Math.max(...ordered.map((s) => s.samples.length))),
+    samples: ordered.flatMap((s) => s.samples).slice(0, maxOf(ordered.map((s) => s.samples.length))),
     keepExamples: true,
     ...(certification
       ? {

@@ -14,7 +14,8 @@ import { withDefenses } from '../defenses/registry.js';
 import { predictLabels, correctFlags } from '../metrics/accuracy.js';
 import { CheckError, UsageError } from '../errors.js';
 import { VERSION } from '../version.js';
-import { suggest, type LoadedConfig } from './config.js';
+import type { LoadedConfig } from './config.js';
+import { suggest } from '../options/schema.js';
 import { evaluate, thresholdKeys, type AttackMeta, type CertificationMeta } from './evaluate.js';
 import { CERTIFY_DEFAULTS, certifyDataset, radiusGrid, type CertifySettings } from './certify.js';
 import { estimateMemory, planBatch, type BatchPlan, type MemoryEstimate } from '../util/memory.js';
@@ -24,6 +25,7 @@ import { chooseGallery, pickSamples } from './samples.js';
 import { basename, dirname, isAbsolute, resolve } from 'node:path';
 import { gitInfo, hostInfo, modelFileHashes, relativeSource, relativeTo } from '../provenance/manifest.js';
 import type { ExampleOutcomes, RunManifest, SuiteResult } from './types.js';
+import { boundsRange } from '../tensor/range.js';
 
 export interface Shard {
   /** 1-based. */
@@ -404,8 +406,7 @@ export async function runSuite(loaded: LoadedConfig, options: RunSuiteOptions = 
       examples,
       input: {
         shape: ds.shape,
-        min: typeof model.bounds.min === 'number' ? model.bounds.min : Math.min(...model.bounds.min),
-        max: typeof model.bounds.max === 'number' ? model.bounds.max : Math.max(...model.bounds.max),
+        ...boundsRange(model.bounds),
         numClasses: model.numClasses,
       },
       samples,

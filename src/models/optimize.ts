@@ -16,6 +16,7 @@
  */
 import * as tfl from '@tensorflow/tfjs-layers';
 import { tf } from '../tf.js';
+import { ACTIVATION_GRAD } from '../backends/kernels/activationGrad.js';
 
 /** Activations fused into an op. */
 export type FusedActivation = 'linear' | 'relu' | 'relu6';
@@ -245,6 +246,10 @@ interface Compiled {
 /** dy masked by the derivative of `act`, read off the op's output y (relu: y > 0; relu6: 0 < y < 6). */
 function maskGrad(dy: tf.Tensor, y: tf.Tensor, act: Act): tf.Tensor {
   if (act === 'linear') return dy;
+  // One pass where robust registered the kernel (wasm, cpu); TF.js's element-wise ops elsewhere.
+  if (tf.getKernel(ACTIVATION_GRAD, tf.getBackend()) !== undefined) {
+    return tf.engine().runKernel(ACTIVATION_GRAD, { dy, y }, { upper: act === 'relu6' ? 6 : Infinity }) as tf.Tensor;
+  }
   if (act === 'relu') return tf.mul(dy, tf.step(y));
   return tf.where(tf.logicalAnd(tf.greater(y, 0), tf.less(y, 6)), dy, tf.zerosLike(dy));
 }
@@ -331,6 +336,17 @@ function denseOp(op: Extract<OptOp, { kind: 'dense' }>): Compiled {
 
 const none = (): void => undefined;
 
+/** relu / relu6 standing alone (after an Add, say), with the one-pass gradient of {@link maskGrad}. */
+function activationOp(act: Act): Compiled {
+  const run = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
+    const x = args[0] as tf.Tensor;
+    const y = act === 'relu' ? tf.relu(x) : act === 'relu6' ? tf.relu6(x) : x;
+    (args[1] as tf.GradSaveFunc)([y]);
+    return { value: y, gradFunc: (dy: tf.Tensor, [out]: tf.Tensor[]) => maskGrad(dy, out as tf.Tensor, act) };
+  });
+  return { apply: (x) => run(x), dispose: none };
+}
+
 function compileOp(op: OptOp): Compiled {
   switch (op.kind) {
     case 'conv':
@@ -340,10 +356,7 @@ function compileOp(op: OptOp): Compiled {
     case 'affine':
       return { apply: (x) => tf.add(tf.mul(x, op.scale), op.shift), dispose: none };
     case 'activation':
-      return {
-        apply: (x) => (op.activation === 'relu' ? tf.relu(x) : op.activation === 'relu6' ? tf.relu6(x) : op.activation === 'softmax' ? tf.softmax(x) : x),
-        dispose: none,
-      };
+      return op.activation === 'softmax' ? { apply: (x) => tf.softmax(x), dispose: none } : activationOp(op.activation);
     case 'pad':
       return { apply: (x) => tf.pad(x, [[0, 0], ...op.padding, [0, 0]]), dispose: none };
     case 'add':

@@ -12,6 +12,7 @@ import { optimizeLayersModel } from '../src/models/optimize.js';
 import { loadModel } from '../src/models/index.js';
 import { join } from 'node:path';
 import { saveLayersModel } from '../src/models/save.js';
+import { ACTIVATION_GRAD } from '../src/backends/kernels/activationGrad.js';
 import { TEST_BACKENDS, activate, noLeak } from './helpers/backends.js';
 import { tempDirs } from './helpers/tmp.js';
 
@@ -82,6 +83,21 @@ describe.each(TEST_BACKENDS)('optimize on %s', (backend) => {
       });
       plain.dispose();
       optimized.dispose();
+    });
+  });
+
+  it('RobustActivationGrad equals the relu and relu6 gradients of TF.js, ties at 0 and 6 included', async () => {
+    await noLeak(async () => {
+      const x = tf.tensor1d([-1, 0, 0.5, 3, 6, 6.5, 100, -0.25]);
+      const dy = tf.tensor1d([1, 2, 3, 4, 5, 6, 7, 8]);
+      for (const [act, upper] of [[tf.relu, Infinity], [tf.relu6, 6]] as const) {
+        const want = tf.grad((t: tf.Tensor) => tf.sum(tf.mul(act(t), dy)))(x);
+        const y = act(x);
+        const got = tf.engine().runKernel(ACTIVATION_GRAD, { dy, y }, { upper }) as tf.Tensor;
+        expect(Array.from(await got.data())).toEqual(Array.from(await want.data()));
+        tf.dispose([want, y, got]);
+      }
+      tf.dispose([x, dy]);
     });
   });
 

@@ -26,6 +26,8 @@ export interface Core {
   declaredInputShape?: (number | null)[];
   outputsProbabilities: boolean;
   softmaxStripped: boolean;
+  /** True when `forward` is the attack-time pass of `optimize.ts` rather than the model as loaded. */
+  optimized?: boolean;
   /** The model's userDefinedMetadata, where robust's bounds and normalisation may be. */
   metadata: unknown;
   dispose: () => void;

@@ -15,3 +15,5 @@ export {
 } from './io.js';
 export { DEFAULT_BOUNDS, checkBounds, checkNormalization, readRobustMetadata, type RobustMetadata } from './metadata.js';
 export { buildReferenceCnn, REFERENCE_INPUT_SHAPE } from './reference.js';
+export { ARCHITECTURES, buildMobileNetV2, buildResNet18, buildResNet20, type ArchitectureName, type ArchitectureOptions } from './architectures.js';
+export { compileGraph, foldGraph, graphFromLayers, optimizeLayersModel, type CompiledGraph, type OptNode, type OptOp, type OptimizeOptions } from './optimize.js';

@@ -7,6 +7,7 @@ import { tf } from '../tf.js';
 import { InputError, UsageError } from '../errors.js';
 import { isRecord, type Core, type LogitsMode } from './core.js';
 import type { ErrorFactory } from './metadata.js';
+import { optimizeLayersModel } from './optimize.js';
 
 /**
  * Refuse layers TF.js does not ship before TF.js tries to build them: a Keras Lambda (or any custom
@@ -83,8 +84,10 @@ function withoutSoftmax(model: tfl.LayersModel, last: tfl.layers.Layer): ((x: tf
 /**
  * Wrap a Layers model: `apply` with training off, skipping a final softmax when `mode` allows.
  * `ownsModel` decides whether `dispose` frees the weights; `fail` raises errors about the model.
+ * `optimize` swaps in the attack-time pass of `optimize.ts` (folded BatchNormalization, input gradient
+ * only) where it handles the model.
  */
-export function layersCore(model: tfl.LayersModel, mode: LogitsMode, ownsModel: boolean, fail: ErrorFactory): Core {
+export function layersCore(model: tfl.LayersModel, mode: LogitsMode, ownsModel: boolean, fail: ErrorFactory, optimize = false): Core {
   if (model.inputs.length !== 1 || model.outputs.length !== 1) {
     throw fail(`robust needs a model with one input and one output; this one has ${model.inputs.length} and ${model.outputs.length}`);
   }
@@ -107,14 +110,20 @@ export function layersCore(model: tfl.LayersModel, mode: LogitsMode, ownsModel: 
         : "logits: strip-softmax was asked for, but the model's output layer has no softmax; use logits: auto",
     );
   }
+  const fast = optimize ? optimizeLayersModel(model, { stripSoftmax: stripped }) : undefined;
+  if (fast !== undefined) forward = fast.forward;
   return {
     format: 'layers-model',
     forward,
+    optimized: fast !== undefined,
     declaredInputShape: model.inputs[0]?.shape.slice(1),
     outputsProbabilities: probabilities && !stripped,
     softmaxStripped: stripped,
     metadata: model.getUserDefinedMetadata(),
-    dispose: ownsModel ? () => void model.dispose() : () => undefined,
+    dispose: () => {
+      fast?.dispose();
+      if (ownsModel) model.dispose();
+    },
     layersModel: model,
   };
 }

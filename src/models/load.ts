@@ -47,6 +47,13 @@ export interface LoadModelOptions {
   logits?: LogitsMode;
   /** What attacks may use. Default `gradients`; set `scores` or `decisions` to model a weaker threat. */
   access?: ModelAccess;
+  /**
+   * Run a Layers model through the attack-time pass (`optimizeLayersModel`: BatchNormalization folded,
+   * bias and relu/relu6 fused, gradients for the input only), which copies the weights. Default: true
+   * for a path (robust owns those weights), false for an in-memory model (its owner may still train it).
+   * Set false to train `layersModel` through `predict`.
+   */
+  optimize?: boolean;
 }
 
 /** The {@link Model} robust builds, with what it learnt while loading. */
@@ -63,6 +70,8 @@ export interface LoadedModel extends Model {
   readonly modelJsonPath?: string;
   /** The underlying Layers model (e.g. for training), when there is one. */
   readonly layersModel?: tfl.LayersModel;
+  /** True when `predict` runs the attack-time pass (see {@link LoadModelOptions.optimize}). */
+  readonly optimized: boolean;
 }
 
 interface Context {
@@ -131,6 +140,7 @@ function assemble(core: Core, options: LoadModelOptions, ctx: Context): LoadedMo
     normalization,
     modelJsonPath: ctx.modelJsonPath,
     layersModel: core.layersModel,
+    optimized: core.optimized ?? false,
     predict(x: tf.Tensor): tf.Tensor2D {
       if (x.rank !== inputShape.length + 1 || x.shape.slice(1).some((d, i) => d !== inputShape[i])) {
         throw new UsageError(`model ${name} takes inputs [batch, ${inputShape.join(', ')}], got [${x.shape.join(', ')}]`);
@@ -164,7 +174,7 @@ async function loadFromPath(path: string, options: LoadModelOptions, mode: Logit
     } catch (err) {
       throw new InputError(`${where} could not be loaded as a Layers model: ${errorMessage(err)}`);
     }
-    core = guard(() => layersCore(model, mode, true, fail), () => model.dispose());
+    core = guard(() => layersCore(model, mode, true, fail, options.optimize ?? true), () => model.dispose());
   } else {
     let model: tfc.GraphModel;
     try {
@@ -216,7 +226,7 @@ export async function loadModel(source: ModelSource, options: LoadModelOptions =
   const fail = usageFailure;
   const ctxFor = (name: string): Context => ({ name: options.name ?? name, fail, metadataFail: inputFailure(`metadata of ${name}`) });
   if (source instanceof tfl.LayersModel) {
-    return assemble(layersCore(source, mode, false, fail), options, ctxFor(source.name));
+    return assemble(layersCore(source, mode, false, fail, options.optimize ?? false), options, ctxFor(source.name));
   }
   if (source instanceof tfc.GraphModel) {
     return assemble(graphCore(source, graphTopology(source), mode, false, fail), options, ctxFor('graph-model'));

@@ -10,7 +10,8 @@
  *   train and `gather` had no gradient), `_FusedMatMul` (wrong bias with transposed or batched operands),
  *   `ResizeBilinearGrad` and `ResizeNearestNeighborGrad` (`halfPixelCenters` ignored); `BatchMatMul` and
  *   `_FusedMatMul` with a transposed operand (a scalar loop 15–40× slower than XNNPACK; now laid out first);
- *   `Identity` (copied its input; now shares it under a reference count).
+ *   `Identity` (copied its input; now shares it under a reference count); `RobustActivationGrad` (new:
+ *   the relu / relu6 gradient in one pass, for the attack-time model pass).
  *   From the systematic sweep (test/kernels-sweep.test.ts): element-wise `Sign`, `Log1p`, `Selu`, `Sin`,
  *   `Cos` (wrong for tiny or large inputs), `Relu6` and `ClipByValue` (NaN clipped to a bound; int32
  *   misread), `Cast` to bool, `OneHot` (dtype ignored); `StridedSlice`, `Select`, `Reverse` (int32 / bool),
@@ -18,7 +19,7 @@
  *   `Conv3DBackpropFilterV2`, `Dilation2D` and its gradients, `MaxPool3DGrad`, `MaxPoolWithArgmax`
  *   (wrong values); `FusedConv2D` / `FusedDepthwiseConv2D` (garbage with stray prelu weights);
  *   `RotateWithOffset` (fill truncated to int) and `Transform` ('reflect' wrong).
- * - cpu: `AvgPoolGrad` (the same padded-border divisor bug as wasm), `ResizeBilinearGrad` and
+ * - cpu: `RobustActivationGrad` (as on wasm), `AvgPoolGrad` (the same padded-border divisor bug as wasm), `ResizeBilinearGrad` and
  *   `ResizeNearestNeighborGrad` (`halfPixelCenters` ignored; wrong or throwing for batch > 1),
  *   `Transform` (every image after the first left as fill), `Cumsum` / `Cumprod` (negative axis gave
  *   an empty result).
@@ -26,6 +27,7 @@
  * or training loop reaches in test/kernels.test.ts); the differences left are listed there as harmless.
  */
 import { tf } from '../../tf.js';
+import { activationGradConfig } from './activationGrad.js';
 import { conv2dBackpropFilterConfig, conv2dBackpropInputConfig } from './conv2d.js';
 import { depthwiseBackpropFilterConfig, depthwiseBackpropInputConfig } from './depthwise.js';
 import { batchMatMulConfig, fusedMatMulConfig } from './matmul.js';
@@ -72,6 +74,7 @@ function fixesFor(tfBackendName: string): tf.KernelConfig[] {
       return [
         maxPoolGradConfig('wasm'),
         avgPoolGradConfig('wasm'),
+        activationGradConfig('wasm'),
         conv2dBackpropInputConfig,
         conv2dBackpropFilterConfig,
         depthwiseBackpropInputConfig,
@@ -114,6 +117,7 @@ function fixesFor(tfBackendName: string): tf.KernelConfig[] {
     case 'cpu':
       return [
         avgPoolGradConfig('cpu'),
+        activationGradConfig('cpu'),
         resizeBilinearGradConfig('cpu'),
         resizeNearestGradConfig('cpu'),
         transformConfig('cpu'),

@@ -61,7 +61,8 @@ async function modelFromFlags(flags: TrainFlags, cmd: Command, seed: number): Pr
     return { net, classifier: asClassifier(net), bounds: { min: 0, max: 1 }, label: flags.arch };
   }
   if (cmd.getOptionValueSource('arch') === 'cli') throw new UsageError('give --arch or --model, not both');
-  const loaded = await loadModel(flags.model);
+  // Not optimised: the attack-time pass copies the weights, and these are about to be trained.
+  const loaded = await loadModel(flags.model, { optimize: false });
   const net = loaded.layersModel;
   if (loaded.format !== 'layers-model' || net === undefined) {
     loaded.dispose();

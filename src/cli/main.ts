@@ -15,6 +15,7 @@ import { registerCertifyCommand } from './commands/certify.js';
 import { registerDataCommand } from './commands/data.js';
 import { registerTrainCommand } from './commands/train.js';
 import { registerTestCommands } from './commands/test.js';
+import { registerScanCommand } from './commands/scan.js';
 import { VERSION } from '../version.js';
 
 /** Options every command accepts. */
@@ -54,6 +55,7 @@ export function buildProgram(io: Io): Command {
   registerTrainCommand(program, io);
   registerTestCommands(program, io);
   registerBenchCommand(program, io);
+  registerScanCommand(program, io);
   for (const cmd of program.commands) cmd.exitOverride().configureOutput(program.configureOutput());
   return program;
 }

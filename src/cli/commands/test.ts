@@ -16,6 +16,7 @@ import { globalsOf } from '../main.js';
 import { memoryBudgetOf, reportBatchPlan, startBackend } from '../options.js';
 import { parseBool, parseInteger } from '../parse.js';
 import { makeProgress, type Progress } from '../progress.js';
+import { scanBeforeSuite } from './scan.js';
 
 /** Exit code of a finished suite: 3 when unreliable and asked to fail on it, 1 when a threshold failed. */
 export function exitCodeOf(result: SuiteResult, failOnUnreliable: boolean): number {
@@ -55,10 +56,12 @@ export function registerTestCommands(program: Command, io: Io): void {
     .option('--shard <i/n>', 'run only the i-th of n deterministic slices of the examples (for CI matrix jobs)')
     .option('--fail-on-unreliable', 'exit 3 when a self-check says the evaluation may overstate robustness')
     .option('--adaptive <bool>', 'with defences: attack through BPDA/EOT gradients (true, default) or naively (false)', parseBool('--adaptive'))
-    .action(async (flags: { config: string; shard?: string; failOnUnreliable?: boolean; adaptive?: boolean }, self: Command) => {
+    .option('--no-scan', 'skip the static scan of the model file that runs first (a critical finding stops the suite)')
+    .action(async (flags: { config: string; shard?: string; failOnUnreliable?: boolean; adaptive?: boolean; scan: boolean }, self: Command) => {
       const globals = globalsOf(self);
       const shard = flags.shard !== undefined ? parseShard(flags.shard) : undefined;
       const loaded = await loadConfig(flags.config);
+      if (flags.scan) await scanBeforeSuite(loaded.config.model.path, io);
       const backendFromCli = self.parent?.getOptionValueSource('backend') === 'cli';
       const seedFromCli = self.parent?.getOptionValueSource('seed') === 'cli';
       const result = await runSuite(loaded, {

@@ -103,11 +103,12 @@ function scanContentSync(bytes: Uint8Array, ctx: ScanContext): ScanFormat {
     scanNpy(bytes, ctx);
     return 'numpy';
   }
-  if (bytes[0] === 0x80 && bytes.length > 1 && bytes[1]! <= 5) return scanPickleStream(bytes, ctx);
+  // Before pickles: a header length of 128 to 133 bytes opens with what reads as a PROTO opcode.
   if (isSafetensors(bytes)) {
     scanSafetensors(bytes, ctx);
     return 'safetensors';
   }
+  if (bytes[0] === 0x80 && bytes.length > 1 && bytes[1]! <= 5) return scanPickleStream(bytes, ctx);
   const onnx = decodeOnnx(bytes);
   if (onnx) {
     scanOnnx(ctx.file, onnx, ctx);

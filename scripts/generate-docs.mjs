@@ -4,3 +4,7 @@ import { attackTableMarkdown } from '../dist/attacks/docs.js';
 
 writeFileSync(new URL('../docs/attacks.md', import.meta.url), attackTableMarkdown());
 console.log('wrote docs/attacks.md');
+
+const { scanDocsMarkdown } = await import('../dist/scan/docs.js');
+writeFileSync(new URL('../docs/scan.md', import.meta.url), scanDocsMarkdown());
+console.log('wrote docs/scan.md');

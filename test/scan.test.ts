@@ -197,3 +197,13 @@ describe('pickle ratings, faults and tricks', () => {
     expect((await scan(bytes(op.proto(2), op.none, op.stop, 'hidden payload'))).map((f) => [f.rule, f.severity, f.location.offset])).toEqual([['PKL005', 'low', 4]]);
   });
 });
+
+describe('docs/scan.md', () => {
+  it('is what the rule table renders (run npm run docs after changing a rule), with every rule', async () => {
+    const { scanDocsMarkdown } = await import('../src/scan/docs.js');
+    const { RULES } = await import('../src/scan/rules.js');
+    const md = readFileSync(join(import.meta.dirname, '..', 'docs', 'scan.md'), 'utf8');
+    expect(md).toBe(scanDocsMarkdown());
+    for (const r of RULES) expect(md).toContain(`| \`${r.id}\` | ${r.name} | ${r.severity} |`);
+  });
+});

@@ -160,3 +160,15 @@ describe('safetensors', () => {
     expect((await scan(file({ a: {} }, 0, 5000))).map((f) => f.rule)).toEqual(['SFT002']);
   });
 });
+
+describe('no false positives on raw weights', () => {
+  it('random float32 weight files (seeded) are unknown files with no findings', async () => {
+    const fc = (await import('fast-check')).default;
+    await fc.assert(
+      fc.asyncProperty(fc.float32Array({ minLength: 1, maxLength: 512 }), async (weights) => {
+        expect(await scan(new Uint8Array(weights.buffer), `weights${counter++}.bin`)).toEqual([]);
+      }),
+      { seed: 15, numRuns: 150 },
+    );
+  });
+});

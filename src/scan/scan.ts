@@ -14,7 +14,7 @@ import { joblibOptions } from './joblib.js';
 import { scanKerasConfig, scanKerasH5, scanKerasJson } from './keras.js';
 import { isNpy, scanNpy } from './numpy.js';
 import { decodeOnnx, scanOnnx } from './onnx.js';
-import { disassemblePickle, looksLikePickle } from './pickle.js';
+import { disassemblePickle, isPickleOpcode, looksLikePickle } from './pickle.js';
 import { isSafetensors, scanSafetensors } from './safetensors.js';
 import { isTfjsModel, scanTfjs } from './tfjs.js';
 import { severityRank, type Finding, type ScanFormat, type ScanReport, type ScannedFile } from './types.js';
@@ -108,7 +108,8 @@ function scanContentSync(bytes: Uint8Array, ctx: ScanContext): ScanFormat {
     scanSafetensors(bytes, ctx);
     return 'safetensors';
   }
-  if (bytes[0] === 0x80 && bytes.length > 1 && bytes[1]! <= 5) return scanPickleStream(bytes, ctx);
+  // A PROTO opcode, a known protocol, and an opcode after it: random weight bytes rarely pass all three.
+  if (bytes[0] === 0x80 && bytes.length > 2 && bytes[1]! <= 5 && isPickleOpcode(bytes[2]!)) return scanPickleStream(bytes, ctx);
   const onnx = decodeOnnx(bytes);
   if (onnx) {
     scanOnnx(ctx.file, onnx, ctx);

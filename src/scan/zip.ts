@@ -58,7 +58,12 @@ export function isZip(bytes: Uint8Array): boolean {
   if (bytes.length < 22) return false;
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   if (view.getUint32(0, true) === LOCAL || view.getUint32(0, true) === EOCD) return true;
-  return findEocd(view) >= 0;
+  // Elsewhere (data prepended to an archive) the end record must also be preceded by a central directory,
+  // so four random bytes of a weights file that happen to spell the signature do not make it a zip.
+  const eocd = findEocd(view);
+  if (eocd < 0) return false;
+  const cdStart = eocd - view.getUint32(eocd + 12, true);
+  return view.getUint16(eocd + 10, true) === 0 || (cdStart >= 0 && view.getUint32(cdStart, true) === CENTRAL);
 }
 
 function unsafePath(name: string): boolean {

@@ -27,7 +27,7 @@ export function renderScanConsole(report: ScanReport): string {
   const summary = `${report.files.length} file(s) scanned, ${report.findings.length} finding(s): ${[...SEVERITIES].reverse().map((s) => `${counts[s]} ${s}`).join(', ')}`;
   if (report.findings.length === 0) return `no findings\n${summary}`;
   const rows = report.findings.map((f) => [f.severity, f.rule, formatLocation(f.location), f.message]);
-  const widths = [8, 6, Math.min(60, Math.max(8, ...rows.map((r) => r[2]!.length)))];
+  const widths = [8, 6, Math.min(60, rows.reduce((w, r) => Math.max(w, r[2]!.length), 8))];
   const line = (r: string[]): string => r.map((c, i) => (i < 3 ? c.padEnd(widths[i]!) : c)).join('  ');
   return [line(['severity', 'rule', 'location', 'explanation']), ...rows.map(line), summary].join('\n');
 }

@@ -8,3 +8,7 @@ import { attacksMarkdown } from './attacks-docs.mjs';
 
 writeFileSync(new URL('../docs/attacks.md', import.meta.url), attacksMarkdown({ attacks: ATTACKS, defenses: DEFENSES, options }));
 console.log('wrote docs/attacks.md');
+
+const { scanDocsMarkdown } = await import('../dist/scan/docs.js');
+writeFileSync(new URL('../docs/scan.md', import.meta.url), scanDocsMarkdown());
+console.log('wrote docs/scan.md');

@@ -15,6 +15,7 @@ import { registerCertifyCommand } from './commands/certify.js';
 import { registerDataCommand } from './commands/data.js';
 import { registerTrainCommand } from './commands/train.js';
 import { registerTestCommands } from './commands/test.js';
+import { registerScanCommand } from './commands/scan.js';
 import { registerVerifyCommand } from './commands/verify.js';
 import { VERSION } from '../version.js';
 import type { GlobalOptions } from './globals.js';
@@ -47,6 +48,7 @@ export function buildProgram(io: Io): Command {
   registerTestCommands(program, io);
   registerVerifyCommand(program, io);
   registerBenchCommand(program, io);
+  registerScanCommand(program, io);
   // A subcommand's --help also lists the global flags (--seed, --backend, --json, ...), which it accepts too.
   for (const cmd of program.commands) cmd.exitOverride().configureOutput(program.configureOutput()).configureHelp({ showGlobalOptions: true });
   return program;

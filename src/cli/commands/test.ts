@@ -26,6 +26,7 @@ import { globalsOf } from '../globals.js';
 import { memoryBudgetOf, reportBackend, reportBatchPlan, startBackend } from '../options.js';
 import { parseBool, parseInteger } from '../parse.js';
 import { makeProgress, type Progress } from '../progress.js';
+import { scanBeforeSuite } from './scan.js';
 
 /**
  * Exit code of a finished suite: 3 when a check failed (the evaluation is unreliable) unless unreliable runs are
@@ -146,10 +147,12 @@ export function registerTestCommands(program: Command, io: Io): void {
     .option('--html <file>', 'also write the HTML report (overrides outputs.html)')
     .option('--sign <key.pem>', 'sign the JSON result with this Ed25519 private key (openssl genpkey -algorithm ed25519); check it with robust verify')
     .option('--cyclonedx <file>', 'also write a CycloneDX 1.6 ML-BOM (the model card with every robustness number)')
-    .action(async (flags: { config?: string; shard?: string; allowUnreliable?: boolean; adaptive?: boolean; sign?: string; cyclonedx?: string } & ReportFlags, self: Command) => {
+    .option('--no-scan', 'skip the static scan of the model file that runs first (a critical finding stops the suite)')
+    .action(async (flags: { config?: string; shard?: string; allowUnreliable?: boolean; adaptive?: boolean; sign?: string; cyclonedx?: string; scan: boolean } & ReportFlags, self: Command) => {
       const globals = globalsOf(self);
       const shard = flags.shard !== undefined ? parseShard(flags.shard) : undefined;
       const loaded = await loadConfig(flags.config ?? discoverConfig());
+      if (flags.scan) await scanBeforeSuite(loaded.config.model.path, io);
       const extras = await reportExtras(flags, Boolean(globals.json ?? loaded.config.outputs?.json));
       const outputs = { ...(loaded.config.outputs ?? {}), ...reportOutputsOf(flags) };
       await preflightOutputs(reportTargets(outputs, flags, globals.json), { configPath: loaded.path, modelPath: loaded.config.model.path, data: loaded.config.data.source });

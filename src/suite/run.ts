@@ -7,7 +7,7 @@ import { useBackend, type BackendChoice, type BackendInfo } from '../backends/in
 import { getAttack } from '../attacks/registry.js';
 import { runAttack, type AttackReport } from '../attacks/run.js';
 import type { NormName } from '../attacks/core/norms.js';
-import { loadDataset, makeDataset, takeIndices, validateDataset, type Dataset, type LoadedDataset } from '../data/index.js';
+import { loadDataset, makeDataset, takeIndices, toModelLayout, validateDataset, type Dataset, type LoadedDataset } from '../data/index.js';
 import { loadModel } from '../models/index.js';
 import type { Model } from '../models/types.js';
 import { withDefenses } from '../defenses/registry.js';
@@ -192,12 +192,12 @@ export async function runSuite(loaded: LoadedConfig, options: RunSuiteOptions = 
         `model ${config.model.path} has SHA-256 ${model.sha256} but the config pins ${config.model.sha256}: it may have been tampered with or replaced; if the change is intended, update model.sha256`,
       );
     }
-    const full = await loadDataset(config.data.source, {
+    const full = toModelLayout(await loadDataset(config.data.source, {
       ...(config.data.n !== undefined ? { n: config.data.n } : {}),
       ...(config.data.offset !== undefined ? { offset: config.data.offset } : {}),
       ...(config.data.sample ? { sample: config.data.sample } : {}),
       seed: config.data.seed ?? seed,
-    });
+    }), loadedModel);
     validateDataset(full, { inputShape: model.inputShape, numClasses: model.numClasses, bounds: model.bounds });
     const [from, to] = shardRange(full.n, options.shard);
     if (to <= from) throw new UsageError(`shard ${options.shard!.index}/${options.shard!.count} of ${full.n} examples is empty; use fewer shards`);

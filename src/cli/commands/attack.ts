@@ -3,7 +3,7 @@ import { attackNames, attackOptionNames, getAttack } from '../../attacks/registr
 import { runAttack, type AttackOptions, type AttackReport } from '../../attacks/run.js';
 import type { Targeting } from '../../attacks/core/types.js';
 import { NORM_NAMES, type NormName } from '../../attacks/core/norms.js';
-import { encodeNpy, validateDataset, type LoadedDataset } from '../../data/index.js';
+import { encodeNpy, toModelLayout, validateDataset, type LoadedDataset } from '../../data/index.js';
 import { loadModel, type LoadedModel } from '../../models/index.js';
 import { UsageError } from '../../errors.js';
 import { writeFileAtomic, writeFilesAtomic } from '../../util/atomic.js';
@@ -149,7 +149,7 @@ export function registerAttackCommand(program: Command, io: Io): void {
     const backend = await startBackend(globals, io);
     const model = await loadModel(flags.model);
     try {
-      const ds = await loadDataFromFlags(flags, globals.seed);
+      const ds = toModelLayout(await loadDataFromFlags(flags, globals.seed), model);
       validateDataset(ds, { inputShape: model.inputShape, numClasses: model.numClasses, bounds: model.bounds });
       const targeting = targetingOf(flags, model.numClasses, ds.n);
       const options = attackOptions(flags, info.name, globals.seed, targeting);

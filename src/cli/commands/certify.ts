@@ -1,6 +1,6 @@
 import { Option, type Command } from 'commander';
 import { join } from 'node:path';
-import { validateDataset, type LoadedDataset } from '../../data/index.js';
+import { toModelLayout, validateDataset, type LoadedDataset } from '../../data/index.js';
 import { loadModel, type LoadedModel } from '../../models/index.js';
 import type { Certificate } from '../../defenses/smoothing.js';
 import { CERTIFY_DEFAULTS, certificationSummary, certifyDataset, radiusGrid, type CertificationSummary, type CertifySettings } from '../../suite/certify.js';
@@ -105,7 +105,7 @@ export function registerCertifyCommand(program: Command, io: Io): void {
     const backend = await startBackend(globals, io);
     const model = await loadModel(flags.model);
     try {
-      const ds = await loadDataFromFlags(flags, globals.seed);
+      const ds = toModelLayout(await loadDataFromFlags(flags, globals.seed), model);
       validateDataset(ds, { inputShape: model.inputShape, numClasses: model.numClasses, bounds: model.bounds });
       const plan = certifyBatchPlan(model, settings, memoryBudgetOf(globals));
       reportBatchPlan(io, globals, 'certify', plan);

@@ -10,10 +10,11 @@ import onnxProto from 'onnx-proto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { tf } from '../src/tf.js';
 import { loadModel } from '../src/models/index.js';
-import { loadDataset, toModelLayout } from '../src/data/index.js';
+import { loadDataset, readNpy, toModelLayout, writeNpy } from '../src/data/index.js';
 import { getAttack } from '../src/attacks/index.js';
 import { InputError, UsageError } from '../src/errors.js';
 import { TEST_BACKENDS, activate, noLeak } from './helpers/backends.js';
+import { runCli } from './helpers/cli.js';
 
 const DIR = 'test/fixtures/onnx';
 type Ort = typeof import('onnxruntime-node');
@@ -220,5 +221,46 @@ describe('layouts', () => {
     // A .npy dataset (no layout) is the user's own layout: left alone.
     const npy = { ...ds, layout: undefined };
     expect(toModelLayout(npy, { layout: 'nchw' })).toBe(npy);
+  });
+});
+
+describe('robust attack on ONNX files', () => {
+  const tmp = mkdtempSync(join(tmpdir(), 'robust-onnx-cli-'));
+  beforeAll(() => activate('cpu'));
+  afterAll(() => rmSync(tmp, { recursive: true, force: true }));
+
+  it('attacks a PyTorch export with mnist: digits (moved to NCHW) exactly as with the same digits as an NCHW .npy; adversarials stay valid', async () => {
+    const model = join(DIR, 'mnist_cnn_op11.onnx');
+    const ds = await loadDataset('mnist:test', { n: 12 });
+    const nchw = toModelLayout(ds, { layout: 'nchw' });
+    await writeNpy(join(tmp, 'x.npy'), nchw.x, [nchw.n, ...nchw.shape], 'float32');
+    await writeNpy(join(tmp, 'y.npy'), nchw.y, [nchw.n], 'int32');
+    const common = ['--backend', 'cpu', 'attack', '--model', model, '--attack', 'pgd', '--eps', '0.05', '--steps', '5', '--seed', '3'];
+    const fromMnist = await runCli(...common, '--data', 'mnist:test', '--n', '12', '--save-adv', join(tmp, 'adv.npy'));
+    const fromNpy = await runCli(...common, '--x', join(tmp, 'x.npy'), '--y', join(tmp, 'y.npy'));
+    expect(fromMnist.code, fromMnist.stderr).toBe(0);
+    expect(fromNpy.code, fromNpy.stderr).toBe(0);
+    const table = (out: string): string => out.split('\n').filter((l) => /^\s*0\.05\s/.test(l)).join('\n');
+    expect(table(fromMnist.stdout)).not.toBe('');
+    expect(table(fromMnist.stdout)).toBe(table(fromNpy.stdout));
+    const adv = await readNpy(join(tmp, 'adv.npy'));
+    expect(adv.shape).toEqual([12, 1, 28, 28]);
+    for (let i = 0; i < adv.data.length; i++) {
+      const v = Number(adv.data[i]);
+      expect(v >= 0 && v <= 1 && Math.abs(v - nchw.x[i]!) <= 0.05 + 1e-6).toBe(true);
+    }
+  });
+
+  it.skipIf(ort === undefined)('exits 2 with the untranslated ops when a gradient attack meets a black-box model, and runs square', async () => {
+    const x = seededInput([6, 8], 4);
+    await writeNpy(join(tmp, 'xt.npy'), x, [6, 8], 'float32');
+    await writeNpy(join(tmp, 'yt.npy'), Int32Array.from([0, 1, 2, 0, 1, 2]), [6], 'int32');
+    const args = ['--backend', 'cpu', 'attack', '--model', join(DIR, 'gelu_mlp_op13.onnx'), '--x', join(tmp, 'xt.npy'), '--y', join(tmp, 'yt.npy'), '--eps', '0.1'];
+    const pgd = await runCli(...args, '--attack', 'pgd');
+    expect(pgd.code).toBe(2);
+    expect(pgd.stderr).toMatch(/Erf \(node .*\)/);
+    const square = await runCli(...args, '--attack', 'square', '--queries', '50');
+    expect(square.code, square.stderr).toBe(0);
+    expect(square.stderr).toContain('black-box through onnxruntime');
   });
 });

@@ -56,6 +56,8 @@ export interface RunSuiteOptions {
   onProgress?: (p: SuiteProgress) => void;
   /** Called once the backend is chosen. */
   onBackend?: (info: BackendInfo) => void;
+  /** Called when the model gives less than gradients because of its format (an ONNX model run black-box), with the reason. */
+  onAccessNote?: (note: string) => void;
   /** Overrides the config's `adaptive` (e.g. `--adaptive false`). */
   adaptive?: boolean;
   /**
@@ -203,6 +205,7 @@ export async function runSuite(loaded: LoadedConfig, options: RunSuiteOptions = 
     ...(config.model.bounds ? { bounds: config.model.bounds } : {}),
     ...(config.model.normalization ? { normalization: config.model.normalization } : {}),
   });
+  if (loadedModel.accessNote !== undefined) options.onAccessNote?.(loadedModel.accessNote);
   // With defences, everything below (clean pass, attacks, probes) sees the view the suite asks for:
   // adaptive (BPDA/EOT gradients) by default, or the naive one; disposing it disposes the loaded model.
   let model: Model = loadedModel;

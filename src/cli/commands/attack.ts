@@ -145,7 +145,7 @@ export function registerAttackCommand(program: Command, io: Io): void {
   const cmd = program
     .command('attack')
     .description('run one attack over a dataset and report clean accuracy, robust accuracy and perturbation norms')
-    .option('--model <model.json>', 'TF.js Layers or Graph model (model.json, or its folder)')
+    .option('--model <model>', 'TF.js Layers or Graph model (model.json, or its folder), or an ONNX file (model.onnx)')
     .addOption(new Option('--attack <name>', 'attack to run').choices(attackNames()).makeOptionMandatory())
     .addOption(new Option('--norm <norm>', 'threat model (default: the attack\'s own)').choices([...NORM_NAMES]))
     .option('--eps <eps>', 'budget(s), e.g. 0.3 or 0.1,0.2,0.3 (minimum-norm attacks may omit it)', parseNumberList('--eps'))
@@ -156,12 +156,13 @@ export function registerAttackCommand(program: Command, io: Io): void {
   addOptionFlags(cmd);
   addDataOptions(cmd).action(async (flags: AttackFlags, self: Command) => {
     const globals = globalsOf(self);
-    if (!flags.model) throw new UsageError('robust attack needs --model <model.json>');
+    if (!flags.model) throw new UsageError('robust attack needs --model <model.json|model.onnx>');
     const info = getAttack(flags.attack);
     if (!flags.eps && info.kind === 'fixed-eps') throw new UsageError(`${info.name} needs --eps (e.g. --eps 0.3 or --eps 0.1,0.2,0.3)`);
     const backend = await startBackend(globals, io);
     const model = await loadModel(flags.model);
     try {
+      if (model.accessNote !== undefined) io.err(`robust: ${model.accessNote}; it runs black-box through onnxruntime: score-based attacks (square) only`);
       const ds = toModelLayout(await loadDataFromFlags(flags, globals.seed), model);
       validateDataset(ds, { inputShape: model.inputShape, numClasses: model.numClasses, bounds: model.bounds });
       const targeting = targetingOf(flags, model.numClasses, ds.n);

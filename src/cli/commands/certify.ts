@@ -89,7 +89,7 @@ export function registerCertifyCommand(program: Command, io: Io): void {
   const cmd = program
     .command('certify')
     .description('certify a model by randomised smoothing (Cohen et al. 2019) and report certified accuracy against L2 radius')
-    .option('--model <model.json>', 'TF.js Layers or Graph model (model.json, or its folder)')
+    .option('--model <model>', 'TF.js Layers or Graph model (model.json, or its folder), or an ONNX file (model.onnx)')
     .addOption(new Option('--sigma <sigma>', 'noise standard deviation in input units').argParser(parseNumber('--sigma', { min: 0, exclusiveMin: true })).makeOptionMandatory())
     .option('--n0 <n0>', 'noise draws that select the class', parseInteger('--n0', 1), CERTIFY_DEFAULTS.n0)
     .option('--samples <n>', "noise draws that estimate the class's probability (Cohen et al.'s n; they use 100000)", parseInteger('--samples', 1), CERTIFY_DEFAULTS.samples)

@@ -126,6 +126,7 @@ export function registerTestCommands(program: Command, io: Io): void {
         maxMemoryBytes: memoryBudgetOf(globals),
         onBatchPlan: (stage, plan) => reportBatchPlan(io, globals, stage, plan),
         onBackend: (info) => reportBackend(io, globals, info),
+        onAccessNote: (note) => io.err(`robust: ${note}; it runs black-box through onnxruntime: score-based attacks (square) only, and the gradient checks will say not probed`),
         onProgress: progressSink(io, globals.quiet),
         commandLine: commandLineOf(self),
       });

@@ -13,6 +13,7 @@ import { loadModel } from '../src/models/index.js';
 import { loadDataset, readNpy, toModelLayout, writeNpy } from '../src/data/index.js';
 import { getAttack } from '../src/attacks/index.js';
 import { InputError, UsageError } from '../src/errors.js';
+import { onnxCore } from '../src/models/onnx/load.js';
 import { TEST_BACKENDS, activate, noLeak } from './helpers/backends.js';
 import { runCli } from './helpers/cli.js';
 
@@ -80,6 +81,18 @@ describe.skipIf(ort === undefined).each(TEST_BACKENDS)('ONNX translation on %s',
     const sums = tf.tidy(() => tf.sum(model.predict(tf.tensor(x, shape)), 1).dataSync());
     expect(Array.from(sums).some((s) => Math.abs(s - 1) > 1e-2)).toBe(true);
     model.dispose();
+  });
+
+  it('exposes the logit before a final Sigmoid (single-output models), equal to logit(p) of onnxruntime', async () => {
+    const path = join(DIR, 'sigmoid_output_op13.onnx');
+    const { core, info } = await onnxCore(path, 'auto');
+    expect(info.lastOp).toBe('Sigmoid');
+    const shape = [7, 6];
+    const x = seededInput(shape, 2);
+    const z = tf.tidy(() => core.sigmoid!.logits!(tf.tensor(x, shape)).dataSync());
+    const p = await reference(path, x, shape);
+    expect(relativeError(z, Array.from(p, (v) => Math.log(v / (1 - v))))).toBeLessThan(1e-4);
+    core.dispose();
   });
 
   it.each(['depthwise_bn_relu6_op13.onnx', 'tabular_mlp_op11.onnx', 'residual_op17.onnx'])(

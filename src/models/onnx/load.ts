@@ -87,15 +87,22 @@ export async function onnxCore(path: string, mode: LogitsMode): Promise<{ core: 
   const target: Program =
     strip && last !== undefined ? { ...program, outputName: last.inputs[0] ?? program.outputName, nodes: program.nodes.slice(0, program.nodes.indexOf(last)) } : program;
   const executor = new Executor(target);
+  // A final Sigmoid (a binary classifier): the forward pass up to its input, for robust's binary handling.
+  const preSigmoid =
+    last?.op === 'Sigmoid' ? new Executor({ ...program, outputName: last.inputs[0] ?? program.outputName, nodes: program.nodes.slice(0, program.nodes.indexOf(last)) }) : undefined;
   const core: Core = {
     format: 'onnx',
     forward: (x: tf.Tensor) => executor.run(x),
+    ...(preSigmoid !== undefined ? { sigmoid: { logits: (x: tf.Tensor) => preSigmoid.run(x) } } : {}),
     declaredInputShape: program.inputShape,
     outputsProbabilities: isSoftmax && !strip,
     softmaxStripped: strip,
     metadata,
     layout: program.inputShape.length === 3 ? 'nchw' : undefined,
-    dispose: () => executor.dispose(),
+    dispose: () => {
+      executor.dispose();
+      preSigmoid?.dispose();
+    },
   };
   return { core, info: { sha256: files.sha256, opset: program.opset, lastOp } };
 }

@@ -3,6 +3,7 @@
  * function) into the {@link Model} attacks consume: a differentiable map from input space to logits,
  * with normalisation folded inside `predict` and the bounds and hash attached.
  */
+import { open } from 'node:fs/promises';
 import * as tfl from '@tensorflow/tfjs-layers';
 import * as tfc from '@tensorflow/tfjs-converter';
 import { tf } from '../tf.js';
@@ -24,7 +25,6 @@ import {
   type ErrorFactory,
 } from './metadata.js';
 import type { Bounds, Model, ModelAccess, Normalization } from './types.js';
-import { open } from 'node:fs/promises';
 
 /** A classifier as a function from a batch of inputs to a batch of logits. */
 export type LogitsFunction = (x: tf.Tensor) => tf.Tensor;

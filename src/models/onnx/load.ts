@@ -73,7 +73,7 @@ export async function onnxCore(path: string, mode: LogitsMode): Promise<{ core: 
   const metadata = robustMetadata(model, path);
   const lastOp = lastNode(nodes, model.graph?.output?.[0]?.name ?? '')?.op ?? '';
   if (problems.ops.length > 0) {
-    const core = await blackBoxCore(files, problems.ops, metadata, lastOp === 'Softmax');
+    const core = await blackBoxCore(files, problems.ops, metadata, lastOp);
     return { core, info: { sha256: files.sha256, opset: 0, lastOp, untranslated: problems.ops } };
   }
   const program = buildProgram(model, nodes, files.initializers, path);

@@ -77,7 +77,7 @@ function runSync(worker: Worker, x: Float32Array, shape: number[], outSize: numb
  * learnt from one zero input at load time.
  * @throws InputError listing the untranslatable ops when onnxruntime-node is not installed.
  */
-export async function blackBoxCore(files: OnnxFiles, untranslated: string[], metadata: unknown, probabilities: boolean): Promise<Core> {
+export async function blackBoxCore(files: OnnxFiles, untranslated: string[], metadata: unknown, lastOp: string): Promise<Core> {
   const listed = `robust cannot translate ${untranslated.length} op${untranslated.length === 1 ? '' : 's'} of ${files.path}: ${untranslated.join('; ')}`;
   const ort = onnxruntimePath();
   if (ort === undefined) {
@@ -114,8 +114,10 @@ export async function blackBoxCore(files: OnnxFiles, untranslated: string[], met
     forward,
     declaredInputShape: inputShape,
     // A final softmax cannot be skipped inside onnxruntime: the scores stay probabilities, and say so.
-    outputsProbabilities: probabilities,
+    outputsProbabilities: lastOp === 'Softmax',
     softmaxStripped: false,
+    // A final Sigmoid is known but cannot be skipped inside onnxruntime: binary handling takes log-odds of p.
+    ...(lastOp === 'Sigmoid' ? { sigmoid: {} } : {}),
     metadata,
     layout: inputShape.length === 3 ? 'nchw' : undefined,
     access: 'scores',

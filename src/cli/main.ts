@@ -17,19 +17,10 @@ import { registerTrainCommand } from './commands/train.js';
 import { registerTestCommands } from './commands/test.js';
 import { registerVerifyCommand } from './commands/verify.js';
 import { VERSION } from '../version.js';
+import type { GlobalOptions } from './globals.js';
 
-/** Options every command accepts. */
-export interface GlobalOptions {
-  seed: string;
-  backend: string;
-  /** wasm threads (`--threads`); undefined: ROBUST_WASM_THREADS or one per core. */
-  threads?: number;
-  verbose: boolean;
-  quiet: boolean;
-  json?: string;
-  /** `--max-memory` in bytes; undefined: the backend's default budget (`defaultMemoryBudget`). */
-  maxMemory?: number;
-}
+export type { GlobalOptions };
+export { globalsOf } from './globals.js';
 
 export function buildProgram(io: Io): Command {
   const program = new Command('robust')
@@ -84,7 +75,3 @@ export async function main(argv: string[], io: Io = processIo()): Promise<number
   }
 }
 
-/** Global options as seen from inside a subcommand. */
-export function globalsOf(cmd: Command): GlobalOptions {
-  return cmd.optsWithGlobals<GlobalOptions>();
-}

@@ -4,7 +4,7 @@ import { useBackend, type BackendChoice, type BackendInfo } from '../backends/in
 import { describePlan, type BatchPlan } from '../util/memory.js';
 import type { Io } from './io.js';
 import { parseInteger } from './parse.js';
-import type { GlobalOptions } from './main.js';
+import type { GlobalOptions } from './globals.js';
 
 /** Flags that pick a dataset and a subset of it, shared by every command that reads data. */
 export interface DataFlags {

@@ -16,7 +16,7 @@ import { CheckError, UsageError } from '../errors.js';
 import { VERSION } from '../version.js';
 import type { LoadedConfig } from './config.js';
 import { suggest } from '../options/schema.js';
-import { evaluate, thresholdKeys, type AttackMeta, type CertificationMeta } from './evaluate.js';
+import { evaluate, thresholdKeys, type SuiteAttack, type CertificationMeta } from './evaluate.js';
 import { CERTIFY_DEFAULTS, certifyDataset, radiusGrid, type CertifySettings } from './certify.js';
 import { estimateMemory, planBatch, type BatchPlan, type MemoryEstimate } from '../util/memory.js';
 import { attackId, epsKey } from './keys.js';
@@ -141,7 +141,7 @@ function inputNorms(ds: Dataset): number[] {
 }
 
 /** Attack entries of the config as metas (ids made unique), with their eps lists. */
-function plan(loaded: LoadedConfig): (AttackMeta & { options: Record<string, unknown> })[] {
+function plan(loaded: LoadedConfig): (SuiteAttack & { options: Record<string, unknown> })[] {
   const seen = new Map<string, number>();
   return loaded.config.attacks.map((a) => {
     const info = getAttack(a.name);
@@ -155,7 +155,7 @@ function plan(loaded: LoadedConfig): (AttackMeta & { options: Record<string, unk
   });
 }
 
-function checkThresholdKeys(loaded: LoadedConfig, metas: AttackMeta[]): void {
+function checkThresholdKeys(loaded: LoadedConfig, metas: SuiteAttack[]): void {
   const keys = thresholdKeys(metas);
   for (const key of Object.keys(loaded.config.thresholds?.robustAccuracy ?? {})) {
     if (keys.includes(key)) continue;

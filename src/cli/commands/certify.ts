@@ -12,7 +12,7 @@ import { writeFileAtomic, writeFilesAtomic } from '../../util/atomic.js';
 import { VERSION } from '../../version.js';
 import type { BackendInfo } from '../../backends/index.js';
 import type { Io } from '../io.js';
-import { globalsOf } from '../main.js';
+import { globalsOf } from '../globals.js';
 import { addDataOptions, loadDataFromFlags, memoryBudgetOf, reportBatchPlan, startBackend, type DataFlags } from '../options.js';
 import { parseInteger, parseNumber } from '../parse.js';
 import { makeProgress } from '../progress.js';

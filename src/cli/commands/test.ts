@@ -20,7 +20,7 @@ import type { KeyObject } from 'node:crypto';
 import { readPrivateKey, signResult } from '../../provenance/sign.js';
 import type { BackendChoice } from '../../backends/index.js';
 import type { Io } from '../io.js';
-import { globalsOf } from '../main.js';
+import { globalsOf } from '../globals.js';
 import { memoryBudgetOf, reportBackend, reportBatchPlan, startBackend } from '../options.js';
 import { parseBool, parseInteger } from '../parse.js';
 import { makeProgress, type Progress } from '../progress.js';

@@ -12,7 +12,7 @@ import { loadDataset, takeSubset, validateDataset } from '../../data/index.js';
 import { UsageError } from '../../errors.js';
 import { writeFileAtomic } from '../../util/atomic.js';
 import type { Io } from '../io.js';
-import { globalsOf } from '../main.js';
+import { globalsOf } from '../globals.js';
 import { addDataOptions, loadDataFromFlags, startBackend, type DataFlags } from '../options.js';
 import { parseInteger, parseNumber } from '../parse.js';
 import { makeProgress, type Progress } from '../progress.js';

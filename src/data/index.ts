@@ -17,6 +17,7 @@ import type { Dataset } from './types.js';
 export type { Dataset } from './types.js';
 export { checkIntrinsic, datasetHash, exampleSize, makeDataset, type DatasetParts } from './dataset.js';
 export { validateDataset, type DatasetExpectations } from './validate.js';
+export { toModelLayout } from './layout.js';
 export { seededPermutation, selectIndices, takeIndices, takeSubset, type SubsetOptions } from './subset.js';
 export {
   dataSourceFromFlags,
@@ -79,7 +80,8 @@ export async function loadDataset(spec: DataSpec, opts: LoadOptions = {}): Promi
   const indices = selectIndices(total, opts);
   const whole = indices.length === total && indices.every((v, i) => v === i);
   const ds = makeDataset(whole ? parts : takeIndices(parts, indices));
-  return { ...ds, indices, total };
+  const images = src.kind === 'mnist' || src.kind === 'images';
+  return { ...ds, indices, total, ...(images ? { layout: 'nhwc' as const } : {}) };
 }
 
 /** Output paths of {@link writeDataset}. */

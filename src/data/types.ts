@@ -15,6 +15,11 @@ export interface Dataset {
   source: string;
   /** SHA-256 over the features and labels actually used (after any subset). */
   sha256: string;
+  /**
+   * The image layout when the source fixes it: `nhwc` for `mnist:` and `images:`, `nchw` after
+   * `toModelLayout`; undefined for `.npy` and CSV data, which are taken in the model's own layout.
+   */
+  layout?: 'nhwc' | 'nchw';
   /** Number of classes when the source declares it (mnist: 10). */
   numClasses?: number;
   /**

@@ -36,6 +36,12 @@ export function validateDataset(ds: Dataset, expect: DatasetExpectations = {}): 
   if (inputShape !== undefined) {
     const matches = inputShape.length === ds.shape.length && inputShape.every((d, i) => d <= 0 || d === ds.shape[i]);
     if (!matches) {
+      const transposed = inputShape.length === 3 && ds.shape.length === 3 && [2, 0, 1].every((a, i) => inputShape[i] === ds.shape[a]);
+      if (transposed) {
+        throw new InputError(
+          `${ds.source}: examples are [${ds.shape.join(', ')}] (height, width, channels) but the model takes [${inputShape.join(', ')}] (channels first, as PyTorch and ONNX do); transpose the .npy to NCHW, e.g. x.transpose(0, 3, 1, 2) in NumPy`,
+        );
+      }
       throw new InputError(
         `${ds.source}: examples have shape [${ds.shape.join(', ')}] but the model takes [${inputShape.join(', ')}]; reshape the data or use a matching model`,
       );

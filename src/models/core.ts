@@ -1,6 +1,7 @@
 /** What the Layers, graph and function wrappers hand to the shared assembly in `load.ts`. */
 import type * as tfl from '@tensorflow/tfjs-layers';
 import type { tf } from '../tf.js';
+import type { InputLayout, ModelAccess } from './types.js';
 
 /**
  * What to do when the model's output is a softmax.
@@ -20,7 +21,7 @@ export type LogitsMode = 'auto' | 'strip-softmax' | 'as-is';
 
 /** A wrapped model before bounds, normalisation and shape checks are added. */
 export interface Core {
-  format: 'layers-model' | 'graph-model' | 'function';
+  format: 'layers-model' | 'graph-model' | 'function' | 'onnx';
   forward: (x: tf.Tensor) => tf.Tensor;
   /** Per-example input shape as the model declares it; null for unknown dimensions. */
   declaredInputShape?: (number | null)[];
@@ -28,10 +29,21 @@ export interface Core {
   softmaxStripped: boolean;
   /** True when `forward` is the attack-time pass of `optimize.ts` rather than the model as loaded. */
   optimized?: boolean;
+  /**
+   * Present when the model ends in a sigmoid (a single-output binary classifier, usually): `logits` is
+   * the exact forward pass up to the sigmoid's input, when the loader could find it.
+   */
+  sigmoid?: { logits?: (x: tf.Tensor) => tf.Tensor };
   /** The model's userDefinedMetadata, where robust's bounds and normalisation may be. */
   metadata: unknown;
   dispose: () => void;
   layersModel?: tfl.LayersModel;
+  /** See {@link Model.layout}. */
+  layout?: InputLayout;
+  /** The most the format allows (a black-box ONNX model gives scores only); default gradients. */
+  access?: ModelAccess;
+  /** See {@link Model.accessNote}. */
+  accessNote?: string;
 }
 
 /** A plain JSON object (not null, not an array), as model.json fields must be. */

@@ -1,5 +1,6 @@
 /** The model layer: loading, saving and wrapping classifiers as robust {@link Model}s. */
-export type { Bounds, Model, ModelAccess, Normalization } from './types.js';
+export type { Bounds, InputLayout, Model, ModelAccess, Normalization } from './types.js';
+export type { OnnxInfo } from './onnx/load.js';
 export { loadModel, type LoadModelOptions, type LoadedModel, type LogitsFunction, type LogitsMode, type ModelSource } from './load.js';
 export { saveLayersModel, type SaveModelOptions } from './save.js';
 export {

@@ -170,8 +170,12 @@ function checkFiniteWeights(specs: WeightsManifestEntry[], data: Buffer, jsonNam
   }
 }
 
-/** Refuse shard paths that could read files outside the model's folder; return the real path. */
-async function resolveShard(dir: string, realDir: string, shard: string, jsonName: string): Promise<string> {
+/**
+ * Refuse shard paths that could read files outside the model's folder; return the real path. `jsonName`
+ * is the file that lists the shard (a model.json, or an .onnx file for its external data).
+ */
+export async function resolveShard(dir: string, realDir: string, shard: string, jsonName: string): Promise<string> {
+
   if (isAbsolute(shard) || /^[a-zA-Z][a-zA-Z0-9+.-]*:/.test(shard) || shard.startsWith('\\')) {
     throw new InputError(`${jsonName} lists weight file "${shard}", an absolute path or URL; shards must be relative paths inside the model folder`);
   }

@@ -3,6 +3,7 @@
  * function) into the {@link Model} attacks consume: a differentiable map from input space to logits,
  * with normalisation folded inside `predict` and the bounds and hash attached.
  */
+import { open } from 'node:fs/promises';
 import * as tfl from '@tensorflow/tfjs-layers';
 import * as tfc from '@tensorflow/tfjs-converter';
 import { tf } from '../tf.js';
@@ -10,6 +11,8 @@ import { InputError, UsageError, errorMessage } from '../errors.js';
 import type { Core, LogitsMode } from './core.js';
 import { graphCore, graphTopology } from './graph.js';
 import { readModelFiles } from './io.js';
+import { looksLikeOnnx } from './onnx/files.js';
+import { onnxCore, type OnnxInfo } from './onnx/load.js';
 import { checkLayerClasses, layersCore } from './layers.js';
 import {
   DEFAULT_BOUNDS,
@@ -59,7 +62,7 @@ export interface LoadModelOptions {
 /** The {@link Model} robust builds, with what it learnt while loading. */
 export interface LoadedModel extends Model {
   /** Where the model came from. */
-  readonly format: 'layers-model' | 'graph-model' | 'function';
+  readonly format: 'layers-model' | 'graph-model' | 'function' | 'onnx';
   /** True when `predict` returns probabilities, because the softmax was kept (see {@link LogitsMode}). */
   readonly outputsProbabilities: boolean;
   /** True when the model ends in a softmax and `predict` returns the logits before it. */
@@ -72,6 +75,8 @@ export interface LoadedModel extends Model {
   readonly layersModel?: tfl.LayersModel;
   /** True when `predict` runs the attack-time pass (see {@link LoadModelOptions.optimize}). */
   readonly optimized: boolean;
+  /** For ONNX models: the opset, the op producing the raw output, and what could not be translated. */
+  readonly onnx?: OnnxInfo;
 }
 
 interface Context {
@@ -99,7 +104,16 @@ function resolveInputShape(declared: (number | null)[] | undefined, given: numbe
   return declared as number[];
 }
 
-function assemble(core: Core, options: LoadModelOptions, ctx: Context): LoadedModel {
+const ACCESS_ORDER: ModelAccess[] = ['decisions', 'scores', 'gradients'];
+
+/** The lesser of what the caller asks for and what the format can give. */
+function accessOf(asked: ModelAccess | undefined, allowed: ModelAccess | undefined): ModelAccess {
+  const a = ACCESS_ORDER.indexOf(asked ?? 'gradients');
+  const b = ACCESS_ORDER.indexOf(allowed ?? 'gradients');
+  return ACCESS_ORDER[Math.min(a, b)] ?? 'gradients';
+}
+
+function assemble(core: Core, options: LoadModelOptions, ctx: Context, onnx?: OnnxInfo): LoadedModel {
   const inputShape = resolveInputShape(core.declaredInputShape, options.inputShape, ctx.fail);
   let numClasses: number;
   try {
@@ -133,7 +147,10 @@ function assemble(core: Core, options: LoadModelOptions, ctx: Context): LoadedMo
     numClasses,
     bounds,
     sha256: ctx.sha256,
-    access: options.access ?? 'gradients',
+    access: accessOf(options.access, core.access),
+    ...(core.accessNote !== undefined ? { accessNote: core.accessNote } : {}),
+    ...(core.layout !== undefined ? { layout: core.layout } : {}),
+    ...(onnx !== undefined ? { onnx } : {}),
     format: core.format,
     outputsProbabilities: core.outputsProbabilities,
     softmaxStripped: core.softmaxStripped,
@@ -160,7 +177,32 @@ function assemble(core: Core, options: LoadModelOptions, ctx: Context): LoadedMo
   };
 }
 
+/** Whether a path names an ONNX file: by extension, or by content (a protobuf, not JSON). */
+async function isOnnxPath(path: string): Promise<boolean> {
+  if (path.toLowerCase().endsWith('.onnx')) return true;
+  try {
+    const handle = await open(path, 'r');
+    try {
+      const head = new Uint8Array(1);
+      await handle.read(head, 0, 1, 0);
+      return looksLikeOnnx(path, head);
+    } finally {
+      await handle.close();
+    }
+  } catch {
+    return false; // a folder or a missing file: the TF.js reader explains
+  }
+}
+
+async function loadOnnx(path: string, options: LoadModelOptions, mode: LogitsMode): Promise<LoadedModel> {
+  const { core, info } = await onnxCore(path, mode);
+  const fail = inputFailure(path);
+  const ctx: Context = { name: options.name ?? path, sha256: info.sha256, fail, metadataFail: fail };
+  return guard(() => assemble(core, options, ctx, info), () => core.dispose());
+}
+
 async function loadFromPath(path: string, options: LoadModelOptions, mode: LogitsMode): Promise<LoadedModel> {
+  if (await isOnnxPath(path)) return loadOnnx(path, options, mode);
   const files = await readModelFiles(path);
   const where = files.modelJsonPath;
   const handler: tf.io.IOHandler = { load: async () => files.artifacts };
@@ -201,6 +243,10 @@ function guard<T>(build: () => T, release: () => void): T {
 /**
  * Load a classifier as a robust {@link Model}.
  *
+ * - A path to an `.onnx` file (recognised by its extension or its protobuf content) is translated into
+ *   TF.js ops (`onnx/`), so gradient attacks work on it; its input keeps the model's own layout (NCHW
+ *   for PyTorch exports, see {@link Model.layout}). A graph with ops robust cannot translate runs
+ *   black-box through onnxruntime-node when installed (access `scores`), and is refused otherwise.
  * - A path (a model.json, or a folder holding one) is read through robust's checked file loader
  *   ({@link readModelFiles}): shards must stay inside the folder and match the manifest, and the
  *   result carries the files' SHA-256. Layers and graph formats are both accepted; custom and Lambda

@@ -15,6 +15,13 @@ export interface Normalization {
 export type ModelAccess = 'gradients' | 'scores' | 'decisions';
 
 /**
+ * How an image model lays out one example: `nhwc` ([height, width, channels], TF.js and Keras) or `nchw`
+ * ([channels, height, width], PyTorch and ONNX). robust's image sources are NHWC and are transposed to an
+ * `nchw` model's layout when loaded for it; norms, eps and bounds do not depend on the order of features.
+ */
+export type InputLayout = 'nhwc' | 'nchw';
+
+/**
  * A classifier as attacks see it: a differentiable map from inputs (in input space, within `bounds`)
  * to logits. Normalisation, if any, happens inside `predict`, so attacks never see it.
  */
@@ -29,6 +36,10 @@ export interface Model {
   readonly sha256?: string;
   /** The most an attack may use: 'gradients' for differentiable models, 'scores' for logits only. */
   readonly access: ModelAccess;
+  /** The layout of image inputs; undefined means NHWC or not an image. */
+  readonly layout?: InputLayout;
+  /** Why `access` is less than gradients, when the format (not the caller) limits it; shown when an attack needs more. */
+  readonly accessNote?: string;
   /** Logits [batch, numClasses] for inputs [batch, ...inputShape]. Differentiable when access is 'gradients'. */
   predict(x: tf.Tensor): tf.Tensor2D;
   /** Release the model's weights. */

@@ -12,6 +12,7 @@ import { readFile, realpath } from 'node:fs/promises';
 import { cpus, release, type as osType } from 'node:os';
 import { dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { readModelFiles } from '../models/io.js';
+import { readOnnxFiles } from '../models/onnx/files.js';
 import { formatDataSource, type DataSource } from '../data/source.js';
 
 /** The machine a result was computed on. */
@@ -125,23 +126,36 @@ async function hashFile(path: string, baseDir: string): Promise<ModelFileHash> {
 
 /**
  * A SHA-256 of each file of the model at `modelPath`: model.json, then its weight shards in manifest order
- * (the order the model hash concatenates them in). A path that is not a TF.js model (a single file in another
+ * (the order the model hash concatenates them in); for an `.onnx` file, the file then its external data files.
+ * A path that is not a TF.js or ONNX model (a single file in another
  * format) is hashed as that one file.
  */
 export async function modelFileHashes(modelPath: string, baseDir: string): Promise<ModelFileHash[]> {
   let paths: string[];
   try {
-    const files = await readModelFiles(modelPath);
-    // Shards come back as real paths; name them from model.json's folder as the user sees it (symlinks kept).
-    const dir = dirname(files.modelJsonPath);
-    const realDir = await realpath(dir);
-    paths = [files.modelJsonPath, ...files.weightPaths.map((w) => join(dir, relative(realDir, w)))];
+    if (modelPath.toLowerCase().endsWith('.onnx')) {
+      // An ONNX file and its external data, in the order the model hash reads them.
+      const onnx = await readOnnxFiles(modelPath);
+      const realDir = await realpath(dirname(onnx.path));
+      paths = [onnx.path, ...onnx.externalPaths.map((w) => join(dirname(onnx.path), relative(realDir, w)))];
+    } else {
+      paths = await tfjsModelPaths(modelPath);
+    }
   } catch {
     paths = [resolve(modelPath)];
   }
   const out: ModelFileHash[] = [];
   for (const p of paths) out.push(await hashFile(p, baseDir));
   return out;
+}
+
+/** model.json and its shards, shards named from model.json's folder. */
+async function tfjsModelPaths(modelPath: string): Promise<string[]> {
+  const files = await readModelFiles(modelPath);
+  // Shards come back as real paths; name them from model.json's folder as the user sees it (symlinks kept).
+  const dir = dirname(files.modelJsonPath);
+  const realDir = await realpath(dir);
+  return [files.modelJsonPath, ...files.weightPaths.map((w) => join(dir, relative(realDir, w)))];
 }
 
 /**

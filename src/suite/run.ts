@@ -7,7 +7,7 @@ import { useBackend, type BackendChoice, type BackendInfo } from '../backends/in
 import { getAttack } from '../attacks/registry.js';
 import { runAttack, type AttackReport } from '../attacks/run.js';
 import type { NormName } from '../attacks/core/norms.js';
-import { loadDataset, makeDataset, takeIndices, validateDataset, type Dataset, type LoadedDataset } from '../data/index.js';
+import { loadDataset, makeDataset, takeIndices, toModelLayout, validateDataset, type Dataset, type LoadedDataset } from '../data/index.js';
 import { loadModel } from '../models/index.js';
 import type { Model } from '../models/types.js';
 import { withDefenses } from '../defenses/registry.js';
@@ -62,6 +62,8 @@ export interface RunSuiteOptions {
    * ({@link attackWork}) at about three clean forward passes each, timed on this model and backend.
    */
   onEstimate?: (estimate: { gradientEvaluations: number; seconds: number }) => void;
+  /** Called when the model gives less than gradients because of its format (an ONNX model run black-box), with the reason. */
+  onAccessNote?: (note: string) => void;
   /** Overrides the config's `adaptive` (e.g. `--adaptive false`). */
   adaptive?: boolean;
   /**
@@ -209,6 +211,7 @@ export async function runSuite(loaded: LoadedConfig, options: RunSuiteOptions = 
     ...(config.model.bounds ? { bounds: config.model.bounds } : {}),
     ...(config.model.normalization ? { normalization: config.model.normalization } : {}),
   });
+  if (loadedModel.accessNote !== undefined) options.onAccessNote?.(loadedModel.accessNote);
   // With defences, everything below (clean pass, attacks, probes) sees the view the suite asks for:
   // adaptive (BPDA/EOT gradients) by default, or the naive one; disposing it disposes the loaded model.
   let model: Model = loadedModel;
@@ -227,12 +230,12 @@ export async function runSuite(loaded: LoadedConfig, options: RunSuiteOptions = 
         `model ${config.model.path} has SHA-256 ${model.sha256} but the config pins ${config.model.sha256}: it may have been tampered with or replaced; if the change is intended, update model.sha256`,
       );
     }
-    const full = await loadDataset(config.data.source, {
+    const full = toModelLayout(await loadDataset(config.data.source, {
       ...(config.data.n !== undefined ? { n: config.data.n } : {}),
       ...(config.data.offset !== undefined ? { offset: config.data.offset } : {}),
       ...(config.data.sample ? { sample: config.data.sample } : {}),
       seed: config.data.seed ?? seed,
-    });
+    }), loadedModel);
     validateDataset(full, { inputShape: model.inputShape, numClasses: model.numClasses, bounds: model.bounds });
     if (config.thresholds?.minSliceRobustAccuracy !== undefined && full.groups === undefined) {
       throw new UsageError(

@@ -64,7 +64,8 @@ export function checkCall(model: Model, x: tf.Tensor, y: Int32Array, options: Co
     }
     if (y.length !== n) throw new InputError(`${meta.name}: ${n} inputs but ${y.length} labels`);
     if (ACCESS_LEVEL[model.access] < ACCESS_LEVEL[meta.needs]) {
-      throw new UsageError(`${meta.name} needs ${meta.needs} but model ${model.name} gives only ${model.access}: choose a score-based attack such as square`);
+      const why = model.accessNote === undefined ? '' : ` (${model.accessNote})`;
+      throw new UsageError(`${meta.name} needs ${meta.needs} but model ${model.name} gives only ${model.access}${why}: choose a score-based attack such as square`);
     }
     const normName: NormName = options.norm ?? meta.norms[0] ?? 'linf';
     if (!meta.norms.includes(normName)) {

@@ -3,7 +3,7 @@ import { ATTACKS, attackNames, checkAttackOptions, getAttack } from '../../attac
 import { runAttack, type AttackOptions, type AttackReport } from '../../attacks/run.js';
 import type { Targeting } from '../../attacks/core/types.js';
 import { NORM_NAMES, type NormName } from '../../attacks/core/norms.js';
-import { encodeNpy, validateDataset, type LoadedDataset } from '../../data/index.js';
+import { encodeNpy, toModelLayout, validateDataset, type LoadedDataset } from '../../data/index.js';
 import { loadModel, type LoadedModel } from '../../models/index.js';
 import { UsageError } from '../../errors.js';
 import { writeFileAtomic, writeFilesAtomic } from '../../util/atomic.js';
@@ -149,7 +149,7 @@ export function registerAttackCommand(program: Command, io: Io): void {
   const cmd = program
     .command('attack')
     .description('run one attack over a dataset and report clean accuracy, robust accuracy and perturbation norms')
-    .option('--model <model.json>', 'TF.js Layers or Graph model (model.json, or its folder)')
+    .option('--model <model>', 'TF.js Layers or Graph model (model.json, or its folder), or an ONNX file (model.onnx)')
     .addOption(new Option('--attack <name>', 'attack to run').choices(attackNames()).makeOptionMandatory())
     .addOption(new Option('--norm <norm>', 'threat model (default: the attack\'s own)').choices([...NORM_NAMES]))
     .option('--eps <eps>', 'budget(s), e.g. 0.3 or 0.1,0.2,0.3 (minimum-norm attacks may omit it)', parseNumberList('--eps'))
@@ -160,7 +160,7 @@ export function registerAttackCommand(program: Command, io: Io): void {
   addOptionFlags(cmd);
   addDataOptions(cmd).action(async (flags: AttackFlags, self: Command) => {
     const globals = globalsOf(self);
-    if (!flags.model) throw new UsageError('robust attack needs --model <model.json>');
+    if (!flags.model) throw new UsageError('robust attack needs --model <model.json|model.onnx>');
     const info = getAttack(flags.attack);
     if (!flags.eps && info.kind === 'fixed-eps') throw new UsageError(`${info.name} needs --eps (e.g. --eps 0.3 or --eps 0.1,0.2,0.3)`);
     // Every output is checked against the inputs and each other before the backend even starts.
@@ -174,7 +174,8 @@ export function registerAttackCommand(program: Command, io: Io): void {
     const backend = await startBackend(globals, io);
     const model = await loadModel(flags.model);
     try {
-      const ds = await loadDataFromFlags(flags, globals.seed, self);
+      if (model.accessNote !== undefined) io.err(`robust: ${model.accessNote}; it runs black-box through onnxruntime: score-based attacks (square) only`);
+      const ds = toModelLayout(await loadDataFromFlags(flags, globals.seed, self), model);
       validateDataset(ds, { inputShape: model.inputShape, numClasses: model.numClasses, bounds: model.bounds });
       const targeting = targetingOf(flags, model.numClasses, ds.n);
       const options = attackOptions(flags, info.name, globals.seed, targeting);

@@ -1,6 +1,6 @@
 import { Option, type Command } from 'commander';
 import { join } from 'node:path';
-import { validateDataset, type LoadedDataset } from '../../data/index.js';
+import { toModelLayout, validateDataset, type LoadedDataset } from '../../data/index.js';
 import { loadModel, type LoadedModel } from '../../models/index.js';
 import type { Certificate } from '../../defenses/smoothing.js';
 import { CERTIFY_DEFAULTS, certificationSummary, certifyDataset, radiusGrid, type CertificationSummary, type CertifySettings } from '../../suite/certify.js';
@@ -91,7 +91,7 @@ export function registerCertifyCommand(program: Command, io: Io): void {
   const cmd = program
     .command('certify')
     .description('certify a model by randomised smoothing (Cohen et al. 2019) and report certified accuracy against L2 radius')
-    .option('--model <model.json>', 'TF.js Layers or Graph model (model.json, or its folder)')
+    .option('--model <model>', 'TF.js Layers or Graph model (model.json, or its folder), or an ONNX file (model.onnx)')
     .addOption(new Option('--sigma <sigma>', 'noise standard deviation in input units').argParser(parseNumber('--sigma', { min: 0, exclusiveMin: true })).makeOptionMandatory())
     .option('--n0 <n0>', 'noise draws that select the class', parseInteger('--n0', 1), CERTIFY_DEFAULTS.n0)
     .option('--samples <n>', "noise draws that estimate the class's probability (Cohen et al.'s n; they use 100000)", parseInteger('--samples', 1), CERTIFY_DEFAULTS.samples)
@@ -113,7 +113,7 @@ export function registerCertifyCommand(program: Command, io: Io): void {
     const backend = await startBackend(globals, io);
     const model = await loadModel(flags.model);
     try {
-      const ds = await loadDataFromFlags(flags, globals.seed, self);
+      const ds = toModelLayout(await loadDataFromFlags(flags, globals.seed, self), model);
       validateDataset(ds, { inputShape: model.inputShape, numClasses: model.numClasses, bounds: model.bounds });
       const plan = certifyBatchPlan(model, settings, memoryBudgetOf(globals));
       reportBatchPlan(io, globals, 'certify', plan);

@@ -173,6 +173,7 @@ export function registerTestCommands(program: Command, io: Io): void {
             io.err(`robust: note: about ${gradientEvaluations.toExponential(1)} gradient evaluations at most; estimated ${duration(seconds)} at the speed of the clean pass (early stopping makes it shorter)`);
           }
         },
+        onAccessNote: (note) => io.err(`robust: ${note}; it runs black-box through onnxruntime: score-based attacks (square) only, and the gradient checks will say not probed`),
         onProgress: progressSink(io, globals.quiet),
         commandLine: commandLineOf(self),
       });

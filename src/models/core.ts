@@ -26,6 +26,11 @@ export interface Core {
   declaredInputShape?: (number | null)[];
   outputsProbabilities: boolean;
   softmaxStripped: boolean;
+  /**
+   * Present when the model ends in a sigmoid (a single-output binary classifier, usually): `logits` is
+   * the exact forward pass up to the sigmoid's input, when the loader could find it.
+   */
+  sigmoid?: { logits?: (x: tf.Tensor) => tf.Tensor };
   /** The model's userDefinedMetadata, where robust's bounds and normalisation may be. */
   metadata: unknown;
   dispose: () => void;

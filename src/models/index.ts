@@ -1,6 +1,16 @@
 /** The model layer: loading, saving and wrapping classifiers as robust {@link Model}s. */
 export type { Bounds, Model, ModelAccess, Normalization } from './types.js';
 export { loadModel, type LoadModelOptions, type LoadedModel, type LogitsFunction, type LogitsMode, type ModelSource } from './load.js';
+export {
+  asBinaryClassifier,
+  checkOutputMode,
+  logitOfProbability,
+  OUTPUT_MODES,
+  PROBABILITY_CLIP,
+  type BinaryClassifierOptions,
+  type BinaryOutput,
+  type OutputMode,
+} from './binary.js';
 export { saveLayersModel, type SaveModelOptions } from './save.js';
 export {
   fileLoadHandler,

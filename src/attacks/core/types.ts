@@ -1,6 +1,7 @@
 import type { tf } from '../../tf.js';
 import type { Bounds, Model, ModelAccess } from '../../models/types.js';
 import type { NormName } from './norms.js';
+import type { FeatureConstraints } from './constraints.js';
 
 /**
  * Who the attack aims at. Untargeted: any wrong class. Targeted: given labels, a random other class
@@ -30,6 +31,11 @@ export interface CommonAttackOptions {
   exampleIds?: ArrayLike<number>;
   /** 1 where a feature may change, 0 where it must stay; shape of one example (flattened), broadcast over the batch. */
   mask?: Float32Array;
+  /**
+   * Values features may take (integer or gridded features, one-hot groups). The harness projects every
+   * result onto them as its final step and decides success on the projected point; see constraints.ts.
+   */
+  constraints?: FeatureConstraints;
   /** Per-feature or scalar bounds; default: the model's bounds. */
   bounds?: Bounds;
   /**

@@ -27,6 +27,7 @@ export { NORMS, NORM_NAMES, exactSign, l1, l2, linf, perturbationNorms, type Nor
 export { crossEntropy, dlr, margin, maxOther, pick } from './core/losses.js';
 export { adversarialMask, resolveTargets } from './core/criteria.js';
 export { applyMask, boundTensors, clip, type BoundTensors } from './core/bounds.js';
+export { checkConstraints, hasConstraints, projectFeasible, type FeatureConstraints } from './core/constraints.js';
 export { makeRng, type Rng } from './core/random.js';
 export type {
   AttackFn,

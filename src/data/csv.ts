@@ -118,7 +118,7 @@ export async function csvParts(path: string, opts: CsvOptions = {}, source = `cs
       x[r * featureAt.length + f] = value;
     });
   });
-  return { x, y, shape: [featureAt.length], source };
+  return { x, y, shape: [featureAt.length], source, featureNames: featureAt.map((col) => names[col] as string) };
 }
 
 /**

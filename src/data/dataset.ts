@@ -14,6 +14,7 @@ export interface DatasetParts {
   shape: number[];
   source: string;
   numClasses?: number;
+  featureNames?: string[];
 }
 
 /** Number of features in one example of `shape` (1 for the empty shape). */
@@ -120,6 +121,7 @@ export function makeDataset(parts: DatasetParts): Dataset {
     source: parts.source,
     sha256: '',
     ...(parts.numClasses !== undefined ? { numClasses: parts.numClasses } : {}),
+    ...(parts.featureNames !== undefined ? { featureNames: [...parts.featureNames] } : {}),
   };
   checkIntrinsic(ds);
   ds.sha256 = datasetHash(ds.x, ds.y, ds.shape);

@@ -17,4 +17,6 @@ export interface Dataset {
   sha256: string;
   /** Number of classes when the source declares it (mnist: 10). */
   numClasses?: number;
+  /** Names of the features of one (flattened) example, when the source has them (a CSV header). */
+  featureNames?: string[];
 }

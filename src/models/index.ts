@@ -12,6 +12,7 @@ export {
   type OutputMode,
 } from './binary.js';
 export { saveLayersModel, type SaveModelOptions } from './save.js';
+export { scaleFeatures, scaleInputs } from './scaled.js';
 export {
   fileLoadHandler,
   fileSaveHandler,

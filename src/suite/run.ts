@@ -20,6 +20,9 @@ import { CERTIFY_DEFAULTS, certifyDataset, radiusGrid, type CertifySettings } fr
 import { estimateMemory, planBatch, type BatchPlan, type MemoryEstimate } from '../util/memory.js';
 import { attackId, epsKey } from './keys.js';
 import { runProbes } from './probes.js';
+import { resolveFeatures } from './features.js';
+import { scaleFeatures, scaleInputs } from '../models/scaled.js';
+import type { FeatureConstraints } from '../attacks/core/constraints.js';
 import { pickSamples } from './samples.js';
 import type { ExampleOutcomes, RunManifest, SuiteResult } from './types.js';
 
@@ -173,6 +176,7 @@ export async function runSuite(loaded: LoadedConfig, options: RunSuiteOptions = 
   const loadedModel = await loadModel(config.model.path, {
     ...(config.model.bounds ? { bounds: config.model.bounds } : {}),
     ...(config.model.normalization ? { normalization: config.model.normalization } : {}),
+    ...(config.model.output ? { output: config.model.output } : {}),
   });
   // With defences, everything below (clean pass, attacks, probes) sees the view the suite asks for:
   // adaptive (BPDA/EOT gradients) by default, or the naive one; disposing it disposes the loaded model.
@@ -192,12 +196,21 @@ export async function runSuite(loaded: LoadedConfig, options: RunSuiteOptions = 
         `model ${config.model.path} has SHA-256 ${model.sha256} but the config pins ${config.model.sha256}: it may have been tampered with or replaced; if the change is intended, update model.sha256`,
       );
     }
-    const full = await loadDataset(config.data.source, {
+    let full = await loadDataset(config.data.source, {
       ...(config.data.n !== undefined ? { n: config.data.n } : {}),
       ...(config.data.offset !== undefined ? { offset: config.data.offset } : {}),
       ...(config.data.sample ? { sample: config.data.sample } : {}),
       seed: config.data.seed ?? seed,
     });
+    // A features section puts model and data in the features' units and gives every attack its mask and constraints.
+    let threat: { mask?: Float32Array; constraints?: FeatureConstraints } = {};
+    if (config.features) {
+      const features = full.shape.reduce((a, b) => a * b, 1);
+      const resolved = resolveFeatures(config.features, full.featureNames, features, model.bounds, `${loaded.path ?? 'config'}: features`);
+      model = scaleInputs(model, resolved.scale, resolved.bounds);
+      full = { ...full, x: scaleFeatures(full.x, resolved.scale) };
+      threat = { ...(resolved.mask ? { mask: resolved.mask } : {}), constraints: resolved.constraints };
+    }
     validateDataset(full, { inputShape: model.inputShape, numClasses: model.numClasses, bounds: model.bounds });
     const [from, to] = shardRange(full.n, options.shard);
     if (to <= from) throw new UsageError(`shard ${options.shard!.index}/${options.shard!.count} of ${full.n} examples is empty; use fewer shards`);
@@ -244,7 +257,7 @@ export async function runSuite(loaded: LoadedConfig, options: RunSuiteOptions = 
       const report = await runAttack(
         model,
         ds,
-        { name: meta.name, norm: meta.norm, eps: minimum || meta.eps[0] === null ? null : (meta.eps as number[]), options: { ...meta.options, seed: `${seed}/${meta.id}`, exampleIds: Int32Array.from(positions) } },
+        { name: meta.name, norm: meta.norm, eps: minimum || meta.eps[0] === null ? null : (meta.eps as number[]), options: { ...meta.options, ...threat, seed: `${seed}/${meta.id}`, exampleIds: Int32Array.from(positions) } },
         {
           batchSize,
           keepAdversarial: (config.samples ?? 8) > 0,

@@ -11,6 +11,7 @@ import { loadConfig } from '../src/suite/config.js';
 import { resolveFeatures, type ResolvedFeatures } from '../src/suite/features.js';
 import { UsageError } from '../src/errors.js';
 import { TEST_BACKENDS, activate, noLeak } from './helpers/backends.js';
+import { runCli } from './helpers/cli.js';
 
 /**
  * The tabular example (examples/tabular): its binary model, its feature constraints in feature units,
@@ -42,6 +43,19 @@ describe('resolveFeatures', () => {
     expect(() => resolveFeatures({ integer: [8] }, NAMES, F, bounds)).toThrow(UsageError);
     expect(() => resolveFeatures({ bounds: { hour: [5, 1] } }, NAMES, F, bounds)).toThrow(/min < max/);
     expect(() => resolveFeatures({ scale: { channel_app: 2 }, oneHot: [['channel_web', 'channel_app']] }, NAMES, F, bounds)).toThrow(/scale must be 1/);
+  });
+});
+
+describe('robust attack on a single-output model', () => {
+  const args = ['attack', '--model', 'examples/tabular/model', '--data', 'csv:examples/tabular/test.csv', '--n', '20', '--attack', 'fgsm', '--eps', '1', '--backend', 'cpu'];
+
+  it('attacks it as 2 classes, and --model-output refuses a multi-class reading with exit 2', async () => {
+    const ok = await runCli(...args);
+    expect(ok.code).toBe(0);
+    expect(ok.stdout).toMatch(/clean accuracy/);
+    const bad = await runCli(...args, '--model-output', 'softmax');
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toMatch(/output: softmax is for a model with two or more outputs/);
   });
 });
 

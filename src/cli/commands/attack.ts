@@ -1,4 +1,5 @@
 import { Option, type Command } from 'commander';
+import { OUTPUT_MODES, type OutputMode } from '../../models/binary.js';
 import { attackNames, attackOptionNames, getAttack } from '../../attacks/registry.js';
 import { runAttack, type AttackOptions, type AttackReport } from '../../attacks/run.js';
 import type { Targeting } from '../../attacks/core/types.js';
@@ -17,6 +18,7 @@ import { makeProgress } from '../progress.js';
 
 interface AttackFlags extends DataFlags {
   model?: string;
+  modelOutput?: OutputMode;
   attack: string;
   norm?: NormName;
   eps?: number[];
@@ -124,6 +126,7 @@ export function registerAttackCommand(program: Command, io: Io): void {
     .command('attack')
     .description('run one attack over a dataset and report clean accuracy, robust accuracy and perturbation norms')
     .option('--model <model.json>', 'TF.js Layers or Graph model (model.json, or its folder)')
+    .addOption(new Option('--model-output <mode>', "what the model's output holds (default auto: one unit is a binary classifier)").choices([...OUTPUT_MODES]))
     .addOption(new Option('--attack <name>', 'attack to run').choices(attackNames()).makeOptionMandatory())
     .addOption(new Option('--norm <norm>', 'threat model (default: the attack\'s own)').choices([...NORM_NAMES]))
     .option('--eps <eps>', 'budget(s), e.g. 0.3 or 0.1,0.2,0.3 (minimum-norm attacks may omit it)', parseNumberList('--eps'))
@@ -147,7 +150,7 @@ export function registerAttackCommand(program: Command, io: Io): void {
     const info = getAttack(flags.attack);
     if (!flags.eps && info.kind === 'fixed-eps') throw new UsageError(`${info.name} needs --eps (e.g. --eps 0.3 or --eps 0.1,0.2,0.3)`);
     const backend = await startBackend(globals, io);
-    const model = await loadModel(flags.model);
+    const model = await loadModel(flags.model, flags.modelOutput ? { output: flags.modelOutput } : {});
     try {
       const ds = await loadDataFromFlags(flags, globals.seed);
       validateDataset(ds, { inputShape: model.inputShape, numClasses: model.numClasses, bounds: model.bounds });

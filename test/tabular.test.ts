@@ -7,7 +7,8 @@ import type { Dataset } from '../src/data/types.js';
 import { loadModel, type LoadedModel } from '../src/models/load.js';
 import { scaleFeatures, scaleInputs } from '../src/models/scaled.js';
 import type { Model } from '../src/models/types.js';
-import { loadConfig } from '../src/suite/config.js';
+import { loadConfig, parseConfig } from '../src/suite/config.js';
+import { runSuite } from '../src/suite/run.js';
 import { resolveFeatures, type ResolvedFeatures } from '../src/suite/features.js';
 import { UsageError } from '../src/errors.js';
 import { TEST_BACKENDS, activate, noLeak } from './helpers/backends.js';
@@ -134,5 +135,35 @@ describe.each(TEST_BACKENDS)('the tabular example on %s', (backend) => {
     }
     // The attacks do find valid adversarial examples: the test would be empty otherwise.
     expect(broken).toBeGreaterThan(0);
+  });
+});
+
+describe('the tabular suite', () => {
+  it('applies units, mask and constraints as the library does: suite and runAttack agree on FGSM (deterministic) example by example', async () => {
+    await activate('cpu');
+    const { config: shipped } = await loadConfig(CONFIG);
+    const text = JSON.stringify({
+      model: { path: 'model/model.json', output: 'sigmoid' },
+      data: { source: 'csv:test.csv', n: 40, sample: 'first' },
+      features: shipped.features,
+      backend: 'cpu',
+      attacks: [{ name: 'fgsm', norm: 'linf', eps: [1, 2] }],
+      thresholds: { cleanAccuracy: 0.5 },
+      perExample: true,
+      samples: 0,
+    });
+    const config = parseConfig(text, 'tabular.json', 'examples/tabular');
+    const result = await runSuite({ config, path: null, sha256: '' });
+    expect(result.verdict.status).toBe('pass');
+    expect(result.attacks[0]?.params.constraints).toBe('3 gridded (integer) features, 1 one-hot groups');
+
+    const loaded = await loadModel('examples/tabular/model', { output: 'sigmoid' });
+    const full = await loadCsv('examples/tabular/test.csv');
+    const features = resolveFeatures(shipped.features ?? {}, full.featureNames, F, loaded.bounds);
+    const model = scaleInputs(loaded, features.scale, features.bounds);
+    const ds = makeDataset({ x: scaleFeatures(full.x.slice(0, 40 * F), features.scale), y: full.y.slice(0, 40), shape: [F], source: 'first 40' });
+    const direct = await runAttack(model, ds, { name: 'fgsm', norm: 'linf', eps: [1, 2], options: { mask: features.mask, constraints: features.constraints } });
+    model.dispose();
+    for (const r of direct.results) expect(result.examples?.robust[`fgsm@linf:${r.eps}`]).toEqual(Array.from(r.robust));
   });
 });

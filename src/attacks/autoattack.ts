@@ -27,7 +27,8 @@
 import { tf } from '../tf.js';
 import { InputError, UsageError } from '../errors.js';
 import { apgd, apgdT } from './apgd.js';
-import { requireInt } from './core/harness.js';
+import { attackOptions } from './core/options.js';
+import { defaultsOf, type OptionSchema } from '../options/schema.js';
 import { perExample, perturbationNorms } from './core/norms.js';
 import type { Model } from '../models/types.js';
 import type { AttackInfo, AttackResult, CommonAttackOptions } from './core/types.js';
@@ -71,14 +72,14 @@ export interface AutoAttackResult extends AttackResult {
   components: ComponentReport[];
 }
 
-const DEFAULTS = {
-  norm: 'linf',
-  attacks: ['apgd-ce', 'apgd-t', 'square'] as AutoAttackComponent[],
-  steps: 100,
-  restarts: 1,
-  targetClasses: 9,
-  queries: 5000,
-} as const;
+const OPTIONS = {
+  attacks: { type: 'enum-array', values: ['apgd-ce', 'apgd-t', 'square'] as AutoAttackComponent[], default: ['apgd-ce', 'apgd-t', 'square'] as AutoAttackComponent[], doc: 'attacks to run, in order' },
+  steps: { type: 'integer', min: 1, default: 100, doc: 'APGD iterations (APGD-CE and each APGD-T target)' },
+  restarts: { type: 'integer', min: 1, default: 1, doc: 'APGD restarts' },
+  targetClasses: { type: 'integer', min: 1, default: 9, doc: 'APGD-T target classes' },
+  queries: { type: 'integer', min: 2, default: 5000, doc: "Square's query budget per example" },
+} as const satisfies OptionSchema;
+const DEFAULTS = { norm: 'linf' as const, ...defaultsOf(OPTIONS) };
 
 /** Rows `rows` of `sub` (one per index in `idx`) written over `base`; consumes nothing. */
 function scatterRows(base: tf.Tensor, sub: tf.Tensor, idx: number[], rows: number[]): tf.Tensor {
@@ -106,7 +107,7 @@ export async function autoattack(
   y: Int32Array,
   options: AutoAttackOptions = {},
 ): Promise<AutoAttackResult> {
-  const o = { ...DEFAULTS, ...options };
+  const o = attackOptions('autoattack', OPTIONS, DEFAULTS, options);
   const n = y.length;
   if ((o.targeting?.kind ?? 'untargeted') !== 'untargeted') {
     throw new UsageError('autoattack is untargeted (APGD-T picks its own targets): drop --targeted');
@@ -114,11 +115,6 @@ export async function autoattack(
   if (o.eps === undefined) throw new UsageError('autoattack needs an eps (e.g. --eps 0.3)');
   if (typeof o.eps !== 'number' && o.eps.length !== n) throw new InputError(`autoattack: ${o.eps.length} eps values for ${n} inputs`);
   if (o.norm !== 'linf' && o.norm !== 'l2') throw new UsageError(`autoattack supports --norm linf|l2, not ${o.norm}`);
-  if (o.attacks.length === 0) throw new UsageError('autoattack: attacks is empty; name at least one of apgd-ce, apgd-t, square');
-  requireInt('autoattack', 'steps', o.steps);
-  requireInt('autoattack', 'restarts', o.restarts);
-  requireInt('autoattack', 'targetClasses', o.targetClasses);
-  requireInt('autoattack', 'queries', o.queries, 2);
   if (x.shape[0] !== n) throw new InputError(`autoattack: ${x.shape[0]} inputs but ${n} labels`);
   const shape = x.shape.slice(1);
   if (shape.length !== model.inputShape.length || shape.some((v, i) => v !== model.inputShape[i])) {
@@ -200,6 +196,7 @@ export const autoattackInfo: AttackInfo<AutoAttackOptions> = {
   norms: ['linf', 'l2'],
   needs: 'gradients',
   targeted: false,
-  defaults: { ...DEFAULTS, attacks: [...DEFAULTS.attacks] },
+  options: OPTIONS,
+  defaults: { ...DEFAULTS },
   run: autoattack,
 };

@@ -15,6 +15,8 @@ export interface DatasetParts {
   source: string;
   numClasses?: number;
   featureNames?: string[];
+  /** Each example's slice, when the source has a group column (see `Dataset.groups`). */
+  groups?: string[];
 }
 
 /** Number of features in one example of `shape` (1 for the empty shape). */
@@ -122,6 +124,7 @@ export function makeDataset(parts: DatasetParts): Dataset {
     sha256: '',
     ...(parts.numClasses !== undefined ? { numClasses: parts.numClasses } : {}),
     ...(parts.featureNames !== undefined ? { featureNames: [...parts.featureNames] } : {}),
+    ...(parts.groups !== undefined ? { groups: parts.groups } : {}),
   };
   checkIntrinsic(ds);
   ds.sha256 = datasetHash(ds.x, ds.y, ds.shape);

@@ -26,6 +26,7 @@ export * from './defenses/index.js';
 export * as metrics from './metrics/index.js';
 export { accuracy, predictLabels } from './metrics/accuracy.js';
 export { loadConfig, parseConfig, type SuiteConfig, type LoadedConfig } from './suite/config.js';
+export { resolveFeatures, type FeatureRef, type FeaturesConfig, type ResolvedFeatures } from './suite/features.js';
 export { runSuite, parseShard, shardRange, type RunSuiteOptions, type Shard } from './suite/run.js';
 export { mergeResults } from './suite/merge.js';
 export type * from './suite/types.js';

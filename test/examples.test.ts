@@ -15,8 +15,8 @@ const suites = readdirSync(EXAMPLES, { withFileTypes: true })
   .flatMap((d) => readdirSync(join(EXAMPLES, d.name)).filter((f) => /\.config\.(json|ya?ml)$/.test(f)).map((f) => join(EXAMPLES, d.name, f)));
 
 describe('example suites', () => {
-  it('there are at least the two MNIST suites (undefended and adversarially trained)', () => {
-    expect(suites).toEqual(expect.arrayContaining(['examples/mnist/robust.config.json', 'examples/mnist/robust-at.config.json']));
+  it('there are at least the two MNIST suites (undefended and adversarially trained) and the tabular one', () => {
+    expect(suites).toEqual(expect.arrayContaining(['examples/mnist/robust.config.json', 'examples/mnist/robust-at.config.json', 'examples/tabular/robust.config.json']));
   });
 
   it.each(suites)('%s parses and its pinned SHA-256 is the shipped model', async (path) => {

@@ -28,6 +28,7 @@ export { crossEntropy, dlr, margin, maxOther, pick } from './core/losses.js';
 export { adversarialMask, resolveTargets } from './core/criteria.js';
 export { applyMask, boundTensors, clip, type BoundTensors } from '../tensor/bounds.js';
 export { makeRng, type Rng } from '../tensor/random.js';
+export { checkConstraints, hasConstraints, projectFeasible, type FeatureConstraints } from './core/constraints.js';
 export type {
   AttackFn,
   AttackInfo,

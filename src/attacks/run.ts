@@ -2,6 +2,7 @@ import { tf } from '../tf.js';
 import { InputError, UsageError } from '../errors.js';
 import type { Dataset } from '../data/types.js';
 import type { Model } from '../models/types.js';
+import type { FeatureConstraints } from './core/constraints.js';
 import { attackManyEps } from './core/epsilons.js';
 import { checkOptions } from '../options/schema.js';
 import type { NormName } from './core/norms.js';
@@ -136,6 +137,10 @@ function reportedParams(defaults: object, options: AttackOptions | undefined, no
     if (value === undefined) continue;
     if (key === 'targeting') params.targeting = (value as { kind: string }).kind;
     else if (key === 'mask' && value instanceof Float32Array) params.mask = `${value.filter((m) => m > 0).length} of ${value.length} features free`;
+    else if (key === 'constraints') {
+      const c = value as FeatureConstraints;
+      params.constraints = `${c.grid?.filter((g) => g > 0).length ?? 0} gridded (integer) features, ${c.oneHot?.length ?? 0} one-hot groups`;
+    }
     else params[key] = value;
   }
   return params;

@@ -129,7 +129,7 @@ export async function csvParts(path: string, opts: CsvOptions = {}, source = `cs
       x[r * featureAt.length + f] = value;
     });
   });
-  return { x, y, shape: [featureAt.length], source, ...(groups !== undefined ? { groups } : {}) };
+  return { x, y, shape: [featureAt.length], source, featureNames: featureAt.map((col) => names[col] as string), ...(groups !== undefined ? { groups } : {}) };
 }
 
 /**

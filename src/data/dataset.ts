@@ -14,6 +14,7 @@ export interface DatasetParts {
   shape: number[];
   source: string;
   numClasses?: number;
+  featureNames?: string[];
   /** Each example's slice, when the source has a group column (see `Dataset.groups`). */
   groups?: string[];
 }
@@ -122,6 +123,7 @@ export function makeDataset(parts: DatasetParts): Dataset {
     source: parts.source,
     sha256: '',
     ...(parts.numClasses !== undefined ? { numClasses: parts.numClasses } : {}),
+    ...(parts.featureNames !== undefined ? { featureNames: [...parts.featureNames] } : {}),
     ...(parts.groups !== undefined ? { groups: parts.groups } : {}),
   };
   checkIntrinsic(ds);

@@ -95,6 +95,7 @@ export function takeIndices(ds: DatasetParts, indices: Int32Array): DatasetParts
     shape: [...ds.shape],
     source: ds.source,
     ...(ds.numClasses !== undefined ? { numClasses: ds.numClasses } : {}),
+    ...(ds.featureNames !== undefined ? { featureNames: ds.featureNames } : {}),
     ...(groups !== undefined ? { groups: Array.from(indices, (i) => groups[i]!) } : {}),
   };
 }

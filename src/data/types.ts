@@ -22,6 +22,8 @@ export interface Dataset {
   layout?: 'nhwc' | 'nchw';
   /** Number of classes when the source declares it (mnist: 10). */
   numClasses?: number;
+  /** Names of the features of one (flattened) example, when the source has them (a CSV header). */
+  featureNames?: string[];
   /**
    * Each example's slice (a group such as a site or a demographic), when the source has a group column (a CSV's
    * `groupColumn`, or a `group` column in an image folder's labels CSV). Not part of `sha256`.

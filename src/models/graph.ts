@@ -25,16 +25,16 @@ function graphNodes(topology: unknown): Map<string, GraphNode> {
   return nodes;
 }
 
-/** The tensor feeding a final Softmax (looking through Identity ops), if the output is one. */
-function preSoftmaxTensor(nodes: Map<string, GraphNode>, outputName: string): { softmax: boolean; logits?: string } {
+/** The tensor feeding a final `op` (Softmax or Sigmoid, looking through Identity ops), if the output is one. */
+function preActivationTensor(nodes: Map<string, GraphNode>, outputName: string, op: 'Softmax' | 'Sigmoid'): { found: boolean; logits?: string } {
   let node = nodes.get(outputName.replace(/:\d+$/, ''));
   for (let hops = 0; node !== undefined && hops < 16; hops++) {
     const first = node.input.find((i) => !i.startsWith('^'));
-    if (node.op === 'Softmax') return { softmax: true, logits: first };
+    if (node.op === op) return { found: true, logits: first };
     if (node.op !== 'Identity' || first === undefined) break;
     node = nodes.get(first.replace(/:\d+$/, ''));
   }
-  return { softmax: false };
+  return { found: false };
 }
 
 /**
@@ -52,7 +52,9 @@ export function graphCore(model: tfc.GraphModel, topology: unknown, mode: Logits
   if (input?.dtype !== undefined && input.dtype !== 'float32') {
     throw fail(`the graph model's input ${input.name} has dtype ${input.dtype}; robust attacks need a float32 input`);
   }
-  const { softmax, logits } = preSoftmaxTensor(graphNodes(topology), outputName);
+  const nodes = graphNodes(topology);
+  const { found: softmax, logits } = preActivationTensor(nodes, outputName, 'Softmax');
+  const preSigmoid = preActivationTensor(nodes, outputName, 'Sigmoid');
   const strip = mode !== 'as-is' && softmax && logits !== undefined;
   if (mode === 'strip-softmax' && !strip) {
     throw new UsageError("logits: strip-softmax was asked for, but the graph's output is not a Softmax op; use logits: auto");
@@ -61,6 +63,9 @@ export function graphCore(model: tfc.GraphModel, topology: unknown, mode: Logits
   return {
     format: 'graph-model',
     forward: (x) => model.execute(x, target) as tf.Tensor,
+    ...(preSigmoid.found
+      ? { sigmoid: preSigmoid.logits === undefined ? {} : { logits: (x: tf.Tensor) => model.execute(x, preSigmoid.logits) as tf.Tensor } }
+      : {}),
     declaredInputShape: input?.shape?.slice(1).map((d) => (d < 0 ? null : d)),
     outputsProbabilities: softmax && !strip,
     softmaxStripped: strip,

@@ -2,7 +2,18 @@
 export type { Bounds, InputLayout, Model, ModelAccess, Normalization } from './types.js';
 export type { OnnxInfo } from './onnx/load.js';
 export { loadModel, type LoadModelOptions, type LoadedModel, type LogitsFunction, type LogitsMode, type ModelSource } from './load.js';
+export {
+  asBinaryClassifier,
+  checkOutputMode,
+  logitOfProbability,
+  OUTPUT_MODES,
+  PROBABILITY_CLIP,
+  type BinaryClassifierOptions,
+  type BinaryOutput,
+  type OutputMode,
+} from './binary.js';
 export { saveLayersModel, type SaveModelOptions } from './save.js';
+export { scaleFeatures, scaleInputs } from './scaled.js';
 export {
   fileLoadHandler,
   fileSaveHandler,

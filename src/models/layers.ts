@@ -42,6 +42,11 @@ function isSoftmaxLayer(layer: tfl.layers.Layer): boolean {
   return layer.getConfig().activation === 'softmax';
 }
 
+/** A final Dense or Activation layer with a sigmoid: the output of a single-unit binary classifier. */
+function isSigmoidLayer(layer: tfl.layers.Layer): boolean {
+  return ['Dense', 'Activation'].includes(layer.getClassName()) && layer.getConfig().activation === 'sigmoid';
+}
+
 /** The layer's single input, or undefined when it was called more than once (shared layer). */
 function singleInput(layer: tfl.layers.Layer): tfl.SymbolicTensor | undefined {
   try {
@@ -52,8 +57,8 @@ function singleInput(layer: tfl.layers.Layer): tfl.SymbolicTensor | undefined {
   }
 }
 
-/** A forward pass that skips a final softmax exactly, or undefined when robust cannot do that. */
-function withoutSoftmax(model: tfl.LayersModel, last: tfl.layers.Layer): ((x: tf.Tensor) => tf.Tensor) | undefined {
+/** A forward pass that skips a final softmax or sigmoid exactly, or undefined when robust cannot do that. */
+function withoutActivation(model: tfl.LayersModel, last: tfl.layers.Layer): ((x: tf.Tensor) => tf.Tensor) | undefined {
   const className = last.getClassName();
   const before = singleInput(last);
   const input = model.inputs[0];
@@ -71,7 +76,7 @@ function withoutSoftmax(model: tfl.LayersModel, last: tfl.layers.Layer): ((x: tf
   if (className === 'Dense') {
     return (x) => {
       const h = features(x);
-      if (h.rank !== 2) throw new UsageError('cannot strip the softmax of a Dense layer applied to a rank > 2 input; use logits: as-is');
+      if (h.rank !== 2) throw new UsageError('cannot strip the activation of a Dense layer applied to a rank > 2 input; use logits: as-is');
       const [kernel, bias] = last.getWeights();
       if (kernel === undefined) throw new UsageError('the final Dense layer has no kernel');
       const z = tf.matMul(h, kernel);
@@ -97,7 +102,7 @@ export function layersCore(model: tfl.LayersModel, mode: LogitsMode, ownsModel: 
   let forward = (x: tf.Tensor): tf.Tensor => model.apply(x, { training: false }) as tf.Tensor;
   let stripped = false;
   if (mode !== 'as-is' && probabilities && last !== undefined) {
-    const logits = withoutSoftmax(model, last);
+    const logits = withoutActivation(model, last);
     if (logits !== undefined) {
       forward = logits;
       stripped = true;
@@ -112,10 +117,13 @@ export function layersCore(model: tfl.LayersModel, mode: LogitsMode, ownsModel: 
   }
   const fast = optimize ? optimizeLayersModel(model, { stripSoftmax: stripped }) : undefined;
   if (fast !== undefined) forward = fast.forward;
+  // Whether to use the pre-sigmoid pass is decided with the number of outputs known, in load.ts.
+  const sigmoid = last !== undefined && isSigmoidLayer(last) ? { logits: withoutActivation(model, last) } : undefined;
   return {
     format: 'layers-model',
     forward,
     optimized: fast !== undefined,
+    ...(sigmoid !== undefined ? { sigmoid } : {}),
     declaredInputShape: model.inputs[0]?.shape.slice(1),
     outputsProbabilities: probabilities && !stripped,
     softmaxStripped: stripped,

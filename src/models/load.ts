@@ -8,6 +8,7 @@ import * as tfl from '@tensorflow/tfjs-layers';
 import * as tfc from '@tensorflow/tfjs-converter';
 import { tf } from '../tf.js';
 import { InputError, UsageError, errorMessage } from '../errors.js';
+import { asBinaryClassifier, checkOutputMode, OUTPUT_MODES, type OutputMode } from './binary.js';
 import type { Core, LogitsMode } from './core.js';
 import { graphCore, graphTopology } from './graph.js';
 import { readModelFiles } from './io.js';
@@ -33,6 +34,7 @@ export type LogitsFunction = (x: tf.Tensor) => tf.Tensor;
 export type ModelSource = string | tfl.LayersModel | tfc.GraphModel | LogitsFunction;
 
 export type { LogitsMode } from './core.js';
+export type { OutputMode } from './binary.js';
 
 /** Options for {@link loadModel}. */
 export interface LoadModelOptions {
@@ -48,6 +50,11 @@ export interface LoadModelOptions {
   numClasses?: number;
   /** See {@link LogitsMode}. Default `auto`. */
   logits?: LogitsMode;
+  /**
+   * What the model's output holds (see {@link OutputMode}): `auto` (default) guesses from its structure,
+   * `sigmoid` or `logit` declare a single-output binary classifier, `softmax` or `logits` a multi-class one.
+   */
+  output?: OutputMode;
   /** What attacks may use. Default `gradients`; set `scores` or `decisions` to model a weaker threat. */
   access?: ModelAccess;
   /**
@@ -67,6 +74,13 @@ export interface LoadedModel extends Model {
   readonly outputsProbabilities: boolean;
   /** True when the model ends in a softmax and `predict` returns the logits before it. */
   readonly softmaxStripped: boolean;
+  /**
+   * How the model's output was read: `softmax` or `logits` for two or more outputs, `sigmoid` or `logit`
+   * for a single-output binary classifier, which `predict` presents as the two logits [0, z].
+   */
+  readonly output: Exclude<OutputMode, 'auto'>;
+  /** True for a binary classifier whose final sigmoid was stripped, so z comes straight from the model. */
+  readonly sigmoidStripped: boolean;
   /** The normalisation `predict` applies, if any. */
   readonly normalization?: Normalization;
   /** The model.json read, for models loaded from disk. */
@@ -113,12 +127,13 @@ function accessOf(asked: ModelAccess | undefined, allowed: ModelAccess | undefin
   return ACCESS_ORDER[Math.min(a, b)] ?? 'gradients';
 }
 
-function assemble(core: Core, options: LoadModelOptions, ctx: Context, onnx?: OnnxInfo): LoadedModel {
-  const inputShape = resolveInputShape(core.declaredInputShape, options.inputShape, ctx.fail);
-  let numClasses: number;
+/** The model's raw output width, from one pass on a zero input. */
+function outputWidth(core: Core, inputShape: number[], ctx: Context): number {
   try {
-    numClasses = tf.tidy(() => {
+    return tf.tidy(() => {
       const out = core.forward(tf.zeros([1, ...inputShape]));
+      // A binary classifier may return one score per example as [batch].
+      if (out.rank === 1) return 1;
       if (out.rank !== 2) throw new Error(`it returned shape [${out.shape.join(', ')}]; robust needs logits [batch, classes]`);
       return out.shape[1] ?? 0;
     });
@@ -126,10 +141,50 @@ function assemble(core: Core, options: LoadModelOptions, ctx: Context, onnx?: On
     if (err instanceof UsageError || err instanceof InputError) throw err;
     throw ctx.fail(`the model failed on a zero input of shape [1, ${inputShape.join(', ')}]: ${errorMessage(err)}`);
   }
-  if (options.numClasses !== undefined && options.numClasses !== numClasses) {
-    throw new UsageError(`numClasses is ${options.numClasses} but the model returns ${numClasses} scores per example`);
+}
+
+/** What `predict` computes before normalisation is added, and how the output was read. */
+interface Head {
+  forward: (x: tf.Tensor) => tf.Tensor;
+  output: Exclude<OutputMode, 'auto'>;
+  sigmoidStripped: boolean;
+  outputsProbabilities: boolean;
+}
+
+/**
+ * Read the output as the options and the model's structure say: a single unit becomes the two logits
+ * [0, z] (see binary.ts), with the sigmoid stripped when the loader found it and `logits` is not as-is.
+ */
+function head(core: Core, width: number, mode: OutputMode, logitsMode: LogitsMode): Head {
+  if (width === 1) {
+    const sigmoid = mode === 'sigmoid' || (mode === 'auto' && core.sigmoid !== undefined);
+    const preSigmoid = core.sigmoid?.logits;
+    if (sigmoid && preSigmoid !== undefined && logitsMode !== 'as-is') {
+      return { forward: asBinaryClassifier(preSigmoid, { output: 'logit' }), output: 'sigmoid', sigmoidStripped: true, outputsProbabilities: false };
+    }
+    const output = sigmoid ? 'sigmoid' : 'logit';
+    return { forward: asBinaryClassifier(core.forward, { output }), output, sigmoidStripped: false, outputsProbabilities: false };
   }
-  if (numClasses < 2) throw ctx.fail(`the model returns ${numClasses} score per example; robust needs at least 2 classes`);
+  if (mode === 'softmax' && !core.softmaxStripped) {
+    // log p equals the logits up to a per-example constant: the same argmax, softmax and margins.
+    return { forward: (x) => tf.log(tf.maximum(core.forward(x), 1e-30)), output: 'softmax', sigmoidStripped: false, outputsProbabilities: false };
+  }
+  const output = core.softmaxStripped || core.outputsProbabilities ? 'softmax' : 'logits';
+  return { forward: core.forward, output, sigmoidStripped: false, outputsProbabilities: core.outputsProbabilities };
+}
+
+function assemble(core: Core, options: LoadModelOptions, ctx: Context, onnx?: OnnxInfo): LoadedModel {
+  const inputShape = resolveInputShape(core.declaredInputShape, options.inputShape, ctx.fail);
+  const width = outputWidth(core, inputShape, ctx);
+  if (width < 1) throw ctx.fail(`the model returns ${width} scores per example; robust needs at least one`);
+  const numClasses = width === 1 ? 2 : width;
+  if (options.numClasses !== undefined && options.numClasses !== numClasses) {
+    const binary = width === 1 ? ' (one output unit: a binary classifier, 2 classes)' : '';
+    throw new UsageError(`numClasses is ${options.numClasses} but the model returns ${width} scores per example${binary}`);
+  }
+  const mode = options.output ?? 'auto';
+  checkOutputMode(mode, width, ctx.name);
+  const { forward, output, sigmoidStripped, outputsProbabilities } = head(core, width, mode, options.logits ?? 'auto');
 
   const metadata = readRobustMetadata(core.metadata, ctx.modelJsonPath ?? ctx.name);
   const bounds = options.bounds ?? metadata.bounds ?? DEFAULT_BOUNDS;
@@ -152,8 +207,10 @@ function assemble(core: Core, options: LoadModelOptions, ctx: Context, onnx?: On
     ...(core.layout !== undefined ? { layout: core.layout } : {}),
     ...(onnx !== undefined ? { onnx } : {}),
     format: core.format,
-    outputsProbabilities: core.outputsProbabilities,
+    outputsProbabilities,
     softmaxStripped: core.softmaxStripped,
+    output,
+    sigmoidStripped,
     normalization,
     modelJsonPath: ctx.modelJsonPath,
     layersModel: core.layersModel,
@@ -164,7 +221,7 @@ function assemble(core: Core, options: LoadModelOptions, ctx: Context, onnx?: On
       }
       return tf.tidy(() => {
         const input = x.dtype === 'float32' ? x : tf.cast(x, 'float32');
-        const out = core.forward(normalization === undefined ? input : normalize(input, normalization, inputShape));
+        const out = forward(normalization === undefined ? input : normalize(input, normalization, inputShape));
         if (out.rank !== 2) throw new UsageError(`model ${name} returned shape [${out.shape.join(', ')}]; robust needs logits [batch, classes]`);
         return out as tf.Tensor2D;
       });
@@ -266,7 +323,11 @@ function guard<T>(build: () => T, release: () => void): T {
  * const logits = model.predict(x); // [batch, 10]
  */
 export async function loadModel(source: ModelSource, options: LoadModelOptions = {}): Promise<LoadedModel> {
-  const mode = options.logits ?? 'auto';
+  const output = options.output ?? 'auto';
+  if (!OUTPUT_MODES.includes(output)) throw new UsageError(`output must be one of ${OUTPUT_MODES.join(', ')}, got ${String(output)}`);
+  if (output === 'logits' && options.logits === 'strip-softmax') throw new UsageError('output: logits says the outputs are logits already; drop logits: strip-softmax');
+  // Declared logits are never touched; everything else starts from the logits option.
+  const mode = output === 'logits' ? 'as-is' : (options.logits ?? 'auto');
   if (!['auto', 'strip-softmax', 'as-is'].includes(mode)) throw new UsageError(`logits must be auto, strip-softmax or as-is, got ${mode}`);
   if (typeof source === 'string') return loadFromPath(source, options, mode);
   const fail = usageFailure;

@@ -12,6 +12,8 @@ import { getAttack } from '../attacks/registry.js';
 import type { NormName } from '../attacks/core/norms.js';
 import type { BackendChoice } from '../backends/index.js';
 import type { Bounds, Normalization } from '../models/types.js';
+import type { OutputMode } from '../models/binary.js';
+import type { FeaturesConfig } from './features.js';
 import { parseDataSpec, type DataSource } from '../data/index.js';
 import { makeDefense } from '../defenses/registry.js';
 import type { DefenseSpec } from '../defenses/types.js';
@@ -27,7 +29,9 @@ export interface AttackEntry {
 }
 
 export interface SuiteConfig {
-  model: { path: string; sha256?: string; bounds?: Bounds; normalization?: Normalization };
+  model: { path: string; sha256?: string; bounds?: Bounds; normalization?: Normalization; output?: OutputMode };
+  /** Tabular threat model: per-feature bounds and units, immutable, integer and one-hot features. */
+  features?: FeaturesConfig;
   data: { source: DataSource; n?: number; offset?: number; sample?: 'first' | 'random'; seed?: string | number };
   backend?: BackendChoice;
   seed?: string | number;

@@ -22,6 +22,9 @@ import { estimateMemory, planBatch, type BatchPlan, type MemoryEstimate } from '
 import { attackId, epsKey } from './keys.js';
 import { runProbes } from './probes.js';
 import { attackWork } from './preflight.js';
+import { resolveFeatures } from './features.js';
+import { scaleFeatures, scaleInputs } from '../models/scaled.js';
+import type { FeatureConstraints } from '../attacks/core/constraints.js';
 import { chooseGallery, pickSamples } from './samples.js';
 import { basename, dirname, isAbsolute, resolve } from 'node:path';
 import { gitInfo, hostInfo, modelFileHashes, relativeSource, relativeTo } from '../provenance/manifest.js';
@@ -210,6 +213,7 @@ export async function runSuite(loaded: LoadedConfig, options: RunSuiteOptions = 
   const loadedModel = await loadModel(config.model.path, {
     ...(config.model.bounds ? { bounds: config.model.bounds } : {}),
     ...(config.model.normalization ? { normalization: config.model.normalization } : {}),
+    ...(config.model.output ? { output: config.model.output } : {}),
   });
   if (loadedModel.accessNote !== undefined) options.onAccessNote?.(loadedModel.accessNote);
   // With defences, everything below (clean pass, attacks, probes) sees the view the suite asks for:
@@ -230,12 +234,21 @@ export async function runSuite(loaded: LoadedConfig, options: RunSuiteOptions = 
         `model ${config.model.path} has SHA-256 ${model.sha256} but the config pins ${config.model.sha256}: it may have been tampered with or replaced; if the change is intended, update model.sha256`,
       );
     }
-    const full = toModelLayout(await loadDataset(config.data.source, {
+    let full = toModelLayout(await loadDataset(config.data.source, {
       ...(config.data.n !== undefined ? { n: config.data.n } : {}),
       ...(config.data.offset !== undefined ? { offset: config.data.offset } : {}),
       ...(config.data.sample ? { sample: config.data.sample } : {}),
       seed: config.data.seed ?? seed,
     }), loadedModel);
+    // A features section puts model and data in the features' units and gives every attack its mask and constraints.
+    let threat: { mask?: Float32Array; constraints?: FeatureConstraints } = {};
+    if (config.features) {
+      const features = full.shape.reduce((a, b) => a * b, 1);
+      const resolved = resolveFeatures(config.features, full.featureNames, features, model.bounds, `${loaded.path ?? 'config'}: features`);
+      model = scaleInputs(model, resolved.scale, resolved.bounds);
+      full = { ...full, x: scaleFeatures(full.x, resolved.scale) };
+      threat = { ...(resolved.mask ? { mask: resolved.mask } : {}), constraints: resolved.constraints };
+    }
     validateDataset(full, { inputShape: model.inputShape, numClasses: model.numClasses, bounds: model.bounds });
     if (config.thresholds?.minSliceRobustAccuracy !== undefined && full.groups === undefined) {
       throw new UsageError(
@@ -294,7 +307,7 @@ export async function runSuite(loaded: LoadedConfig, options: RunSuiteOptions = 
       const report = await runAttack(
         model,
         ds,
-        { name: meta.name, norm: meta.norm, eps: minimum || meta.eps[0] === null ? null : (meta.eps as number[]), options: { ...meta.options, seed: `${seed}/${meta.id}`, exampleIds: Int32Array.from(positions) } },
+        { name: meta.name, norm: meta.norm, eps: minimum || meta.eps[0] === null ? null : (meta.eps as number[]), options: { ...meta.options, ...threat, seed: `${seed}/${meta.id}`, exampleIds: Int32Array.from(positions) } },
         {
           batchSize,
           keepAdversarial: (config.samples ?? 8) > 0,

@@ -13,6 +13,7 @@ import { DEFENSES, defenseNames } from '../defenses/registry.js';
 import type { DefenseInfo } from '../defenses/types.js';
 import { schemaProperties } from '../options/schema.js';
 import { COUNT_LIMITS } from '../util/limits.js';
+import { OUTPUT_MODES } from '../models/binary.js';
 
 type Json = Record<string, unknown>;
 
@@ -26,6 +27,7 @@ const count = (name: keyof typeof COUNT_LIMITS, min = 1): Json => ({
 
 const positive: Json = { type: 'number', exclusiveMinimum: 0, 'x-expected': 'a number > 0' };
 const fraction: Json = { type: 'number', minimum: 0, maximum: 1, 'x-expected': 'a number in [0, 1]' };
+const featureRef: Json = { type: ['string', 'integer'], 'x-expected': 'a feature name or index' };
 const numberOrList = (what: string): Json => ({
   oneOf: [{ type: 'number' }, { type: 'array', items: { type: 'number' }, minItems: 1 }],
   'x-expected': what,
@@ -118,6 +120,39 @@ export function configSchema(): Json {
             required: ['mean', 'std'],
             properties: { mean: numberOrList('a number or one per channel'), std: numberOrList('a number or one per channel') },
             'x-expected': 'an object {mean, std}',
+          },
+          output: {
+            enum: [...OUTPUT_MODES],
+            description: "what the model's output holds: auto (guess), sigmoid or logit (one output unit: a binary classifier), softmax or logits",
+            'x-expected': `one of ${OUTPUT_MODES.join(', ')}`,
+          },
+        },
+      },
+      features: {
+        type: 'object',
+        additionalProperties: false,
+        description: 'tabular threat model: features named by CSV column or index',
+        'x-expected': 'an object {bounds?, immutable?, integer?, oneHot?, scale?}',
+        properties: {
+          bounds: {
+            type: 'object',
+            additionalProperties: { type: 'array', items: { type: 'number' }, minItems: 2, maxItems: 2, 'x-expected': '[min, max]' },
+            description: "per-feature [min, max] in the feature's own units, over model.bounds",
+            'x-expected': 'an object such as {"amount": [0, 5000]}',
+          },
+          immutable: { type: 'array', items: featureRef, description: 'features attacks may not change', 'x-expected': 'a list of feature names or indices' },
+          integer: { type: 'array', items: featureRef, description: 'features that take whole values; results are rounded towards the clean value', 'x-expected': 'a list of feature names or indices' },
+          oneHot: {
+            type: 'array',
+            items: { type: 'array', items: featureRef, minItems: 2, 'x-expected': 'a list of 2 or more features' },
+            description: 'groups of features encoding one category one-hot; results stay one-hot',
+            'x-expected': 'a list of feature groups such as [["web", "app", "pos"]]',
+          },
+          scale: {
+            type: 'object',
+            additionalProperties: { ...positive, 'x-expected': 'a number > 0' },
+            description: "per-feature unit of eps (default 1): eps 1 moves each feature by up to one of its units",
+            'x-expected': 'an object such as {"amount": 100}',
           },
         },
       },

@@ -1,6 +1,7 @@
 import { tf } from '../../tf.js';
 import type { Model } from '../../models/types.js';
 import { applyMask, boundTensors, clip, type BoundTensors } from '../../tensor/bounds.js';
+import { checkConstraints, hasConstraints, projectFeasible, type FeatureConstraints } from './constraints.js';
 import { adversarialMask } from './criteria.js';
 import { crossEntropy, margin } from './losses.js';
 import { NORMS, perExample, perturbationNorms, type Norm } from './norms.js';
@@ -51,6 +52,9 @@ export class AttackRun {
   readonly mask: tf.Tensor | null;
   gradientEvaluations = 0;
   queries = 0;
+  /** Validity rules applied by the final projection; null when there are none. */
+  constraints: FeatureConstraints | null = null;
+  private maskValues: Float32Array | undefined;
 
   /** Positions, in the caller's batch, of the examples still being attacked. */
   active: Int32Array;
@@ -128,6 +132,17 @@ export class AttackRun {
       },
     );
     if (ownsClean) run.queries += n;
+    if (hasConstraints(options.constraints)) {
+      try {
+        const features = shape.reduce((a, b) => a * b, 1);
+        checkConstraints(options.constraints, (await x.data()) as Float32Array, features, bounds, meta.name);
+      } catch (err) {
+        run.dispose();
+        throw err;
+      }
+      run.constraints = options.constraints;
+      run.maskValues = options.mask;
+    }
     // Points the model already gets wrong need no perturbation at all.
     if (run.earlyStop && n > 0) {
       const clean = await run.flags(run.cleanLogits);
@@ -233,13 +248,23 @@ export class AttackRun {
       logits.dispose();
       return carry;
     }
+    // Under feature constraints an iterate counts only once its valid projection fools the model.
+    const valid = this.constraints && carry[0] ? await this.feasible(this.x, carry[0], this.eps) : null;
+    if (valid) {
+      logits.dispose();
+      logits = this.predict(valid);
+    }
     const adv = await this.flags(logits);
     logits.dispose();
     const hits: number[] = [];
     adv.forEach((a, j) => a && hits.push(j));
-    if (hits.length === 0) return carry;
-    const first = carry[0];
+    if (hits.length === 0) {
+      valid?.dispose();
+      return carry;
+    }
+    const first = valid ?? carry[0];
     if (first) this.write(first, hits);
+    valid?.dispose();
     const keep = this.shrink(adv);
     if (!keep) {
       tf.dispose(carry);
@@ -262,6 +287,11 @@ export class AttackRun {
    * evaluation: the final check in `finish()` does it.
    */
   async endRestart(xAdv: tf.Tensor, last: boolean): Promise<void> {
+    if (this.constraints) {
+      const valid = await this.feasible(this.x, xAdv, this.eps);
+      xAdv.dispose();
+      xAdv = valid;
+    }
     const all = Array.from(this.active.keys());
     if (last && !all.some((j) => this.hasCandidate[this.active[j] as number])) {
       this.write(xAdv, all);
@@ -291,13 +321,22 @@ export class AttackRun {
     if (!last) this.shrink(adv)?.dispose();
   }
 
-  /** Constrain, evaluate once and measure every result. The caller owns the returned `xAdv`. */
+  /**
+   * Constrain, evaluate once and measure every result. The caller owns the returned `xAdv`. With feature
+   * constraints, the constrained point is then projected onto the valid inputs (see constraints.ts), so
+   * the model is evaluated, and success decided, on what a user could actually submit.
+   */
   async finish(): Promise<AttackResult> {
-    const xAdv = tf.tidy(() => {
+    let xAdv = tf.tidy(() => {
       let delta = tf.sub(this.result, this.xAll);
       if (this.epsAll) delta = this.norm.project(delta, this.epsAll);
       return applyMask(this.xAll, clip(tf.add(this.xAll, delta), this.bounds), this.mask);
     });
+    if (this.constraints && this.n > 0) {
+      const valid = await this.feasible(this.xAll, xAdv, this.epsAll);
+      xAdv.dispose();
+      xAdv = valid;
+    }
     this.queries += this.n;
     let isAdversarial = new Uint8Array(0);
     if (this.n > 0) {
@@ -315,6 +354,23 @@ export class AttackRun {
     if (this.epsAll) this.epsAll.dispose();
     if (this.mask) this.mask.dispose();
     if (this.ownsClean) this.cleanAll.dispose();
+  }
+
+  /**
+   * The valid projection (see constraints.ts) of `xAdv` around clean inputs `x` with radii `eps`: the
+   * working batch's by default. The caller owns the result.
+   */
+  private async feasible(x: tf.Tensor, xAdv: tf.Tensor, eps: tf.Tensor1D | null): Promise<tf.Tensor> {
+    const constraints = this.constraints;
+    const rows = x.shape[0] ?? 0;
+    if (!constraints || rows === 0) return tf.clone(xAdv);
+    const radii = eps ? ((await eps.data()) as Float32Array) : undefined;
+    const valid = projectFeasible((await x.data()) as Float32Array, (await xAdv.data()) as Float32Array, x.size / rows, constraints, {
+      norm: this.norm.name,
+      ...(this.maskValues ? { mask: this.maskValues } : {}),
+      ...(radii ? { eps: radii } : {}),
+    });
+    return tf.tensor(valid, xAdv.shape);
   }
 
   /** Criterion per working example: 1 where these logits already fool the model. */

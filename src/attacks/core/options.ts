@@ -5,7 +5,7 @@ import type { CommonAttackOptions } from './types.js';
  * Options every attack takes besides its own (the harness checks them: eps, norm, targeting, bounds, mask,
  * exampleIds). Only attack-specific options are declared in an attack's schema.
  */
-export const COMMON_OPTIONS: readonly (keyof CommonAttackOptions)[] = ['norm', 'eps', 'targeting', 'seed', 'exampleIds', 'mask', 'bounds', 'earlyStop', 'cleanLogits'];
+export const COMMON_OPTIONS: readonly (keyof CommonAttackOptions)[] = ['norm', 'eps', 'targeting', 'seed', 'exampleIds', 'mask', 'constraints', 'bounds', 'earlyStop', 'cleanLogits'];
 
 /**
  * An attack's options: `defaults` overlaid with what the caller gave, after refusing an unknown, ill-typed

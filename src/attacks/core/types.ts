@@ -3,6 +3,7 @@ import type { Bounds, Model, ModelAccess } from '../../models/types.js';
 import type { NormName, PerturbationNorms } from './norms.js';
 
 export type { PerturbationNorms };
+import type { FeatureConstraints } from './constraints.js';
 import type { OptionSchema } from '../../options/schema.js';
 
 /**
@@ -33,6 +34,11 @@ export interface CommonAttackOptions {
   exampleIds?: ArrayLike<number>;
   /** 1 where a feature may change, 0 where it must stay; shape of one example (flattened), broadcast over the batch. */
   mask?: Float32Array;
+  /**
+   * Values features may take (integer or gridded features, one-hot groups). The harness projects every
+   * result onto them as its final step and decides success on the projected point; see constraints.ts.
+   */
+  constraints?: FeatureConstraints;
   /** Per-feature or scalar bounds; default: the model's bounds. */
   bounds?: Bounds;
   /**

@@ -1,4 +1,5 @@
 import { Option, type Command } from 'commander';
+import { OUTPUT_MODES, type OutputMode } from '../../models/binary.js';
 import { ATTACKS, attackNames, checkAttackOptions, getAttack } from '../../attacks/registry.js';
 import { runAttack, type AttackOptions, type AttackReport } from '../../attacks/run.js';
 import type { Targeting } from '../../attacks/core/types.js';
@@ -22,6 +23,7 @@ import type { NamedPath } from '../../util/paths.js';
 
 interface AttackFlags extends DataFlags {
   model?: string;
+  modelOutput?: OutputMode;
   attack: string;
   norm?: NormName;
   eps?: number[];
@@ -150,6 +152,7 @@ export function registerAttackCommand(program: Command, io: Io): void {
     .command('attack')
     .description('run one attack over a dataset and report clean accuracy, robust accuracy and perturbation norms')
     .option('--model <model>', 'TF.js Layers or Graph model (model.json, or its folder), or an ONNX file (model.onnx)')
+    .addOption(new Option('--model-output <mode>', "what the model's output holds (default auto: one unit is a binary classifier)").choices([...OUTPUT_MODES]))
     .addOption(new Option('--attack <name>', 'attack to run').choices(attackNames()).makeOptionMandatory())
     .addOption(new Option('--norm <norm>', 'threat model (default: the attack\'s own)').choices([...NORM_NAMES]))
     .option('--eps <eps>', 'budget(s), e.g. 0.3 or 0.1,0.2,0.3 (minimum-norm attacks may omit it)', parseNumberList('--eps'))
@@ -172,7 +175,7 @@ export function registerAttackCommand(program: Command, io: Io): void {
     ];
     await preflightOutputs(outputs, { modelPath: flags.model, data: source });
     const backend = await startBackend(globals, io);
-    const model = await loadModel(flags.model);
+    const model = await loadModel(flags.model, flags.modelOutput ? { output: flags.modelOutput } : {});
     try {
       if (model.accessNote !== undefined) io.err(`robust: ${model.accessNote}; it runs black-box through onnxruntime: score-based attacks (square) only`);
       const ds = toModelLayout(await loadDataFromFlags(flags, globals.seed, self), model);

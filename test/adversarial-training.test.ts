@@ -517,7 +517,7 @@ describe('robust train', () => {
     expect(report.backend).toBe('cpu');
     expect(report.history).toHaveLength(2);
     expect(existsSync(join(out, 'model.json')) && existsSync(join(out, 'checkpoint', CHECKPOINT_FILE))).toBe(true);
-    const other = await runCli('--backend', 'cpu', '--seed', '2', ...fixture.args, '--epochs', '2', '--out', out, '--resume', '--eps', '0.2');
+    const other = await runCli('--backend', 'cpu', '--seed', '2', ...fixture.args, '--epochs', '2', '--out', out, '--resume', '--force', '--eps', '0.2');
     expect(other.code).toBe(2);
     expect(other.stderr).toMatch(/cannot resume from .*checkpoint.*eps: 0\.1 in the checkpoint, 0\.2 now/);
     expect(other.stderr.trim().split('\n')).toHaveLength(1);

@@ -100,7 +100,7 @@ describe('bad shapes and sizes', () => {
   it('rejects an empty dataset and an empty selection', async () => {
     const empty = await npyPair(new Float32Array(0), [0, 3], new Int32Array(0), [0]);
     await expectError(() => loadDataset(empty), InputError, /empty/);
-    await expectError(() => loadDataset('mnist:test', { offset: 2000 }), InputError, /selection is empty/);
+    await expectError(() => loadDataset('mnist:test', { offset: 2000 }), UsageError, /--offset 2000 is past the end: the data has 2000 examples/);
   });
 
   it('rejects --n beyond what is available and malformed counts as usage errors', async () => {

@@ -1,6 +1,14 @@
-// Writes docs/attacks.md from the attack registry (src/attacks/docs.ts). Run with `npm run docs` (builds first).
+// Writes docs/attacks.md from the built registries (scripts/attacks-docs.mjs renders it). Run with `npm run docs`
+// (builds first); test/attacks-docs.test.ts checks the committed file against the sources.
 import { writeFileSync } from 'node:fs';
-import { attackTableMarkdown } from '../dist/attacks/docs.js';
+import { ATTACKS } from '../dist/attacks/registry.js';
+import { DEFENSES } from '../dist/defenses/registry.js';
+import * as options from '../dist/options/schema.js';
+import { attacksMarkdown } from './attacks-docs.mjs';
 
-writeFileSync(new URL('../docs/attacks.md', import.meta.url), attackTableMarkdown());
+writeFileSync(new URL('../docs/attacks.md', import.meta.url), attacksMarkdown({ attacks: ATTACKS, defenses: DEFENSES, options }));
 console.log('wrote docs/attacks.md');
+
+const { scanDocsMarkdown } = await import('../dist/scan/docs.js');
+writeFileSync(new URL('../docs/scan.md', import.meta.url), scanDocsMarkdown());
+console.log('wrote docs/scan.md');

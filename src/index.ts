@@ -40,5 +40,21 @@ export {
   type TrainingMethod,
 } from './training/adversarial.js';
 export { learningRateAt, parseSchedule, scheduleName, SCHEDULE_KINDS, type LearningRateSchedule, type TrainingPosition } from './training/schedule.js';
+export {
+  scanPaths,
+  scanFile,
+  failsAt,
+  renderScanConsole,
+  renderScanJson,
+  renderScanSarif,
+  RULES as SCAN_RULES,
+  type ScanReport,
+  type ScannedFile,
+  type ScanFormat,
+  type Finding as ScanFinding,
+  type FindingLocation as ScanFindingLocation,
+  type Severity as ScanSeverity,
+  type Rule as ScanRule,
+} from './scan/index.js';
 export { writeFileAtomic, writeFilesAtomic } from './util/atomic.js';
 export { VERSION } from './version.js';

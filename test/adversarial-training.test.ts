@@ -15,7 +15,7 @@ import { InputError, UsageError } from '../src/errors.js';
 import { TEST_BACKENDS, activate, noLeak } from './helpers/backends.js';
 import { runCli } from './helpers/cli.js';
 import { tempDirs } from './helpers/tmp.js';
-import { makeRng, rowRng } from '../src/attacks/core/random.js';
+import { makeRng, rowRng } from '../src/tensor/random.js';
 import type { Dataset } from '../src/data/types.js';
 import { writeDataset } from '../src/data/index.js';
 import { saveLayersModel } from '../src/models/save.js';

@@ -2,7 +2,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { tf } from '../src/tf.js';
 import { crossEntropy, dlr, margin } from '../src/attacks/core/losses.js';
 import { exactSign, l1, l2, linf } from '../src/attacks/core/norms.js';
-import { makeRng } from '../src/attacks/core/random.js';
+import { makeRng } from '../src/tensor/random.js';
 import { TEST_BACKENDS, activate, noLeak } from './helpers/backends.js';
 
 /** The attack core's numerics, against closed forms, on every backend. */

@@ -1,7 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import { readFileSync } from 'node:fs';
-import { attackTableMarkdown } from '../src/attacks/docs.js';
+import { attacksMarkdown } from '../scripts/attacks-docs.mjs';
 import { ATTACKS } from '../src/attacks/registry.js';
+import { DEFENSES } from '../src/defenses/registry.js';
+import * as options from '../src/options/schema.js';
+
+const attackTableMarkdown = () => attacksMarkdown({ attacks: ATTACKS, defenses: DEFENSES, options });
 
 describe('docs/attacks.md', () => {
   it('is the table the registry renders (run npm run docs after changing an attack)', () => {

@@ -7,7 +7,7 @@ import { fgsm } from '../src/attacks/fgsm.js';
 import { pgd } from '../src/attacks/pgd.js';
 import { mifgsm } from '../src/attacks/mifgsm.js';
 import { getAttack } from '../src/attacks/registry.js';
-import { runAttack, summarize } from '../src/attacks/run.js';
+import { runAttack, summarizePerturbation } from '../src/attacks/run.js';
 import type { AttackResult } from '../src/attacks/core/types.js';
 import type { Dataset } from '../src/data/types.js';
 import type { Model } from '../src/models/types.js';
@@ -230,9 +230,9 @@ describe.each(TEST_BACKENDS)('attack harness on %s', (backend) => {
   });
 });
 
-describe('summarize', () => {
+describe('summarizePerturbation', () => {
   it('gives mean, median and max, and nulls for no values', () => {
-    expect(summarize([3, 1, 2, 10])).toEqual({ mean: 4, median: 2.5, max: 10 });
-    expect(summarize([])).toEqual({ mean: null, median: null, max: null });
+    expect(summarizePerturbation([3, 1, 2, 10])).toEqual({ mean: 4, median: 2.5, max: 10 });
+    expect(summarizePerturbation([])).toEqual({ mean: null, median: null, max: null });
   });
 });

@@ -379,6 +379,22 @@ describe('image folders', () => {
     expect(gray.x[6]).toBeCloseTo(0.299 * r + 0.587 * g + 0.114 * b, 6);
   });
 
+  it('reads an optional group column of labels.csv as slices, kept through a random subset, outside the hash', async () => {
+    const dir = freshDir();
+    writePng(join(dir, 'a.png'), 3, 2, imgA);
+    writePng(join(dir, 'b.png'), 3, 2, imgB);
+    writeFileSync(join(dir, 'labels.csv'), 'filename,label,group\nb.png,4,site-b\na.png,1,site-a\nb.png,2,site-b\n');
+    const ds = await loadDataset(`images:${dir}`);
+    expect(ds.groups).toEqual(['site-b', 'site-a', 'site-b']);
+    const sub = await loadDataset(`images:${dir}`, { n: 2, sample: 'random', seed: 3 });
+    expect(sub.groups).toEqual(Array.from(sub.indices, (i) => ds.groups![i]));
+    expect(Array.from(sub.y)).toEqual(Array.from(sub.indices, (i) => ds.y[i]));
+    writeFileSync(join(dir, 'labels.csv'), 'filename,label\nb.png,4\na.png,1\nb.png,2\n');
+    const plain = await loadDataset(`images:${dir}`);
+    expect(plain.groups).toBeUndefined();
+    expect(plain.sha256).toBe(ds.sha256);
+  });
+
   it('defaults to one channel for grayscale PNGs and keeps 16-bit precision', async () => {
     const dir = freshDir();
     const grayA = [0, 17, 255, 128].flatMap((v) => [v, v, v, 255]);

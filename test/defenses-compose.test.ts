@@ -35,7 +35,7 @@ describe.each(TEST_BACKENDS)('defended models, %s', (backend) => {
   it.each(DEFENSES.map((d) => [d.name, d] as const))('%s: registry entry, shape, bounds and an adaptive gradient that is finite and non-zero', async (_name, info) => {
     await noLeak(() => {
       const d = info.create();
-      expect(d.kind).toBe(info.name);
+      expect(d.registryName).toBe(info.name);
       expect(d.policy).toBe(info.policy);
       expect(Object.keys(info.options).sort()).toEqual(Object.keys(info.defaults).sort());
       const base = linearModel(w, SHAPE);
@@ -61,7 +61,7 @@ describe.each(TEST_BACKENDS)('defended models, %s', (backend) => {
         expect(Array.from(logits(defended.adaptive, first))).toEqual(Array.from(logits(defended.naive, first)));
         gradient(defended.adaptive, first).forEach((g, i) => expect(g).toBeCloseTo(w[i] as number, 6));
         const naive = gradient(defended.naive, first);
-        if (d.kind !== 'median') expect(naive.every((v) => v === 0)).toBe(true);
+        if (d.registryName !== 'median') expect(naive.every((v) => v === 0)).toBe(true);
         else expect(naive.some((v, i) => Math.abs(v - (w[i] as number)) > 1e-3)).toBe(true); // the sparse subgradient, not w
         defended.dispose();
       }

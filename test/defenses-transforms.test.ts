@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { tf } from '../src/tf.js';
-import { boundTensors } from '../src/attacks/core/bounds.js';
-import { makeRng } from '../src/attacks/core/random.js';
+import { boundTensors } from '../src/tensor/bounds.js';
+import { makeRng } from '../src/tensor/random.js';
 import type { Bounds } from '../src/models/types.js';
 import { bitDepth } from '../src/defenses/bitDepth.js';
 import { gaussianBlur, gaussianKernel } from '../src/defenses/gaussianBlur.js';

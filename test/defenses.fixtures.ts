@@ -1,5 +1,5 @@
 import { tf } from '../src/tf.js';
-import { makeRng } from '../src/attacks/core/random.js';
+import { makeRng } from '../src/tensor/random.js';
 import type { Bounds, Model } from '../src/models/types.js';
 
 /** A hand-built two-class model with logits [f(x), 0], counting its disposals. */

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { runCli } from './helpers/cli.js';
 import { FEATURES, linearWeights, writeLinearData, writeLinearGraphModel } from './fixtures/suite-fixtures.js';
-import { loadDataset } from '../src/data/index.js';
+import { formatDataSource, loadDataset, parseDataSource, parseDataSpec } from '../src/data/index.js';
 import { loadConfig } from '../src/suite/config.js';
 import { runSuite } from '../src/suite/run.js';
 import { mergeResults } from '../src/suite/merge.js';
@@ -61,6 +61,13 @@ describe('robustness by class', () => {
 });
 
 describe('robustness by slice (a CSV group column)', () => {
+  it('names the group column in the source string or object, and round-trips it', () => {
+    expect(parseDataSource('csv:d.csv,label,site')).toEqual({ kind: 'csv', path: 'd.csv', labelColumn: 'label', groupColumn: 'site' });
+    expect(formatDataSource({ kind: 'csv', path: 'd.csv', groupColumn: 'site' })).toBe('csv:d.csv,label,site');
+    expect(parseDataSpec({ kind: 'csv', path: 'd.csv', groupColumn: 'site' })).toEqual({ kind: 'csv', path: 'd.csv', groupColumn: 'site' });
+    expect(() => parseDataSource('csv:d.csv,label,site,more')).toThrow(/optionally a group column/);
+  });
+
   it('equals running the suite on each slice alone, and the weakest slice gates the run', async () => {
     const whole = await runSuite(await loadConfig(suite('whole', `csv:${csv},label,site`)));
     expect(resultSchemaErrors(JSON.parse(JSON.stringify(whole)))).toEqual([]);

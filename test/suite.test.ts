@@ -129,7 +129,7 @@ describe('robust test', () => {
     expect(r.stderr).toMatch(/no-x\.npy/);
   });
 
-  it('flags a gradient-masked model as unreliable (exit 3 with --fail-on-unreliable)', async () => {
+  it('flags a gradient-masked model as unreliable: exit 3 by default, 0 with --allow-unreliable or allowUnreliable', async () => {
     const path = suite('masked', { model: { path: masked }, data: { source: { x: maskedData.x, y: maskedData.y } }, thresholds: { robustAccuracy: { 'pgd@linf:0.1': 0.5 } } });
     const result = await runSuite(await loadConfig(path));
     const byName = Object.fromEntries(result.checks.map((c) => [c.name, c.status]));
@@ -140,10 +140,20 @@ describe('robust test', () => {
     const maskedPgd = result.attacks.find((a) => a.id === 'pgd@linf')!.results.at(-1)!.robustAccuracy.value;
     const plainPgd = whole.attacks.find((a) => a.id === 'pgd@linf')!.results.at(-1)!.robustAccuracy.value;
     expect(maskedPgd).toBeGreaterThan(plainPgd + 0.3);
-    const cli = await runCli('--quiet', 'test', '--config', path, '--fail-on-unreliable');
+    // Every threshold is met, so UNRELIABLE takes the place of PASS.
+    expect(result.verdict.failures).toEqual([]);
+    expect(result.verdict.status).toBe('unreliable');
+    const cli = await runCli('--quiet', 'test', '--config', path);
     expect(cli.code).toBe(3);
-    expect(cli.stdout).toMatch(/UNRELIABLE/);
-    expect((await runCli('--quiet', 'test', '--config', path)).code).toBe(0);
+    expect(cli.stdout).toMatch(/^robust test {2}UNRELIABLE/);
+    expect(cli.stdout).not.toMatch(/PASS/);
+    expect(cli.stderr).toMatch(/--allow-unreliable/);
+    expect((await runCli('--quiet', 'test', '--config', path, '--fail-on-unreliable')).code).toBe(3);
+    const allowed = await runCli('--quiet', 'test', '--config', path, '--allow-unreliable');
+    expect(allowed.code).toBe(0);
+    expect(allowed.stderr).toMatch(/warning: the evaluation is UNRELIABLE/);
+    const keyed = suite('masked-allowed', { model: { path: masked }, data: { source: { x: maskedData.x, y: maskedData.y } }, thresholds: { robustAccuracy: { 'pgd@linf:0.1': 0.5 } }, allowUnreliable: true });
+    expect((await runCli('--quiet', 'test', '--config', keyed)).code).toBe(0);
   });
 
   it('--shard i/n then robust merge gives the result of one run', async () => {
@@ -224,7 +234,8 @@ describe('robust test', () => {
     const runWith = async (adaptive: string) => {
       const out = join(dir, `defended-${adaptive}.json`);
       const r = await runCli('--quiet', '--json', out, 'test', '--config', path, '--adaptive', adaptive);
-      expect(r.code).toBe(0);
+      // A naive evaluation of a defended model is unreliable by definition: exit 3 unless allowed.
+      expect(r.code).toBe(adaptive === 'false' ? 3 : 0);
       return JSON.parse(readFileSync(out, 'utf8')) as SuiteResult;
     };
     const [adaptive, naive] = [await runWith('true'), await runWith('false')];
@@ -233,6 +244,8 @@ describe('robust test', () => {
     const acc = (r: SuiteResult) => r.attacks[0]!.results[0]!.robustAccuracy.value;
     expect(acc(naive)).toBeGreaterThan(acc(adaptive));
     expect(naive.verdict.unreliable).toBe(true);
+    expect(naive.checks.find((c) => c.name === 'defences are attacked adaptively')?.status).toBe('failed');
+    expect(adaptive.checks.find((c) => c.name === 'defences are attacked adaptively')?.status).toBe('ok');
     expect((await runCli('test', '--config', path, '--adaptive', 'maybe')).stderr).toMatch(/--adaptive: expected true or false, got "maybe"/);
   });
 

@@ -3,7 +3,7 @@ import * as tfl from '@tensorflow/tfjs-layers';
 import { tf } from '../src/tf.js';
 import { activate, noLeak } from './helpers/backends.js';
 import { batchOf, permutation, trainClassifier } from '../src/training/train.js';
-import { makeRng } from '../src/attacks/core/random.js';
+import { makeRng } from '../src/tensor/random.js';
 import type { Dataset } from '../src/data/types.js';
 
 /** A 3-class problem on 6×6×1 "images": the class is which third of the image is bright. */

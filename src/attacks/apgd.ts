@@ -46,7 +46,8 @@ import { harness, type AttackMeta, type AttackRun, type Objective } from './core
 import { attackOptions } from './core/options.js';
 import { crossEntropy, dlr } from './core/losses.js';
 import { flat, perExample } from './core/norms.js';
-import { makeRng } from './core/random.js';
+import { makeRng } from '../tensor/random.js';
+import { selectRows } from '../tensor/rows.js';
 import type { AttackFn, AttackInfo, CommonAttackOptions } from './core/types.js';
 
 /** Options of `apgd` (apgd-ce and apgd-dlr). */
@@ -174,11 +175,6 @@ const pack = (s: State): tf.Tensor[] => KEYS.map((k) => s[k]);
 const unpack = (t: tf.Tensor[]): State =>
   Object.fromEntries(KEYS.map((k, i) => [k, t[i] as tf.Tensor])) as unknown as State;
 
-/** tf.where with one condition per example (TF.js broadcasts a condition from the right). */
-function whereRows(cond: tf.Tensor, a: tf.Tensor, b: tf.Tensor): tf.Tensor {
-  return tf.tidy(() => tf.where(tf.broadcastTo(tf.cast(perExample(cond as tf.Tensor1D, a.rank), 'bool'), a.shape), a, b));
-}
-
 /** Unit-size step direction: sign for Linf, g/‖g‖₂ for L2 (the reference's normalisation). */
 function direction(run: AttackRun, g: tf.Tensor): tf.Tensor {
   return tf.tidy(() => {
@@ -263,12 +259,12 @@ async function singleRun(run: AttackRun, o: Settings, round: Round): Promise<tf.
           xAdv: moved,
           xAdvOld: cur.xAdv.clone(),
           grad: ev.grad,
-          xBest: whereRows(improved, moved, cur.xBest),
-          gradBest: whereRows(improved, ev.grad, cur.gradBest),
+          xBest: selectRows(improved, moved, cur.xBest),
+          gradBest: selectRows(improved, ev.grad, cur.gradBest),
           lossBest: tf.where(improved, ev.loss, cur.lossBest),
           lossPrev: ev.loss,
           increases: tf.add(cur.increases, tf.cast(tf.greater(ev.loss, cur.lossPrev), 'float32')),
-          xBestAdv: whereRows(adv, moved, cur.xBestAdv),
+          xBestAdv: selectRows(adv, moved, cur.xBestAdv),
           found: tf.maximum(cur.found, tf.cast(adv, 'float32')),
         };
       });
@@ -289,8 +285,8 @@ async function singleRun(run: AttackRun, o: Settings, round: Round): Promise<tf.
       const after: State = tf.tidy(() => ({
         ...st,
         step: tf.where(tf.cast(halve, 'bool'), tf.div(st.step, 2), st.step),
-        xAdv: whereRows(halve, st.xBest, st.xAdv),
-        grad: whereRows(halve, st.gradBest, st.grad),
+        xAdv: selectRows(halve, st.xBest, st.xAdv),
+        grad: selectRows(halve, st.gradBest, st.grad),
         lossBestLastCheck: st.lossBest.clone(),
         reducedLastCheck: halve.clone(),
         increases: tf.zerosLike(st.increases),
@@ -310,7 +306,7 @@ async function singleRun(run: AttackRun, o: Settings, round: Round): Promise<tf.
   }
   if (!s) return null;
   const fin: State = s;
-  const out = whereRows(fin.found, fin.xBestAdv, fin.xBest);
+  const out = selectRows(fin.found, fin.xBestAdv, fin.xBest);
   tf.dispose(pack(fin));
   return out;
 }

@@ -116,7 +116,7 @@ export const cw: AttackFn<CwOptions> = (model, x, y, options = {}) => {
             }
           }
         }
-        run.keep(xw, improved);
+        run.write(xw, improved);
         xw.dispose();
         const total = s[2 * b] as number;
         if (o.abortEarly && t % checkEvery === 0) {

@@ -13,21 +13,21 @@ export { autoattack, autoattackInfo, type AutoAttackOptions, type AutoAttackResu
 export { ATTACKS, attackNames, getAttack } from './registry.js';
 export {
   runAttack,
-  summarize,
+  summarizePerturbation,
   type AttackOptions,
   type AttackReport,
   type AttackSpec,
   type EpsReport,
   type RunAttackOptions,
-  type Summary,
+  type PerturbationSummary,
 } from './run.js';
 export { attackManyEps, type AnyAttackOptions, type EpsResult, type ManyEpsResult } from './core/epsilons.js';
 export { AttackRun, harness, type AttackMeta, type GradientResult, type Objective } from './core/harness.js';
 export { NORMS, NORM_NAMES, exactSign, l1, l2, linf, perturbationNorms, type Norm, type NormName, type Radius } from './core/norms.js';
 export { crossEntropy, dlr, margin, maxOther, pick } from './core/losses.js';
 export { adversarialMask, resolveTargets } from './core/criteria.js';
-export { applyMask, boundTensors, clip, type BoundTensors } from './core/bounds.js';
-export { makeRng, type Rng } from './core/random.js';
+export { applyMask, boundTensors, clip, type BoundTensors } from '../tensor/bounds.js';
+export { makeRng, type Rng } from '../tensor/random.js';
 export type {
   AttackFn,
   AttackInfo,

@@ -61,7 +61,7 @@ function modelCopies(info: AttackInfo, spec: AttackSpec, numClasses: number): nu
 }
 
 /** Mean, median and max of a perturbation size over the successful adversarial examples; null when there are none. */
-export interface Summary {
+export interface PerturbationSummary {
   mean: number | null;
   median: number | null;
   max: number | null;
@@ -75,7 +75,7 @@ export interface EpsReport {
   /** Fraction of the clean-correct examples the attack broke (0 when none is clean-correct). */
   attackSuccessRate: number;
   /** Over the clean-correct examples the attack broke. */
-  perturbation: { linf: Summary; l2: Summary };
+  perturbation: { linf: PerturbationSummary; l2: PerturbationSummary };
   /** 1 where the example is clean-correct and not broken. */
   robust: Uint8Array;
   /** 1 where xAdv fools the model (clean mistakes included). */
@@ -102,7 +102,7 @@ export interface AttackReport {
 }
 
 /** Mean, median and max of `values` (the metrics' summary, with null instead of NaN for an empty sample). */
-export function summarize(values: number[]): Summary {
+export function summarizePerturbation(values: number[]): PerturbationSummary {
   if (values.length === 0) return { mean: null, median: null, max: null };
   const { mean, median, max } = summarizeSample(values);
   return { mean, median, max };
@@ -251,8 +251,8 @@ export async function runAttack(model: Model, dataset: Dataset, spec: AttackSpec
       robustAccuracy: n ? robust.reduce((a, v) => a + v, 0) / n : 0,
       attackSuccessRate: correct ? broken.length / correct : 0,
       perturbation: {
-        linf: summarize(broken.map((i) => sizes.linf[i] as number)),
-        l2: summarize(broken.map((i) => sizes.l2[i] as number)),
+        linf: summarizePerturbation(broken.map((i) => sizes.linf[i] as number)),
+        l2: summarizePerturbation(broken.map((i) => sizes.l2[i] as number)),
       },
       robust,
       isAdversarial: adv,

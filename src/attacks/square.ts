@@ -37,7 +37,7 @@ import type { Bounds } from '../models/types.js';
 import { defaultsOf, type OptionSchema } from '../options/schema.js';
 import { harness, type AttackMeta, type AttackRun } from './core/harness.js';
 import { attackOptions } from './core/options.js';
-import { makeRng, type Rng } from './core/random.js';
+import { makeRng, type Rng } from '../tensor/random.js';
 import type { AttackFn, AttackInfo, CommonAttackOptions } from './core/types.js';
 
 /** Options of `square`. */

@@ -1,3 +1,5 @@
+import type { AtomicWriteOptions } from '../util/atomic.js';
+
 /** Where the CLI writes. Injected so the CLI can run in-process in tests. */
 export interface Io {
   out(text: string): void;
@@ -24,4 +26,9 @@ export function processIo(): Io {
     interactive: Boolean(process.stderr.isTTY) && !ci,
     colour: colourWanted(process.env, Boolean(process.stdout.isTTY)),
   };
+}
+
+/** Where an output named `-` goes: the CLI's own output stream, so pipes (and in-process tests) see it. */
+export function stdoutOf(io: Io): AtomicWriteOptions {
+  return { stdout: (bytes) => io.out(new TextDecoder().decode(bytes)) };
 }

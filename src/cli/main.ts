@@ -6,7 +6,7 @@
 import { Command, CommanderError, Option } from 'commander';
 import { RobustError, errorMessage } from '../errors.js';
 import { BACKEND_NAMES, MAX_WASM_THREADS } from '../backends/index.js';
-import { parseInteger } from './parse.js';
+import { parseInteger, parseSeed } from './parse.js';
 import { parseSize } from '../util/memory.js';
 import { processIo, type Io } from './io.js';
 import { registerAttackCommand } from './commands/attack.js';
@@ -15,27 +15,19 @@ import { registerCertifyCommand } from './commands/certify.js';
 import { registerDataCommand } from './commands/data.js';
 import { registerTrainCommand } from './commands/train.js';
 import { registerTestCommands } from './commands/test.js';
+import { registerScanCommand } from './commands/scan.js';
 import { registerVerifyCommand } from './commands/verify.js';
 import { VERSION } from '../version.js';
+import type { GlobalOptions } from './globals.js';
 
-/** Options every command accepts. */
-export interface GlobalOptions {
-  seed: string;
-  backend: string;
-  /** wasm threads (`--threads`); undefined: ROBUST_WASM_THREADS or one per core. */
-  threads?: number;
-  verbose: boolean;
-  quiet: boolean;
-  json?: string;
-  /** `--max-memory` in bytes; undefined: the backend's default budget (`defaultMemoryBudget`). */
-  maxMemory?: number;
-}
+export type { GlobalOptions };
+export { globalsOf } from './globals.js';
 
 export function buildProgram(io: Io): Command {
   const program = new Command('robust')
     .description('Adversarial-robustness testing for TensorFlow.js models')
     .version(VERSION)
-    .addOption(new Option('--seed <seed>', 'seed for every random choice').default('0'))
+    .addOption(new Option('--seed <seed>', 'seed for every random choice').argParser(parseSeed).default('0'))
     .addOption(new Option('--backend <name>', 'TF.js backend').choices(['auto', ...BACKEND_NAMES]).default('auto'))
     .addOption(new Option('--threads <n>', `wasm backend threads, 1 to ${MAX_WASM_THREADS} (default: one per core)`).argParser(parseInteger('--threads', 1)))
     .addOption(
@@ -56,6 +48,7 @@ export function buildProgram(io: Io): Command {
   registerTestCommands(program, io);
   registerVerifyCommand(program, io);
   registerBenchCommand(program, io);
+  registerScanCommand(program, io);
   // A subcommand's --help also lists the global flags (--seed, --backend, --json, ...), which it accepts too.
   for (const cmd of program.commands) cmd.exitOverride().configureOutput(program.configureOutput()).configureHelp({ showGlobalOptions: true });
   return program;
@@ -84,7 +77,3 @@ export async function main(argv: string[], io: Io = processIo()): Promise<number
   }
 }
 
-/** Global options as seen from inside a subcommand. */
-export function globalsOf(cmd: Command): GlobalOptions {
-  return cmd.optsWithGlobals<GlobalOptions>();
-}

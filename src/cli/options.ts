@@ -1,10 +1,11 @@
 import { Option, type Command } from 'commander';
 import { dataSourceFromFlags, loadDataset, type LoadedDataset } from '../data/index.js';
+import type { DataSource } from '../data/source.js';
 import { useBackend, type BackendChoice, type BackendInfo } from '../backends/index.js';
 import { describePlan, type BatchPlan } from '../util/memory.js';
 import type { Io } from './io.js';
 import { parseInteger } from './parse.js';
-import type { GlobalOptions } from './main.js';
+import type { GlobalOptions } from './globals.js';
 
 /** Flags that pick a dataset and a subset of it, shared by every command that reads data. */
 export interface DataFlags {
@@ -28,12 +29,22 @@ export function addDataOptions(cmd: Command, defaultSource?: string): Command {
     );
 }
 
-export async function loadDataFromFlags(flags: DataFlags, seed: string): Promise<LoadedDataset> {
-  const source = dataSourceFromFlags({
-    ...(flags.data !== undefined && flags.x === undefined && flags.y === undefined ? { data: flags.data } : {}),
+/**
+ * The data source the flags name. A `--data` the user typed together with `--x`/`--y` is an error (which one
+ * was meant?); a command's default `--data` gives way to `--x`/`--y`.
+ */
+export function dataSourceOf(flags: DataFlags, cmd?: Command): DataSource {
+  const typed = flags.data !== undefined && cmd?.getOptionValueSource('data') !== 'default';
+  const xy = flags.x !== undefined || flags.y !== undefined;
+  return dataSourceFromFlags({
+    ...(flags.data !== undefined && (typed || !xy) ? { data: flags.data } : {}),
     ...(flags.x !== undefined ? { x: flags.x } : {}),
     ...(flags.y !== undefined ? { y: flags.y } : {}),
   });
+}
+
+export async function loadDataFromFlags(flags: DataFlags, seed: string, cmd?: Command): Promise<LoadedDataset> {
+  const source = dataSourceOf(flags, cmd);
   return loadDataset(source, {
     ...(flags.n !== undefined ? { n: flags.n } : {}),
     ...(flags.offset !== undefined ? { offset: flags.offset } : {}),

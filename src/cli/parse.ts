@@ -1,4 +1,5 @@
 import { UsageError } from '../errors.js';
+import { COUNT_LIMITS, isCount } from '../util/limits.js';
 
 /** commander argument parsers that fail with a one-line usage error naming the flag. */
 
@@ -17,7 +18,27 @@ export function parseNumber(flag: string, opts: { min?: number; max?: number; in
   };
 }
 
-export const parseInteger = (flag: string, min = 0) => parseNumber(flag, { integer: true, min });
+/**
+ * A whole number >= `min`. A count with a documented maximum (`--steps` → COUNT_LIMITS.steps) is also refused
+ * beyond it, so `--steps 1e12` exits 2 at once instead of running for days.
+ */
+export function parseInteger(flag: string, min = 0) {
+  const key = flag.replace(/^--/, '').replace(/-(\w)/g, (_, c: string) => c.toUpperCase());
+  const parse = parseNumber(flag, { integer: true, min });
+  if (!isCount(key)) return parse;
+  const max = COUNT_LIMITS[key];
+  return (raw: string): number => {
+    const v = parse(raw);
+    if (v > max) throw new UsageError(`${flag}: ${raw} is beyond the documented maximum of ${max} (see docs/errors.md)`);
+    return v;
+  };
+}
+
+/** A seed: any non-empty string (numbers are strings too); an empty one is almost always a shell variable left unset. */
+export function parseSeed(raw: string): string {
+  if (raw.trim() === '') throw new UsageError('--seed: expected a non-empty seed, got ""; pass e.g. --seed 0 (was a shell variable left unset?)');
+  return raw;
+}
 
 /** "0.1,0.2,0.3" → [0.1, 0.2, 0.3], each > 0. */
 export function parseNumberList(flag: string) {

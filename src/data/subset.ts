@@ -52,6 +52,9 @@ export function selectIndices(total: number, opts: SubsetOptions = {}): Int32Arr
   checkCount(opts.n, '--n');
   checkCount(opts.offset, '--offset');
   const offset = opts.offset ?? 0;
+  if (offset >= total) {
+    throw new UsageError(`--offset ${offset} is past the end: the data has ${total} examples (positions 0 to ${total - 1}); lower --offset`);
+  }
   const available = Math.max(0, total - offset);
   const n = opts.n ?? available;
   if (n > available) {

@@ -30,7 +30,7 @@ export function bitDepth(options: Partial<BitDepthOptions> = {}): Defense {
   const { bits } = resolveOptions(OPTIONS, DEFAULTS, options, { owner: 'bit-depth' });
   const levels = 2 ** bits - 1;
   return {
-    kind: 'bit-depth',
+    registryName: 'bit-depth',
     name: `bit-depth(${bits})`,
     policy: 'bpda',
     check(): void {

@@ -6,8 +6,8 @@
  */
 import { tf } from '../tf.js';
 import { UsageError } from '../errors.js';
-import { boundTensors } from '../attacks/core/bounds.js';
-import { makeRng, rowRng, type Rng } from '../attacks/core/random.js';
+import { boundTensors } from '../tensor/bounds.js';
+import { makeRng, rowRng, type Rng } from '../tensor/random.js';
 import type { Model } from '../models/types.js';
 import { bpda, rowKeys } from './gradients.js';
 import { checkOptions } from '../options/schema.js';

@@ -6,8 +6,8 @@
  */
 import { tf } from '../tf.js';
 import { UsageError } from '../errors.js';
-import { makeRng } from '../attacks/core/random.js';
-import { boundTensors } from '../attacks/core/bounds.js';
+import { makeRng } from '../tensor/random.js';
+import { boundTensors } from '../tensor/bounds.js';
 import type { Model } from '../models/types.js';
 import { bitDepth } from './bitDepth.js';
 import { median } from './median.js';

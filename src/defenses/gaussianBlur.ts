@@ -46,7 +46,7 @@ export function gaussianBlur(options: Partial<GaussianBlurOptions> = {}): Defens
   const weights = gaussianKernel(sigma, size);
   const half = (size - 1) / 2;
   return {
-    kind: 'gaussian-blur',
+    registryName: 'gaussian-blur',
     name: `gaussian-blur(σ=${sigma}, ${size}×${size})`,
     policy: 'exact',
     check(context: DefenseContext): void {

@@ -49,7 +49,7 @@ function roundTrip(bytes: Uint8Array, h: number, w: number, c: number, quality: 
 export function jpeg(options: Partial<JpegOptions> = {}): Defense {
   const { quality } = resolveOptions(OPTIONS, DEFAULTS, options, { owner: 'jpeg' });
   return {
-    kind: 'jpeg',
+    registryName: 'jpeg',
     name: `jpeg(${quality})`,
     policy: 'bpda',
     check(context: DefenseContext): void {

@@ -57,7 +57,7 @@ export function median(options: Partial<MedianOptions> = {}): Defense {
     return tf.cast(tf.oneHot(chosen, size * size), 'float32');
   }));
   return {
-    kind: 'median',
+    registryName: 'median',
     name: `median(${size})`,
     policy: 'bpda',
     check(context: DefenseContext): void {

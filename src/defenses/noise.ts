@@ -1,5 +1,5 @@
 import { tf } from '../tf.js';
-import type { Rng } from '../attacks/core/random.js';
+import type { Rng } from '../tensor/random.js';
 import { defaultsOf, resolveOptions, type OptionSchema } from '../options/schema.js';
 import type { Defense, DefenseInfo } from './types.js';
 
@@ -27,7 +27,7 @@ const DEFAULTS: RandomNoiseOptions = defaultsOf(OPTIONS);
 export function randomNoise(options: Partial<RandomNoiseOptions> = {}): Defense {
   const { sigma } = resolveOptions(OPTIONS, DEFAULTS, options, { owner: 'noise' });
   return {
-    kind: 'noise',
+    registryName: 'noise',
     name: `noise(σ=${sigma})`,
     policy: 'eot',
     check(): void {

@@ -1,5 +1,5 @@
 import { tf } from '../tf.js';
-import type { Rng } from '../attacks/core/random.js';
+import type { Rng } from '../tensor/random.js';
 import { requireImage } from './gradients.js';
 import { defaultsOf, resolveOptions, type OptionSchema } from '../options/schema.js';
 import type { Defense, DefenseContext, DefenseInfo } from './types.js';
@@ -35,7 +35,7 @@ const STEPS = 1 << 20;
 export function resizePad(options: Partial<ResizePadOptions> = {}): Defense {
   const { ratio } = resolveOptions(OPTIONS, DEFAULTS, options, { owner: 'resize-pad' });
   return {
-    kind: 'resize-pad',
+    registryName: 'resize-pad',
     name: `resize-pad(×${Number(ratio.toFixed(3))})`,
     policy: 'eot',
     check(context: DefenseContext): void {

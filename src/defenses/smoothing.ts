@@ -8,7 +8,7 @@
 import { tf } from '../tf.js';
 import { UsageError } from '../errors.js';
 import { defaultsOf, resolveOptions, type OptionSchema } from '../options/schema.js';
-import { makeRng } from '../attacks/core/random.js';
+import { makeRng } from '../tensor/random.js';
 import { clopperPearsonInterval, normalQuantile } from '../metrics/confidence.js';
 import type { Model } from '../models/types.js';
 

@@ -65,7 +65,7 @@ export function totalVariationOf(x: tf.Tensor4D): tf.Tensor1D {
 export function totalVariation(options: Partial<TotalVariationOptions> = {}): Defense {
   const { weight, steps } = resolveOptions(OPTIONS, DEFAULTS, options, { owner: 'tv' });
   return {
-    kind: 'tv',
+    registryName: 'tv',
     name: `tv(λ=${weight}, ${steps} steps)`,
     policy: 'exact',
     check(context: DefenseContext): void {

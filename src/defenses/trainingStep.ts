@@ -7,9 +7,9 @@
 import * as tfl from '@tensorflow/tfjs-layers';
 import { tf } from '../tf.js';
 import { UsageError } from '../errors.js';
-import { boundTensors, clip, type BoundTensors } from '../attacks/core/bounds.js';
-import { exactSign } from '../attacks/core/norms.js';
-import { rowRng, type Rng } from '../attacks/core/random.js';
+import { boundTensors, clip, type BoundTensors } from '../tensor/bounds.js';
+import { exactSign } from '../tensor/batch.js';
+import { rowRng, type Rng } from '../tensor/random.js';
 import { DEFAULT_BOUNDS, normalize, readRobustMetadata } from '../models/metadata.js';
 import type { Bounds, Normalization } from '../models/types.js';
 

@@ -1,5 +1,5 @@
 import type { tf } from '../tf.js';
-import type { Rng } from '../attacks/core/random.js';
+import type { Rng } from '../tensor/random.js';
 import type { Bounds } from '../models/types.js';
 import type { OptionSchema } from '../options/schema.js';
 
@@ -31,8 +31,8 @@ export interface DefenseContext {
  * A defence is a value: it holds no tensors and no state, so one instance can protect many models.
  */
 export interface Defense {
-  /** The registry name, e.g. 'median'. */
-  readonly kind: string;
+  /** The name of its registry entry, e.g. 'median' (`name` is the label with options). */
+  readonly registryName: string;
   /** A label with its options, for reports, e.g. 'median(3)'. */
   readonly name: string;
   readonly policy: GradientPolicy;

@@ -130,6 +130,46 @@ function expectedGroupBytes(specs: WeightsManifestEntry[], data: Buffer): number
   return offset;
 }
 
+/** The most values one tensor can hold (a TypedArray's length limit); a larger shape is a corrupt manifest. */
+const MAX_TENSOR_VALUES = 2 ** 31 - 1;
+
+/** Refuse a weight shape no tensor can have (e.g. [1e9, 1e9]) before it is mistaken for a truncated file. */
+function checkShapes(specs: WeightsManifestEntry[], jsonName: string): void {
+  for (const spec of specs) {
+    const count = spec.shape.reduce((a, b) => a * b, 1);
+    if (!spec.shape.every((d) => Number.isSafeInteger(d) && d >= 0) || count > MAX_TENSOR_VALUES) {
+      throw new InputError(
+        `weight "${spec.name}" in ${jsonName} has shape [${spec.shape.join(', ')}] (${count.toPrecision(3)} values), more than a tensor can hold; the manifest is corrupt, re-export the model`,
+      );
+    }
+  }
+}
+
+/**
+ * Refuse NaN or Inf float32 weights, naming the first: such a model still predicts (a constant class, say), and
+ * every number measured on it would be meaningless.
+ */
+function checkFiniteWeights(specs: WeightsManifestEntry[], data: Buffer, jsonName: string): void {
+  let offset = 0;
+  for (const spec of specs) {
+    const count = spec.shape.reduce((a, b) => a * b, 1);
+    if (spec.dtype === 'string') {
+      for (let i = 0; i < count; i++) offset += 4 + data.readUInt32LE(offset);
+      continue;
+    }
+    const per = spec.quantization !== undefined ? QUANTIZED_BYTES[spec.quantization.dtype] : DTYPE_BYTES[spec.dtype];
+    if (spec.dtype === 'float32' && spec.quantization === undefined) {
+      for (let i = 0; i < count; i++) {
+        const v = data.readFloatLE(offset + 4 * i);
+        if (!Number.isFinite(v)) {
+          throw new InputError(`weight "${spec.name}" in ${jsonName} holds ${v} at flat index ${i} of shape [${spec.shape.join(', ')}]; a model with NaN or Inf weights cannot be evaluated, retrain or re-export it`);
+        }
+      }
+    }
+    offset += count * (per ?? 0);
+  }
+}
+
 /** Refuse shard paths that could read files outside the model's folder; return the real path. */
 async function resolveShard(dir: string, realDir: string, shard: string, jsonName: string): Promise<string> {
   if (isAbsolute(shard) || /^[a-zA-Z][a-zA-Z0-9+.-]*:/.test(shard) || shard.startsWith('\\')) {
@@ -202,6 +242,7 @@ export async function readModelFiles(path: string): Promise<ModelFiles> {
   const groupData: Buffer[] = [];
   let totalBytes = jsonBytes.length;
   for (const group of manifest) {
+    checkShapes(group.weights, jsonName);
     const parts: Buffer[] = [];
     const sizes: string[] = [];
     for (const shard of group.paths) {
@@ -229,6 +270,7 @@ export async function readModelFiles(path: string): Promise<ModelFiles> {
         `weight data ${verdict}: ${sizes.join(', ')}, but the weight specs in ${jsonName} need ${need}; re-copy the model files`,
       );
     }
+    checkFiniteWeights(group.weights, data, jsonName);
     groupData.push(data);
   }
 

@@ -1,13 +1,9 @@
 import type { tf } from '../tf.js';
 
-/**
- * Input bounds. A number applies to every feature; an array gives one value per feature
- * (flattened in the model's input layout, length = product of `inputShape`).
- */
-export interface Bounds {
-  min: number | number[];
-  max: number | number[];
-}
+import type { Bounds } from '../tensor/bounds.js';
+
+/** Input bounds (defined with the tensor helpers that use them, `src/tensor/bounds.ts`). */
+export type { Bounds };
 
 /** Per-channel (or per-feature) normalisation applied inside the model: (x - mean) / std. */
 export interface Normalization {

@@ -78,8 +78,10 @@ export function renderConsole(result: SuiteResult, options: ConsoleOptions = {})
   const color = options.color ?? false;
   const m = result.manifest;
   const out: string[] = [];
-  const status = result.verdict.status === 'pass' ? paint('PASS', 'green', color) : paint('FAIL', 'red', color);
-  out.push(`${paint('robust test', 'bold', color)}  ${status}${result.verdict.unreliable ? `  ${paint('UNRELIABLE', 'yellow', color)}` : ''}`);
+  // An unreliable run that met its thresholds shows UNRELIABLE in place of PASS: a pass cannot be claimed.
+  const v = result.verdict;
+  const status = v.status === 'pass' ? paint('PASS', 'green', color) : v.status === 'fail' ? paint('FAIL', 'red', color) : paint('UNRELIABLE', 'yellow', color);
+  out.push(`${paint('robust test', 'bold', color)}  ${status}${v.status === 'fail' && v.unreliable ? `  ${paint('UNRELIABLE', 'yellow', color)}` : ''}`);
   out.push(
     ...table(
       [
@@ -208,8 +210,7 @@ export function renderConsole(result: SuiteResult, options: ConsoleOptions = {})
     out.push('');
   }
 
-  const verdict = result.verdict.status === 'pass' ? paint('PASS', 'green', color) : paint('FAIL', 'red', color);
-  out.push(`${verdict}: ${verdictSummary(result)}`);
+  out.push(`${status}: ${verdictSummary(result)}`);
   for (const line of result.verdict.failures) out.push(`  ${line}`);
   const unreliable = unreliableReason(result);
   if (unreliable !== null) out.push(`${paint('UNRELIABLE', 'yellow', color)}: ${unreliable}`);

@@ -130,7 +130,7 @@ export function renderCycloneDx(result: SuiteResult): string {
       quantitativeAnalysis: { performanceMetrics: performanceMetrics(result) },
       considerations: considerations(result),
       properties: [
-        { name: 'robust:verdict', value: `${result.verdict.status}${result.verdict.unreliable ? ' (unreliable)' : ''}` },
+        { name: 'robust:verdict', value: `${result.verdict.status}${result.verdict.status === 'fail' && result.verdict.unreliable ? ' (unreliable)' : ''}` },
         ...result.checks.map((c) => ({ name: `robust:check:${c.name}`, value: `${c.status}: ${c.message}` })),
         ...result.thresholds.map((t) => ({ name: `robust:threshold:${t.key}`, value: `${t.passed ? 'pass' : 'fail'}: ${t.message}` })),
         ...(m.defenses.names.length ? [{ name: 'robust:defenses', value: `${m.defenses.names.join(', ')}; adaptive ${String(m.defenses.adaptive)}` }] : []),

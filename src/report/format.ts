@@ -178,7 +178,7 @@ export function verdictSummary(result: SuiteResult): string {
   const total = result.thresholds.length;
   const failed = result.thresholds.filter((t) => !t.passed).length;
   const noun = total === 1 ? 'threshold' : 'thresholds';
-  if (result.verdict.status === 'pass') return total === 0 ? 'no thresholds set' : `all ${total} ${noun} met`;
+  if (result.verdict.status !== 'fail') return total === 0 ? 'no thresholds set' : `all ${total} ${noun} met`;
   if (failed === 0) return 'the run failed';
   return `${failed} of ${total} ${noun} failed`;
 }

@@ -35,8 +35,9 @@ export function groupRows(b: GroupBreakdown): GroupRow[] {
     n: g.n,
     clean: g.cleanAccuracy,
     robust: (b.key === null ? g.cleanAccuracy : g.robustAccuracy[b.key]) ?? g.cleanAccuracy,
-    weakest: g.group === b.weakest,
-    best: g.group === b.best,
+    // With every group equal there is no weakest one to point at.
+    weakest: g.group === b.weakest && b.gap !== 0,
+    best: g.group === b.best && b.gap !== 0,
   }));
 }
 
@@ -54,6 +55,7 @@ export function groupSummary(kind: 'class' | 'slice', b: GroupBreakdown): string
   const best = rows.find((r) => r.best);
   if (!weakest || !best) return '';
   const at = b.key === null ? 'clean accuracy' : b.key;
+  if (b.gap === 0) return `every ${kind} at ${formatNumber(weakest.robust.value)} at ${at}`;
   return `weakest ${kind} ${weakest.group}: ${described(weakest.robust)}; best ${kind} ${best.group}: ${described(best.robust)}; gap ${formatNumber(b.gap as MaybeNumber)} at ${at}`;
 }
 

@@ -38,7 +38,7 @@ main{max-width:1180px;margin:0 auto;padding:24px}
 h1{font-size:22px;margin:0 0 4px}
 h2{font-size:17px;margin:28px 0 10px;border-bottom:1px solid #dde1e6;padding-bottom:4px}
 .verdict{border-radius:8px;padding:14px 18px;color:#fff;margin:12px 0}
-.verdict.pass{background:#1a7f37}.verdict.fail{background:#c62828}
+.verdict.pass{background:#1a7f37}.verdict.fail{background:#c62828}.verdict.unreliable{background:#b26a00}
 .verdict .big{font-size:20px;font-weight:700}
 .verdict ul{margin:8px 0 0;padding-left:20px}
 .unreliable{background:#fff4d6;border:1px solid #e0a800;color:#5c4400;border-radius:8px;padding:10px 14px;margin:8px 0}
@@ -86,7 +86,7 @@ function header(result: SuiteResult): string {
   const { status, failures } = result.verdict;
   const items = failures.map((f) => `<li>${escapeHtml(f)}</li>`).join('');
   const out = [
-    `<div class="verdict ${status}"><div class="big">${status === 'pass' ? '✔ PASS' : '✘ FAIL'}: ${escapeHtml(verdictSummary(result))}</div>${items ? `<ul>${items}</ul>` : ''}</div>`,
+    `<div class="verdict ${status}"><div class="big">${status === 'pass' ? '✔ PASS' : status === 'fail' ? '✘ FAIL' : '⚠ UNRELIABLE'}: ${escapeHtml(verdictSummary(result))}</div>${items ? `<ul>${items}</ul>` : ''}</div>`,
   ];
   const unreliable = unreliableReason(result);
   if (unreliable !== null) out.push(`<div class="unreliable"><strong>⚠ UNRELIABLE:</strong> ${escapeHtml(unreliable)}.</div>`);
@@ -300,7 +300,7 @@ function samplesSection(result: SuiteResult): string {
  * @example await writeFileAtomic('robust.report.html', renderHtml(result));
  */
 export function renderHtml(result: SuiteResult): string {
-  const title = `robust test: ${result.verdict.status.toUpperCase()}${result.verdict.unreliable ? ' (unreliable)' : ''}`;
+  const title = `robust test: ${result.verdict.status.toUpperCase()}${result.verdict.status === 'fail' && result.verdict.unreliable ? ' (unreliable)' : ''}`;
   return `<!DOCTYPE html>
 <html lang="en">
 <head>

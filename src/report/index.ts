@@ -5,7 +5,7 @@ import { stat } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { InputError, UsageError } from '../errors.js';
 import type { SuiteResult } from '../suite/types.js';
-import { writeFilesAtomic } from '../util/atomic.js';
+import { writeFilesAtomic, type AtomicWriteOptions } from '../util/atomic.js';
 import { renderHtml } from './html.js';
 import { renderCycloneDx } from './cyclonedx.js';
 import { renderJson } from './json.js';
@@ -42,11 +42,12 @@ const RENDERERS: Record<keyof ReportOutputs, (result: SuiteResult) => string> = 
  * Render and write the requested reports, all or nothing: every report is rendered, then written to a temporary
  * file beside its target, and only when all are written are they renamed into place. If any write fails, no
  * target is touched (each keeps its previous content), no temporary file is left, and an InputError names the
- * path. Two formats aimed at the same file are a UsageError.
+ * path. Two formats aimed at the same file are a UsageError. `-` writes that report to standard output
+ * (`options.stdout`), and a set of several files is committed under a journal (see `writeFilesAtomic`).
  * @returns the paths written, in the order json, junit, markdown, html, cyclonedx.
  * @example await writeReports(result, { json: 'out/robust.json', junit: 'out/junit.xml', html: 'out/report.html' });
  */
-export async function writeReports(result: SuiteResult, outputs: ReportOutputs): Promise<string[]> {
+export async function writeReports(result: SuiteResult, outputs: ReportOutputs, options: AtomicWriteOptions = {}): Promise<string[]> {
   const files: Array<{ path: string; bytes: Uint8Array }> = [];
   const seen = new Map<string, string>();
   const encoder = new TextEncoder();
@@ -65,6 +66,6 @@ export async function writeReports(result: SuiteResult, outputs: ReportOutputs):
     const info = await stat(file.path).catch(() => null);
     if (info?.isDirectory()) throw new InputError(`cannot write ${file.path}: it is a directory; choose a file path for this report`);
   }
-  await writeFilesAtomic(files);
+  await writeFilesAtomic(files, options);
   return files.map((f) => f.path);
 }

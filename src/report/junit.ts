@@ -129,7 +129,7 @@ export function renderJunit(result: SuiteResult): string {
     if (c.note !== undefined) lines.push(`      <system-out>${xmlText(c.note)}</system-out>`);
     lines.push('    </testcase>');
   }
-  const summary = [`robust test: ${result.verdict.status.toUpperCase()}${result.verdict.unreliable ? ' (UNRELIABLE)' : ''}`, ...result.verdict.failures];
+  const summary = [`robust test: ${result.verdict.status.toUpperCase()}${result.verdict.status === 'fail' && result.verdict.unreliable ? ' (UNRELIABLE)' : ''}`, ...result.verdict.failures];
   lines.push(`    <system-out>${xmlText(summary.join('\n'))}</system-out>`);
   lines.push('  </testsuite>');
   lines.push('</testsuites>');

@@ -123,6 +123,24 @@ function logits(probes: ProbeOutcomes): CheckOutcome {
 }
 
 /** Every check, in report order. */
+/**
+ * A defended model attacked naively (`adaptive: false`) measures the defence's gradient obfuscation, not its
+ * robustness (Athalye et al. 2018): the check fails, so the run is unreliable. No check without defences.
+ */
+export function adaptiveCheck(defenses: { names: string[]; adaptive: boolean | null }): CheckOutcome[] {
+  if (defenses.names.length === 0) return [];
+  const naive = defenses.adaptive === false;
+  return [
+    {
+      name: 'defences are attacked adaptively',
+      status: naive ? 'failed' : 'ok',
+      message: naive
+        ? 'the defences were attacked naively (adaptive: false), so robust accuracy overstates what an adaptive attacker meets; run with adaptive: true for a reliable number'
+        : 'attacks used each defence\'s gradient policy (BPDA or EOT)',
+    },
+  ];
+}
+
 export function evaluationChecks(attacks: AttackOutcome[], worst: WorstCaseOutcome[], probes: ProbeOutcomes, numClasses: number): CheckOutcome[] {
   const gradientBased = (a: AttackOutcome) => !SCORE_BASED.has(a.name);
   return [

@@ -17,6 +17,7 @@ import { makeDefense } from '../defenses/registry.js';
 import type { DefenseSpec } from '../defenses/types.js';
 import { suggest } from '../options/schema.js';
 import { configSchema } from './schema.js';
+import { checkCountLimits } from './preflight.js';
 
 export interface AttackEntry {
   name: string;
@@ -57,6 +58,8 @@ export interface SuiteConfig {
   };
   outputs?: { json?: string; junit?: string; markdown?: string; html?: string; cyclonedx?: string };
   perExample?: boolean;
+  /** Exit 0 with a warning instead of 3 when the evaluation is unreliable (`--allow-unreliable`). Default false. */
+  allowUnreliable?: boolean;
   samples?: number;
 }
 
@@ -112,7 +115,8 @@ function describe(errors: ErrorObject[]): string {
     const where = pathOf(missing.instancePath);
     return `${where === '(top level)' ? prop : `${where}.${prop}`}: required but missing`;
   }
-  const withExpected = sorted.find((e) => e.instancePath === deepest.instancePath && (e.parentSchema as Record<string, unknown> | undefined)?.['x-expected']);
+  // ajv lists a oneOf's branch errors before the oneOf's own: the last phrase at a location is the widest one.
+  const withExpected = [...sorted].reverse().find((e) => e.instancePath === deepest.instancePath && (e.parentSchema as Record<string, unknown> | undefined)?.['x-expected']);
   const e = withExpected ?? deepest;
   const expected = (e.parentSchema as Record<string, unknown> | undefined)?.['x-expected'];
   if (e.keyword === 'enum') {
@@ -120,7 +124,9 @@ function describe(errors: ErrorObject[]): string {
     const hint = typeof e.data === 'string' ? suggest(e.data, allowed) : null;
     return `${pathOf(e.instancePath)}: expected ${expected ?? `one of ${allowed.join(', ')}`}, got ${shown(e.data)}${hint ? `; did you mean "${hint}"?` : ''}`;
   }
-  return `${pathOf(e.instancePath)}: expected ${typeof expected === 'string' ? expected : (e.message ?? 'a valid value')}, got ${shown(e.data)}`;
+  // ajv's own messages read "must be > 0"; without a phrase of ours, say that rather than "expected must be".
+  const what = typeof expected === 'string' ? `expected ${expected}` : (e.message ?? 'is not valid');
+  return `${pathOf(e.instancePath)}: ${what}, got ${shown(e.data)}`;
 }
 
 let validator: ReturnType<Ajv['compile']> | null = null;
@@ -140,6 +146,7 @@ function validateSemantics(cfg: SuiteConfig, where: string): void {
     if (a.eps === undefined && info.kind === 'fixed-eps') {
       throw new UsageError(`${where}: attacks[${i}].eps: ${a.name} needs a budget; add e.g. "eps": [0.1, 0.3]`);
     }
+    checkCountLimits(a.options ?? {}, (key) => `${where}: attacks[${i}].options.${key}`);
   });
   const certified = Object.keys(cfg.thresholds?.certifiedAccuracy ?? {});
   if (certified.length > 0 && !cfg.certify) {
@@ -154,14 +161,38 @@ function validateSemantics(cfg: SuiteConfig, where: string): void {
   cfg.defenses?.forEach((d, i) => makeDefense(d, `${where}: defenses[${i}]`));
 }
 
+/** Deepest nesting a config may have; real suites nest about 5 levels. Deeper input is refused before validation. */
+export const MAX_CONFIG_DEPTH = 64;
+
+/**
+ * How deeply `doc` nests, counted with an explicit stack (no recursion), stopping once past `limit`: a config
+ * nested 200,000 levels deep is then refused with a message instead of overflowing the validator's stack.
+ */
+function nesting(doc: unknown, limit: number): number {
+  let max = 0;
+  const stack: Array<[unknown, number]> = [[doc, 0]];
+  while (stack.length > 0) {
+    const [value, depth] = stack.pop()!;
+    if (value === null || typeof value !== 'object') continue;
+    max = Math.max(max, depth + 1);
+    if (max > limit) return max;
+    for (const child of Object.values(value)) stack.push([child, depth + 1]);
+  }
+  return max;
+}
+
 /** Parse and validate a config document (already read). `baseDir` resolves relative paths. */
 export function parseConfig(text: string, where: string, baseDir: string): SuiteConfig {
   let doc: unknown;
   try {
     doc = /\.ya?ml$/i.test(where) ? YAML.parse(text) : JSON.parse(text);
   } catch (err) {
-    const msg = err instanceof Error ? err.message.split('\n')[0] : String(err);
+    // The YAML parser recurses per level: a deeply nested file overflows it before any check of ours can run.
+    const msg = err instanceof Error && /call stack/i.test(err.message) ? `nested more than ${MAX_CONFIG_DEPTH} levels deep` : err instanceof Error ? err.message.split('\n')[0] : String(err);
     throw new InputError(`${where} is not valid ${/\.ya?ml$/i.test(where) ? 'YAML' : 'JSON'}: ${msg}`);
+  }
+  if (nesting(doc, MAX_CONFIG_DEPTH) > MAX_CONFIG_DEPTH) {
+    throw new InputError(`${where}: nested more than ${MAX_CONFIG_DEPTH} levels deep, far beyond what a suite has; check that this is a robust suite file`);
   }
   validateShape(doc, where);
   validateSemantics(doc, where);

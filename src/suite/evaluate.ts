@@ -9,7 +9,7 @@ import { robustnessScore } from '../metrics/score.js';
 import { curveArea, minimalPerturbationSummary, robustnessCurve } from '../metrics/curve.js';
 import type { NormName } from '../attacks/core/norms.js';
 import type { SuiteConfig } from './config.js';
-import { evaluationChecks } from './checks.js';
+import { adaptiveCheck, evaluationChecks } from './checks.js';
 import { certificationSummary, certifiedKey } from './certify.js';
 import { epsKey, worstKey } from './keys.js';
 import { groupBreakdowns } from './groups.js';
@@ -30,7 +30,8 @@ import {
 import { maxOf } from '../tensor/range.js';
 
 /** What an attack run contributes besides its per-example outcomes. */
-export type AttackMeta = Omit<AttackOutcome, 'results'> & { eps: (number | null)[] };
+/** One attack of a suite as evaluation needs it: its outcome without the per-eps results, plus its eps grid. */
+export type SuiteAttack = Omit<AttackOutcome, 'results'> & { eps: (number | null)[] };
 
 /** What a certification run contributes besides its per-example certificates: settings, radii and time. */
 export type CertificationMeta = Omit<CertificationOutcome, 'curve' | 'accuracy' | 'abstainRate'> & { radii: number[] };
@@ -39,7 +40,7 @@ export interface EvaluationInput {
   manifest: RunManifest;
   thresholds: SuiteConfig['thresholds'];
   numClasses: number;
-  attacks: AttackMeta[];
+  attacks: SuiteAttack[];
   examples: ExampleOutcomes;
   input: SuiteResult['input'];
   samples: VisualSample[];
@@ -51,7 +52,7 @@ export interface EvaluationInput {
 
 const u8 = (a: number[]) => Uint8Array.from(a);
 
-function attackOutcomes(attacks: AttackMeta[], ex: ExampleOutcomes, correct: Uint8Array): AttackOutcome[] {
+function attackOutcomes(attacks: SuiteAttack[], ex: ExampleOutcomes, correct: Uint8Array): AttackOutcome[] {
   return attacks.map(({ eps, ...meta }) => ({
     ...meta,
     results: eps.map((e) => {
@@ -79,7 +80,7 @@ function attackOutcomes(attacks: AttackMeta[], ex: ExampleOutcomes, correct: Uin
   }));
 }
 
-function worstCases(attacks: AttackMeta[], ex: ExampleOutcomes): WorstCaseOutcome[] {
+function worstCases(attacks: SuiteAttack[], ex: ExampleOutcomes): WorstCaseOutcome[] {
   const out: WorstCaseOutcome[] = [];
   const norms = [...new Set(attacks.map((a) => a.norm))];
   for (const norm of norms) {
@@ -96,7 +97,7 @@ function worstCases(attacks: AttackMeta[], ex: ExampleOutcomes): WorstCaseOutcom
 /** Points on a robustness curve: 20 even steps over (0, epsMax]. */
 const CURVE_POINTS = 20;
 
-function minimumNorms(attacks: AttackMeta[], ex: ExampleOutcomes): MinimumNormOutcome[] {
+function minimumNorms(attacks: SuiteAttack[], ex: ExampleOutcomes): MinimumNormOutcome[] {
   return attacks.flatMap((a) => {
     const raw = ex.minNorm[a.id];
     if (a.kind !== 'minimum-norm' || !raw) return [];
@@ -189,7 +190,7 @@ function groupThreshold(kind: 'class' | 'slice', b: GroupBreakdown | null, key: 
 }
 
 /** Every key a threshold may name in a suite with these attacks. */
-export function thresholdKeys(attacks: AttackMeta[]): string[] {
+export function thresholdKeys(attacks: SuiteAttack[]): string[] {
   const keys = attacks.flatMap((a) => a.eps.map((e) => epsKey(a.id, e)));
   const worst = new Set<string>();
   for (const a of attacks) for (const e of a.eps) if (e !== null) worst.add(worstKey(a.norm, e));
@@ -211,11 +212,12 @@ export function evaluate(input: EvaluationInput): SuiteResult {
   const attacks = attackOutcomes(input.attacks, ex, correct);
   const worst = worstCases(input.attacks, ex);
   const sc = scores(worst, clean.value);
-  const checks = evaluationChecks(attacks, worst, ex.probes, input.numClasses);
+  const checks = [...evaluationChecks(attacks, worst, ex.probes, input.numClasses), ...adaptiveCheck(input.manifest.defenses)];
   const certification = certificationOutcome(input.certification, ex);
   const groups = groupBreakdowns(ex, attacks, worst, Object.keys(input.thresholds?.robustAccuracy ?? {}));
   const thresholds = thresholdOutcomes(input.thresholds, clean.value, attacks, worst, sc, certification, groups);
   const failures = thresholds.filter((t) => !t.passed).map((t) => t.message);
+  const unreliable = checks.some((c) => c.status === 'failed');
   return {
     schema: RESULT_SCHEMA,
     manifest: input.manifest,
@@ -227,7 +229,7 @@ export function evaluate(input: EvaluationInput): SuiteResult {
     scores: sc,
     checks,
     thresholds,
-    verdict: { status: failures.length ? 'fail' : 'pass', unreliable: checks.some((c) => c.status === 'failed'), failures },
+    verdict: { status: failures.length ? 'fail' : unreliable ? 'unreliable' : 'pass', unreliable, failures },
     input: input.input,
     samples: input.samples,
     examples: input.keepExamples ? ex : null,

@@ -4,7 +4,7 @@
  * in shard order and evaluates them again with the same code as a run.
  */
 import { InputError } from '../errors.js';
-import { evaluate, type AttackMeta } from './evaluate.js';
+import { evaluate, type SuiteAttack } from './evaluate.js';
 import { RESULT_SCHEMA, type ExampleOutcomes, type ProbeOutcomes, type SuiteResult } from './types.js';
 import type { SuiteConfig } from './config.js';
 import { CERTIFIED_PREFIX } from './certify.js';
@@ -92,7 +92,7 @@ export function mergeResults(shards: SuiteResult[]): SuiteResult {
     if (ex.some((e) => !e.certificates)) throw new InputError('a shard with certification has no per-example certificates; write shards with robust test --shard i/n');
     examples.certificates = concatRecord(ex.map((e) => e.certificates!));
   }
-  const attacks: AttackMeta[] = first.attacks.map((a, i) => ({
+  const attacks: SuiteAttack[] = first.attacks.map((a, i) => ({
     id: a.id,
     name: a.name,
     norm: a.norm,

@@ -16,11 +16,12 @@ import { CheckError, UsageError } from '../errors.js';
 import { VERSION } from '../version.js';
 import type { LoadedConfig } from './config.js';
 import { suggest } from '../options/schema.js';
-import { evaluate, thresholdKeys, type AttackMeta, type CertificationMeta } from './evaluate.js';
+import { evaluate, thresholdKeys, type SuiteAttack, type CertificationMeta } from './evaluate.js';
 import { CERTIFY_DEFAULTS, certifyDataset, radiusGrid, type CertifySettings } from './certify.js';
 import { estimateMemory, planBatch, type BatchPlan, type MemoryEstimate } from '../util/memory.js';
 import { attackId, epsKey } from './keys.js';
 import { runProbes } from './probes.js';
+import { attackWork } from './preflight.js';
 import { chooseGallery, pickSamples } from './samples.js';
 import { basename, dirname, isAbsolute, resolve } from 'node:path';
 import { gitInfo, hostInfo, modelFileHashes, relativeSource, relativeTo } from '../provenance/manifest.js';
@@ -56,6 +57,11 @@ export interface RunSuiteOptions {
   onProgress?: (p: SuiteProgress) => void;
   /** Called once the backend is chosen. */
   onBackend?: (info: BackendInfo) => void;
+  /**
+   * Called after the clean pass with an estimate of the attacks' time: their gradient evaluations at most
+   * ({@link attackWork}) at about three clean forward passes each, timed on this model and backend.
+   */
+  onEstimate?: (estimate: { gradientEvaluations: number; seconds: number }) => void;
   /** Overrides the config's `adaptive` (e.g. `--adaptive false`). */
   adaptive?: boolean;
   /**
@@ -139,7 +145,7 @@ function inputNorms(ds: Dataset): number[] {
 }
 
 /** Attack entries of the config as metas (ids made unique), with their eps lists. */
-function plan(loaded: LoadedConfig): (AttackMeta & { options: Record<string, unknown> })[] {
+function plan(loaded: LoadedConfig): (SuiteAttack & { options: Record<string, unknown> })[] {
   const seen = new Map<string, number>();
   return loaded.config.attacks.map((a) => {
     const info = getAttack(a.name);
@@ -153,7 +159,7 @@ function plan(loaded: LoadedConfig): (AttackMeta & { options: Record<string, unk
   });
 }
 
-function checkThresholdKeys(loaded: LoadedConfig, metas: AttackMeta[]): void {
+function checkThresholdKeys(loaded: LoadedConfig, metas: SuiteAttack[]): void {
   const keys = thresholdKeys(metas);
   for (const key of Object.keys(loaded.config.thresholds?.robustAccuracy ?? {})) {
     if (keys.includes(key)) continue;
@@ -257,8 +263,12 @@ export async function runSuite(loaded: LoadedConfig, options: RunSuiteOptions = 
     const memory = options.maxMemoryBytes !== undefined && estimate ? { maxMemoryBytes: options.maxMemoryBytes, memoryEstimate: estimate } : {};
 
     options.onProgress?.({ stage: 'clean', done: 0, total: ds.n });
+    const cleanStart = performance.now();
     const correct = correctFlags(await predictLabels(model, ds, cleanBatch), ds.y);
+    const perForward = (performance.now() - cleanStart) / 1000 / ds.n;
     options.onProgress?.({ stage: 'clean', done: ds.n, total: ds.n });
+    const gradientEvaluations = ds.n * metas.reduce((sum, m) => sum + attackWork(m.name, m.options, m.eps.length), 0);
+    options.onEstimate?.({ gradientEvaluations, seconds: 3 * perForward * gradientEvaluations });
 
     const examples: ExampleOutcomes = {
       indices,

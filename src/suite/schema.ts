@@ -12,10 +12,19 @@ import { BACKEND_NAMES } from '../backends/index.js';
 import { DEFENSES, defenseNames } from '../defenses/registry.js';
 import type { DefenseInfo } from '../defenses/types.js';
 import { schemaProperties } from '../options/schema.js';
+import { COUNT_LIMITS } from '../util/limits.js';
 
 type Json = Record<string, unknown>;
 
-const positive: Json = { type: 'number', exclusiveMinimum: 0 };
+/** A whole number from `min` to the documented maximum of `name` (see src/util/limits.ts). */
+const count = (name: keyof typeof COUNT_LIMITS, min = 1): Json => ({
+  type: 'integer',
+  minimum: min,
+  maximum: COUNT_LIMITS[name],
+  'x-expected': `a whole number from ${min} to ${COUNT_LIMITS[name]}`,
+});
+
+const positive: Json = { type: 'number', exclusiveMinimum: 0, 'x-expected': 'a number > 0' };
 const fraction: Json = { type: 'number', minimum: 0, maximum: 1, 'x-expected': 'a number in [0, 1]' };
 const numberOrList = (what: string): Json => ({
   oneOf: [{ type: 'number' }, { type: 'array', items: { type: 'number' }, minItems: 1 }],
@@ -123,15 +132,15 @@ export function configSchema(): Json {
             description: 'mnist:test, npy:<x>,<y>, images:<dir>, csv:<file>, or an object such as {x, y}',
             'x-expected': 'a data source string (e.g. "mnist:test") or object',
           },
-          n: { type: 'integer', minimum: 1, 'x-expected': 'a whole number >= 1' },
-          offset: { type: 'integer', minimum: 0, 'x-expected': 'a whole number >= 0' },
+          n: count('n'),
+          offset: count('offset', 0),
           sample: { enum: ['first', 'random'], 'x-expected': '"first" or "random"' },
           seed: { type: ['string', 'integer'], 'x-expected': 'a string or whole number' },
         },
       },
       backend: { enum: ['auto', ...BACKEND_NAMES], 'x-expected': `one of auto, ${BACKEND_NAMES.join(', ')}` },
       seed: { type: ['string', 'integer'], 'x-expected': 'a string or whole number' },
-      batchSize: { type: 'integer', minimum: 1, 'x-expected': 'a whole number >= 1' },
+      batchSize: count('batchSize'),
       attacks: {
         type: 'array',
         minItems: 1,
@@ -157,10 +166,10 @@ export function configSchema(): Json {
         'x-expected': 'an object {sigma, n0?, samples?, alpha?, batchSize?, radii?}',
         properties: {
           sigma: { ...positive, description: 'noise standard deviation in input units', 'x-expected': 'a number > 0' },
-          n0: { type: 'integer', minimum: 1, description: 'noise draws that select the class (default 100)', 'x-expected': 'a whole number >= 1' },
-          samples: { type: 'integer', minimum: 1, description: 'noise draws that estimate its probability (default 1000; Cohen et al. use 100000)', 'x-expected': 'a whole number >= 1' },
+          n0: { ...count('n0'), description: 'noise draws that select the class (default 100)' },
+          samples: { ...count('samples'), description: 'noise draws that estimate its probability (default 1000; Cohen et al. use 100000)' },
           alpha: { type: 'number', exclusiveMinimum: 0, exclusiveMaximum: 0.5, description: 'failure probability of each certificate (default 0.001)', 'x-expected': 'a number in (0, 0.5)' },
-          batchSize: { type: 'integer', minimum: 1, description: 'noisy copies per forward pass (default 1000)', 'x-expected': 'a whole number >= 1' },
+          batchSize: { ...count('batchSize'), description: 'noisy copies per forward pass (default 1000)' },
           radii: {
             type: 'array',
             minItems: 1,
@@ -214,6 +223,11 @@ export function configSchema(): Json {
         properties: Object.fromEntries(['json', 'junit', 'markdown', 'html', 'cyclonedx'].map((k) => [k, { type: 'string', minLength: 1, 'x-expected': 'a file path' }])),
       },
       perExample: { type: 'boolean', description: 'include per-example outcomes in the JSON', 'x-expected': 'true or false' },
+      allowUnreliable: {
+        type: 'boolean',
+        description: 'exit 0 (with a warning) instead of 3 when an evaluation check fails and every threshold is met (same as --allow-unreliable)',
+        'x-expected': 'true or false',
+      },
       samples: { type: 'integer', minimum: 0, maximum: 64, description: 'examples shown in the HTML image grid', 'x-expected': 'a whole number in [0, 64]' },
     },
   };

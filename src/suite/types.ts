@@ -138,7 +138,11 @@ export interface ThresholdOutcome {
   message: string;
 }
 
-export type VerdictStatus = 'pass' | 'fail';
+/**
+ * `fail`: a threshold or pin failed. `unreliable`: every threshold was met, but an evaluation check failed, so
+ * the numbers may overstate robustness and a pass cannot be claimed (exit 3 unless unreliable runs are allowed).
+ */
+export type VerdictStatus = 'pass' | 'fail' | 'unreliable';
 
 export interface Verdict {
   status: VerdictStatus;

@@ -10,7 +10,7 @@ import type { Dataset } from '../data/types.js';
 import { DEFAULT_BOUNDS } from '../models/metadata.js';
 import { loadModel } from '../models/load.js';
 import type { Bounds } from '../models/types.js';
-import { makeRng } from '../attacks/core/random.js';
+import { makeRng } from '../tensor/random.js';
 import { pgd } from '../attacks/pgd.js';
 import { accuracy, predictLabels } from '../metrics/accuracy.js';
 import { asClassifier, naturalTrainingStep, type Classifier, type ClassifierSource, type TrainingStepResult } from '../defenses/trainingStep.js';

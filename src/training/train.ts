@@ -1,7 +1,7 @@
 import * as tfl from '@tensorflow/tfjs-layers';
 import { tf } from '../tf.js';
 import type { Dataset } from '../data/types.js';
-import { makeRng } from '../attacks/core/random.js';
+import { makeRng } from '../tensor/random.js';
 
 export interface TrainOptions {
   epochs: number;

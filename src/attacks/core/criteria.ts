@@ -1,6 +1,6 @@
 import { tf } from '../../tf.js';
 import { InputError } from '../../errors.js';
-import type { Rng } from './random.js';
+import type { Rng } from '../../tensor/random.js';
 import type { Targeting } from './types.js';
 
 /**

@@ -2,8 +2,8 @@ import { tf } from '../../tf.js';
 import { UsageError } from '../../errors.js';
 import type { Model } from '../../models/types.js';
 import { resolveTargetLabels } from './harness.js';
-import { perExample } from './norms.js';
 import type { AttackInfo, AttackResult, CommonAttackOptions, PerturbationNorms, Targeting } from './types.js';
+import { scatterRows, selectRows } from '../../tensor/rows.js';
 
 /** Common options plus any attack-specific ones (steps, c, ...), as a registry-driven caller passes them. */
 export type AnyAttackOptions = CommonAttackOptions & { [option: string]: unknown };
@@ -29,10 +29,6 @@ export interface ManyEpsResult {
 function select(rows: Uint8Array, a: PerturbationNorms, b: PerturbationNorms | null): PerturbationNorms {
   const pickArr = (x: Float32Array, y: Float32Array | null) => x.map((v, i) => (rows[i] ? v : y ? (y[i] as number) : 0));
   return { linf: pickArr(a.linf, b?.linf ?? null), l2: pickArr(a.l2, b?.l2 ?? null), l0: pickArr(a.l0, b?.l0 ?? null) };
-}
-
-function rowWhere(rows: Uint8Array, a: tf.Tensor, b: tf.Tensor): tf.Tensor {
-  return tf.tidy(() => tf.where(perExample(tf.tensor1d(rows, 'bool'), a.rank), a, b));
 }
 
 /** Spread a subset's per-example values back to positions `idx` of an n-array whose other entries come from `base`. */
@@ -97,7 +93,7 @@ export async function attackManyEps(
           const ok = Uint8Array.from(found.isAdversarial, (a, i) => (a && (size[i] as number) <= eps ? 1 : 0));
           results.push({
             eps,
-            xAdv: rowWhere(ok, found.xAdv, x),
+            xAdv: selectRows(ok, found.xAdv, x),
             isAdversarial: ok,
             perturbation: select(ok, found.perturbation, null),
             gradientEvaluations: 0,
@@ -133,10 +129,7 @@ export async function attackManyEps(
         const ys = todo.map((i) => y[i] as number);
         try {
           const sub = await info.run(model, xs, ys, { ...options, eps, cleanLogits: cs, targeting: targetingFor(todo), exampleIds: Array.from(todo, (i) => ids[i] as number) });
-          const from = new Int32Array(n);
-          todo.forEach((i, j) => (from[i] = j));
-          const fresh = Uint8Array.from({ length: n }, (_, i) => (prev.isAdversarial[i] ? 0 : 1));
-          const xAdv = tf.tidy(() => rowWhere(fresh, tf.gather(sub.xAdv, tf.tensor1d(from, 'int32')), prev.xAdv));
+          const xAdv = scatterRows(prev.xAdv, sub.xAdv, todo);
           sub.xAdv.dispose();
           r = {
             eps,

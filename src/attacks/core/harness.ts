@@ -1,12 +1,15 @@
 import { tf } from '../../tf.js';
-import { InputError, UsageError } from '../../errors.js';
-import type { Model, ModelAccess } from '../../models/types.js';
-import { applyMask, boundTensors, clip, type BoundTensors } from './bounds.js';
-import { adversarialMask, resolveTargets } from './criteria.js';
+import type { Model } from '../../models/types.js';
+import { applyMask, boundTensors, clip, type BoundTensors } from '../../tensor/bounds.js';
+import { adversarialMask } from './criteria.js';
 import { crossEntropy, margin } from './losses.js';
 import { NORMS, perExample, perturbationNorms, type Norm } from './norms.js';
-import { rowRng, type Rng } from './random.js';
-import type { AttackInfo, AttackResult, CommonAttackOptions, Targeting } from './types.js';
+import type { Rng } from '../../tensor/random.js';
+import { scatterRows } from '../../tensor/rows.js';
+import type { AttackResult, CommonAttackOptions } from './types.js';
+import { checkCall, exampleRng, resolveTargetLabels, type AttackMeta } from './checks.js';
+
+export { exampleRng, resolveTargetLabels, type AttackMeta };
 
 /**
  * The shared machinery behind every gradient attack (Foolbox's split: the attack computes perturbed
@@ -23,9 +26,6 @@ import type { AttackInfo, AttackResult, CommonAttackOptions, Targeting } from '.
  * An attack writes its loop against `AttackRun` and is wrapped by `harness()`; see `pgd.ts`.
  */
 
-/** The registry facts the harness checks options against. */
-export type AttackMeta = Pick<AttackInfo, 'name' | 'kind' | 'norms' | 'needs' | 'targeted'>;
-
 /** A per-example objective the attack ascends, given logits of the working batch. */
 export type Objective = (logits: tf.Tensor2D) => tf.Tensor1D;
 
@@ -35,32 +35,6 @@ export interface GradientResult {
   grad: tf.Tensor;
   logits: tf.Tensor2D;
   loss: tf.Tensor1D;
-}
-
-const ACCESS_LEVEL: Record<ModelAccess, number> = { decisions: 0, scores: 1, gradients: 2 };
-
-function sameShape(a: readonly number[], b: readonly number[]): boolean {
-  return a.length === b.length && a.every((v, i) => v === b[i]);
-}
-
-/**
- * The one place targets are drawn, so `attackManyEps` and a single call resolve the same targets from
- * the same seed.
- */
-export async function resolveTargetLabels(
-  cleanLogits: tf.Tensor2D,
-  y: Int32Array,
-  targeting: Targeting | undefined,
-  seed: string | number,
-  exampleIds?: ArrayLike<number>,
-): Promise<Int32Array | null> {
-  return resolveTargets(cleanLogits, y, targeting, exampleRng(seed, y.length, exampleIds).fork('targets'));
-}
-
-/** The per-example random streams of a batch of `n` (ids default to 0..n−1). */
-export function exampleRng(seed: string | number, n: number, exampleIds?: ArrayLike<number>): Rng {
-  if (exampleIds && exampleIds.length !== n) throw new InputError(`${exampleIds.length} exampleIds for ${n} examples; pass one per example`);
-  return rowRng(seed, exampleIds ?? Array.from({ length: n }, (_, i) => i));
 }
 
 /** One call of one attack on one batch. Created by `harness()`. */
@@ -123,42 +97,7 @@ export class AttackRun {
 
   /** Check the options against the attack and the model, run the clean pass, and build the working batch. */
   static async start(model: Model, x: tf.Tensor, y: Int32Array, options: CommonAttackOptions, meta: AttackMeta): Promise<AttackRun> {
-    const n = x.shape[0] ?? 0;
-    const shape = x.shape.slice(1);
-    if (!sameShape(shape, model.inputShape)) {
-      throw new InputError(`${meta.name}: inputs have shape [${shape.join(', ')}] but the model expects [${model.inputShape.join(', ')}]`);
-    }
-    if (y.length !== n) throw new InputError(`${meta.name}: ${n} inputs but ${y.length} labels`);
-    if (ACCESS_LEVEL[model.access] < ACCESS_LEVEL[meta.needs]) {
-      throw new UsageError(`${meta.name} needs ${meta.needs} but model ${model.name} gives only ${model.access}: choose a score-based attack such as square`);
-    }
-    const normName = options.norm ?? meta.norms[0] ?? 'linf';
-    if (!meta.norms.includes(normName)) {
-      throw new UsageError(`${meta.name} supports norm ${meta.norms.join('|')}, not ${normName}`);
-    }
-    const targeting = options.targeting ?? { kind: 'untargeted' };
-    if (targeting.kind !== 'untargeted' && !meta.targeted) {
-      throw new UsageError(`${meta.name} has no targeted mode: leave targeting untargeted or choose another attack`);
-    }
-    let epsValues: Float32Array | null = null;
-    if (meta.kind === 'fixed-eps') {
-      if (options.eps === undefined) throw new UsageError(`${meta.name} needs an eps: pass options.eps, e.g. { eps: 0.3 }`);
-      epsValues = typeof options.eps === 'number' ? new Float32Array(n).fill(options.eps) : options.eps;
-      if (epsValues.length !== n) throw new InputError(`${meta.name}: ${epsValues.length} eps values for ${n} inputs`);
-      for (const e of epsValues) {
-        if (!Number.isFinite(e) || e < 0) throw new UsageError(`${meta.name}: eps must be a non-negative number, got ${e}`);
-      }
-    }
-    const features = shape.reduce((a, b) => a * b, 1);
-    if (options.mask && options.mask.length !== features) {
-      throw new InputError(`${meta.name}: mask has ${options.mask.length} values but an example has ${features} features`);
-    }
-    const bounds = options.bounds ?? model.bounds;
-    for (const side of [bounds.min, bounds.max]) {
-      if (typeof side !== 'number' && side.length !== features) {
-        throw new InputError(`${meta.name}: per-feature bounds have ${side.length} values but an example has ${features} features`);
-      }
-    }
+    const { n, shape, normName, targeting, epsValues, bounds } = checkCall(model, x, y, options, meta);
 
     const seed = options.seed ?? 0;
     const ownsClean = options.cleanLogits === undefined;
@@ -352,11 +291,6 @@ export class AttackRun {
     if (!last) this.shrink(adv)?.dispose();
   }
 
-  /** Write working-batch rows into the results (a minimum-norm attack's best-so-far, say). */
-  keep(rows: tf.Tensor, local: number[]): void {
-    this.write(rows, local);
-  }
-
   /** Constrain, evaluate once and measure every result. The caller owns the returned `xAdv`. */
   async finish(): Promise<AttackResult> {
     const xAdv = tf.tidy(() => {
@@ -391,20 +325,13 @@ export class AttackRun {
     return Uint8Array.from(d);
   }
 
-  /** Write working-batch rows `local` of `rows` into the result buffer (a gather and a select, no host copy). */
-  private write(rows: tf.Tensor, local: number[]): void {
+  /**
+   * Write working-batch rows `local` of `rows` into the results (a gather and a select, no host copy):
+   * `endRestart` writes what fooled the model, and a minimum-norm attack its best-so-far.
+   */
+  write(rows: tf.Tensor, local: number[]): void {
     if (local.length === 0) return;
-    const from = new Int32Array(this.n);
-    const sel = new Uint8Array(this.n);
-    for (const j of local) {
-      const i = this.active[j] as number;
-      from[i] = j;
-      sel[i] = 1;
-    }
-    const next = tf.tidy(() => {
-      const cond = perExample(tf.tensor1d(sel, 'bool'), rows.rank);
-      return tf.where(cond, tf.gather(rows, tf.tensor1d(from, 'int32')), this.result);
-    });
+    const next = scatterRows(this.result, rows, this.active, local);
     this.result.dispose();
     this.result = next;
   }

@@ -1,6 +1,9 @@
 import { tf } from '../../tf.js';
-import type { Rng } from './random.js';
-import type { PerturbationNorms } from './types.js';
+import type { Rng } from '../../tensor/random.js';
+import { exactSign, flat, perExample } from '../../tensor/batch.js';
+
+// Shared with the rest of robust through src/tensor; re-exported for the attacks that read them here.
+export { exactSign, flat, perExample, perturbationNorms, type PerturbationNorms } from '../../tensor/batch.js';
 
 export type NormName = 'linf' | 'l2' | 'l1';
 export const NORM_NAMES: readonly NormName[] = ['linf', 'l2', 'l1'];
@@ -27,29 +30,10 @@ export interface Norm {
 
 const TINY = 1e-12;
 
-/**
- * sign(t) from two exact comparisons. tfjs-backend-wasm 4.22's Sign kernel returns 0 for |t| below
- * about 1e-7, and the input gradients of a confident model are often that small (1e-14 per pixel on
- * the reference MNIST CNN), so sign-based steps (FGSM, PGD-Linf) would silently stall on wasm.
- */
-export function exactSign(t: tf.Tensor): tf.Tensor {
-  return tf.tidy(() => tf.sub(tf.cast(tf.greater(t, 0), t.dtype), tf.cast(tf.less(t, 0), t.dtype)));
-}
-
-/** [b, d] view of a [b, ...] tensor. */
-export function flat(t: tf.Tensor): tf.Tensor2D {
-  return tf.reshape(t, [t.shape[0] ?? 1, -1]) as tf.Tensor2D;
-}
-
 /** A radius broadcastable against a [b, ...] tensor of the given rank. */
 export function radiusLike(eps: Radius, rank: number): tf.Tensor | number {
   if (typeof eps === 'number') return eps;
   return tf.reshape(eps, [eps.shape[0], ...new Array<number>(rank - 1).fill(1)]);
-}
-
-/** Per-example value [b] reshaped to broadcast over a [b, ...] tensor. */
-export function perExample(v: tf.Tensor1D, rank: number): tf.Tensor {
-  return tf.reshape(v, [v.shape[0], ...new Array<number>(rank - 1).fill(1)]);
 }
 
 export const linf: Norm = {
@@ -140,19 +124,3 @@ export const l1: Norm = {
 };
 
 export const NORMS: Record<NormName, Norm> = { linf, l2, l1 };
-
-/** Per-example Linf, L2 and L0 (count of changed features, |delta| > 1e-7) of xAdv - x. */
-export async function perturbationNorms(x: tf.Tensor, xAdv: tf.Tensor): Promise<PerturbationNorms> {
-  const [li, l2n, l0] = tf.tidy(() => {
-    const d = flat(tf.sub(xAdv, x));
-    const a = tf.abs(d);
-    return [tf.max(a, 1), tf.sqrt(tf.sum(tf.square(d), 1)), tf.sum(tf.cast(tf.greater(a, 1e-7), 'float32'), 1)];
-  });
-  const out = {
-    linf: (await li.data()) as Float32Array,
-    l2: (await l2n.data()) as Float32Array,
-    l0: (await l0.data()) as Float32Array,
-  };
-  tf.dispose([li, l2n, l0]);
-  return out;
-}

@@ -1,6 +1,8 @@
 import type { tf } from '../../tf.js';
 import type { Bounds, Model, ModelAccess } from '../../models/types.js';
-import type { NormName } from './norms.js';
+import type { NormName, PerturbationNorms } from './norms.js';
+
+export type { PerturbationNorms };
 import type { OptionSchema } from '../../options/schema.js';
 
 /**
@@ -48,12 +50,6 @@ export interface CommonAttackOptions {
   cleanLogits?: tf.Tensor2D;
 }
 
-/** Per-example perturbation sizes, in input space. */
-export interface PerturbationNorms {
-  linf: Float32Array;
-  l2: Float32Array;
-  l0: Float32Array;
-}
 
 /** What every attack returns. The caller owns (and must dispose) `xAdv`. */
 export interface AttackResult {

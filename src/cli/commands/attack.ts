@@ -10,12 +10,15 @@ import { writeFileAtomic, writeFilesAtomic } from '../../util/atomic.js';
 import { VERSION } from '../../version.js';
 import type { BackendInfo } from '../../backends/index.js';
 import type { Io } from '../io.js';
-import { globalsOf } from '../main.js';
-import { addDataOptions, loadDataFromFlags, memoryBudgetOf, reportBatchPlan, startBackend, type DataFlags } from '../options.js';
+import { globalsOf } from '../globals.js';
+import { addDataOptions, dataSourceOf, loadDataFromFlags, memoryBudgetOf, reportBatchPlan, startBackend, type DataFlags } from '../options.js';
 import { kebab, parseFlagText, type OptionSpec } from '../../options/schema.js';
 import { parseInteger, parseNumberList } from '../parse.js';
 import { makeProgress } from '../progress.js';
 import { maxOf } from '../../tensor/range.js';
+import { stdoutOf } from '../io.js';
+import { checkCountLimits, preflightOutputs } from '../../suite/preflight.js';
+import type { NamedPath } from '../../util/paths.js';
 
 interface AttackFlags extends DataFlags {
   model?: string;
@@ -87,6 +90,7 @@ function attackOptions(flags: AttackFlags, name: string, seed: string, targeting
   const info = getAttack(name);
   const given = Object.fromEntries(optionFlags().flatMap(({ key }) => (flags[key] === undefined ? [] : [[key, flags[key]]])));
   checkAttackOptions(info, given, { flags: true });
+  checkCountLimits(given, (key) => `--${kebab(key)}`);
   const options: AttackOptions = { ...given, seed, targeting };
   if (targeting.kind !== 'untargeted' && !info.targeted) throw new UsageError(`${name} has no targeted mode; drop --targeted or pick another attack`);
   return options;
@@ -159,10 +163,18 @@ export function registerAttackCommand(program: Command, io: Io): void {
     if (!flags.model) throw new UsageError('robust attack needs --model <model.json>');
     const info = getAttack(flags.attack);
     if (!flags.eps && info.kind === 'fixed-eps') throw new UsageError(`${info.name} needs --eps (e.g. --eps 0.3 or --eps 0.1,0.2,0.3)`);
+    // Every output is checked against the inputs and each other before the backend even starts.
+    const source = dataSourceOf(flags, self);
+    const epsList = flags.eps ?? [null];
+    const outputs: NamedPath[] = [
+      ...(flags.saveAdv ? epsList.map((e) => ({ label: '--save-adv', path: advPath(flags.saveAdv!, e, epsList.length > 1) })) : []),
+      ...(globals.json ? [{ label: '--json', path: globals.json }] : []),
+    ];
+    await preflightOutputs(outputs, { modelPath: flags.model, data: source });
     const backend = await startBackend(globals, io);
     const model = await loadModel(flags.model);
     try {
-      const ds = await loadDataFromFlags(flags, globals.seed);
+      const ds = await loadDataFromFlags(flags, globals.seed, self);
       validateDataset(ds, { inputShape: model.inputShape, numClasses: model.numClasses, bounds: model.bounds });
       const targeting = targetingOf(flags, model.numClasses, ds.n);
       const options = attackOptions(flags, info.name, globals.seed, targeting);
@@ -181,16 +193,18 @@ export function registerAttackCommand(program: Command, io: Io): void {
       );
       bar.stop();
       const json = attackJson(report, model, ds, backend, globals.seed);
-      io.out(`${info.name} (${report.norm}) on ${ds.source}, n=${ds.n}, backend ${backend.name}: clean accuracy ${pct(report.cleanAccuracy)}`);
-      io.out(table(report));
-      io.out(`${report.timing.gradientEvaluations} gradient evaluations, ${report.timing.queries} queries, ${report.timing.seconds.toFixed(1)} s`);
+      // With --json -, the JSON owns standard output and the table goes to stderr.
+      const say = globals.json === '-' ? io.err : io.out;
+      say(`${info.name} (${report.norm}) on ${ds.source}, n=${ds.n}, backend ${backend.name}: clean accuracy ${pct(report.cleanAccuracy)}`);
+      say(table(report));
+      say(`${report.timing.gradientEvaluations} gradient evaluations, ${report.timing.queries} queries, ${report.timing.seconds.toFixed(1)} s`);
       if (flags.saveAdv) {
         const several = report.results.length > 1;
         await writeFilesAtomic(
           report.results.map((r) => ({ path: advPath(flags.saveAdv!, r.eps, several), bytes: encodeNpy(r.xAdv!, [ds.n, ...ds.shape], 'float32') })),
         );
       }
-      if (globals.json) await writeFileAtomic(globals.json, `${JSON.stringify(json, null, 2)}\n`);
+      if (globals.json) await writeFileAtomic(globals.json, `${JSON.stringify(json, null, 2)}\n`, stdoutOf(io));
     } finally {
       model.dispose();
     }

@@ -4,7 +4,7 @@ import { benchMarkdown, benchRatios, readBenchResult, runBenchmarks } from '../.
 import { UsageError } from '../../errors.js';
 import { writeFileAtomic } from '../../util/atomic.js';
 import type { Io } from '../io.js';
-import { globalsOf } from '../main.js';
+import { globalsOf } from '../globals.js';
 
 interface BenchFlags {
   quick?: boolean;

@@ -11,9 +11,11 @@ import { UsageError } from '../../errors.js';
 import { writeFileAtomic, writeFilesAtomic } from '../../util/atomic.js';
 import { VERSION } from '../../version.js';
 import type { BackendInfo } from '../../backends/index.js';
-import type { Io } from '../io.js';
-import { globalsOf } from '../main.js';
-import { addDataOptions, loadDataFromFlags, memoryBudgetOf, reportBatchPlan, startBackend, type DataFlags } from '../options.js';
+import { stdoutOf, type Io } from '../io.js';
+import { preflightOutputs } from '../../suite/preflight.js';
+import type { NamedPath } from '../../util/paths.js';
+import { globalsOf } from '../globals.js';
+import { addDataOptions, dataSourceOf, loadDataFromFlags, memoryBudgetOf, reportBatchPlan, startBackend, type DataFlags } from '../options.js';
 import { parseInteger, parseNumber } from '../parse.js';
 import { makeProgress } from '../progress.js';
 import { maxOf } from '../../tensor/range.js';
@@ -103,10 +105,15 @@ export function registerCertifyCommand(program: Command, io: Io): void {
     if (!(flags.alpha < 0.5)) throw new UsageError(`--alpha: expected a number in (0, 0.5), got ${flags.alpha}`);
     const settings: CertifySettings = { sigma: flags.sigma, n0: flags.n0, samples: flags.samples, alpha: flags.alpha, batchSize: flags.batchSize };
     const radii = radiusGrid(flags.radii);
+    const outputs: NamedPath[] = [
+      ...(flags.out ? ['certify.json', 'certify.svg'].map((f) => ({ label: `--out (${f})`, path: join(flags.out!, f) })) : []),
+      ...(globals.json ? [{ label: '--json', path: globals.json }] : []),
+    ];
+    await preflightOutputs(outputs, { modelPath: flags.model, data: dataSourceOf(flags, self) });
     const backend = await startBackend(globals, io);
     const model = await loadModel(flags.model);
     try {
-      const ds = await loadDataFromFlags(flags, globals.seed);
+      const ds = await loadDataFromFlags(flags, globals.seed, self);
       validateDataset(ds, { inputShape: model.inputShape, numClasses: model.numClasses, bounds: model.bounds });
       const plan = certifyBatchPlan(model, settings, memoryBudgetOf(globals));
       reportBatchPlan(io, globals, 'certify', plan);
@@ -141,7 +148,7 @@ export function registerCertifyCommand(program: Command, io: Io): void {
         ]);
         io.out(`wrote ${join(flags.out, 'certify.json')} and ${join(flags.out, 'certify.svg')}`);
       }
-      if (globals.json) await writeFileAtomic(globals.json, text);
+      if (globals.json) await writeFileAtomic(globals.json, text, stdoutOf(io));
     } finally {
       model.dispose();
     }

@@ -2,7 +2,7 @@ import type { Command } from 'commander';
 import { writeDataset } from '../../data/index.js';
 import { UsageError } from '../../errors.js';
 import type { Io } from '../io.js';
-import { globalsOf } from '../main.js';
+import { globalsOf } from '../globals.js';
 import { addDataOptions, loadDataFromFlags, type DataFlags } from '../options.js';
 import { writeFileAtomic } from '../../util/atomic.js';
 

@@ -1,6 +1,6 @@
 import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
-import type { Command } from 'commander';
+import { Option, type Command } from 'commander';
 import { loadConfig } from '../../suite/config.js';
 import { parseShard, runSuite, type SuiteProgress } from '../../suite/run.js';
 import { mergeResults } from '../../suite/merge.js';
@@ -16,36 +16,58 @@ import { shardLabel } from '../../report/format.js';
 import { loadModel } from '../../models/index.js';
 import { InputError, RobustError, UsageError } from '../../errors.js';
 import { writeFileAtomic } from '../../util/atomic.js';
+import { checkOutputs, type NamedPath } from '../../util/paths.js';
+import { preflightOutputs } from '../../suite/preflight.js';
 import type { KeyObject } from 'node:crypto';
 import { readPrivateKey, signResult } from '../../provenance/sign.js';
 import type { BackendChoice } from '../../backends/index.js';
-import type { Io } from '../io.js';
-import { globalsOf } from '../main.js';
+import { stdoutOf, type Io } from '../io.js';
+import { globalsOf } from '../globals.js';
 import { memoryBudgetOf, reportBackend, reportBatchPlan, startBackend } from '../options.js';
 import { parseBool, parseInteger } from '../parse.js';
 import { makeProgress, type Progress } from '../progress.js';
+import { scanBeforeSuite } from './scan.js';
 
-/** Exit code of a finished suite: 3 when unreliable and asked to fail on it, 1 when a threshold failed. */
-export function exitCodeOf(result: SuiteResult, failOnUnreliable: boolean): number {
-  if (result.verdict.unreliable && failOnUnreliable) return 3;
+/**
+ * Exit code of a finished suite: 3 when a check failed (the evaluation is unreliable) unless unreliable runs are
+ * allowed, else 1 when a threshold failed, else 0. Unreliable fails by default: a gradient-masked model would
+ * otherwise pass a CI gate on numbers that overstate its robustness.
+ */
+export function exitCodeOf(result: SuiteResult, allowUnreliable: boolean): number {
+  if (result.verdict.unreliable && !allowUnreliable) return 3;
   return result.verdict.status === 'fail' ? 1 : 0;
 }
 
 /** A suite's outcome as the CLI reports it: console table, report files, exit code (thrown as a typed error). */
-async function finish(result: SuiteResult, outputs: Parameters<typeof writeReports>[1], json: string | undefined, failOnUnreliable: boolean, io: Io, extra: ReportExtras = {}): Promise<void> {
-  io.out(renderConsole(result, { color: io.colour }));
+async function finish(result: SuiteResult, outputs: Parameters<typeof writeReports>[1], json: string | undefined, allowUnreliable: boolean, io: Io, extra: ReportExtras = {}): Promise<void> {
+  const all = { ...outputs, ...(json ? { json } : {}), ...(extra.cyclonedx ? { cyclonedx: extra.cyclonedx } : {}) };
+  // With a report on standard output, the console table goes to stderr so the report stays parseable.
+  (Object.values(all).includes('-') ? io.err : io.out)(renderConsole(result, { color: io.colour }));
   // Signed last, over the final result, so the JSON written is exactly what the signature covers.
   const final = extra.signingKey ? signResult(result, extra.signingKey) : result;
-  await writeReports(final, { ...outputs, ...(json ? { json } : {}), ...(extra.cyclonedx ? { cyclonedx: extra.cyclonedx } : {}) });
+  await writeReports(final, all, stdoutOf(io));
   if (result.manifest.shard) {
     // A shard's numbers are a slice: thresholds and checks are judged once, by robust merge. Only errors (a pin
     // mismatch, bad input) fail a shard, so a CI step can run it without swallowing exit codes.
     io.err(`robust: shard ${shardLabel(result.manifest.shard)}: thresholds and checks are judged by robust merge of all shards`);
     return;
   }
-  const code = exitCodeOf(result, failOnUnreliable);
-  if (code === 3) throw new RobustError('unreliable', 'the evaluation is unreliable (a self-check failed, see above) and --fail-on-unreliable is set');
+  const code = exitCodeOf(result, allowUnreliable);
+  if (code === 3) {
+    throw new RobustError('unreliable', 'UNRELIABLE: an evaluation check failed (see above), so the numbers may overstate robustness; fix the evaluation, or pass --allow-unreliable (or set allowUnreliable: true) to exit 0 anyway');
+  }
+  if (result.verdict.unreliable) io.err('robust: warning: the evaluation is UNRELIABLE (an evaluation check failed); exiting 0 because unreliable runs are allowed');
   if (code === 1) throw new RobustError('check', `${result.verdict.failures.length} threshold(s) failed`);
+}
+
+/** Runs estimated longer than this get a note with the estimate. */
+const LONG_RUN_SECONDS = 60;
+
+/** 95 → "1.6 min", 7200 → "2.0 h". */
+export function duration(seconds: number): string {
+  if (seconds < 90) return `${seconds.toFixed(0)} s`;
+  if (seconds < 5400) return `${(seconds / 60).toFixed(1)} min`;
+  return `${(seconds / 3600).toFixed(1)} h`;
 }
 
 /** The arguments after `robust` as the user typed them (commander keeps the full argv on the root command). */
@@ -82,6 +104,20 @@ function reportOutputsOf(flags: ReportFlags): ReportFlags {
   return { ...(flags.junit ? { junit: flags.junit } : {}), ...(flags.markdown ? { markdown: flags.markdown } : {}), ...(flags.html ? { html: flags.html } : {}) };
 }
 
+/** The report files of a run, each named as the user wrote it: a flag, or the config's `outputs.<format>`. */
+function reportTargets(outputs: ReportFlags & { json?: string; cyclonedx?: string }, flags: ReportFlags & { cyclonedx?: string }, json: string | undefined): NamedPath[] {
+  const named: NamedPath[] = [];
+  const all = { ...outputs, ...(flags.cyclonedx !== undefined ? { cyclonedx: flags.cyclonedx } : {}) };
+  for (const format of ['json', 'junit', 'markdown', 'html', 'cyclonedx'] as const) {
+    const path = all[format];
+    if (path === undefined || (format === 'json' && json !== undefined)) continue;
+    const label = format !== 'json' && flags[format] !== undefined ? `--${format}` : `outputs.${format}`;
+    named.push({ label, path });
+  }
+  if (json !== undefined) named.push({ label: '--json', path: json });
+  return named;
+}
+
 function progressSink(io: Io, quiet: boolean): (p: SuiteProgress) => void {
   let current: { label: string; bar: Progress } | null = null;
   return (p) => {
@@ -103,18 +139,23 @@ export function registerTestCommands(program: Command, io: Io): void {
     .description('run a robustness suite and judge it against its thresholds (exit 0 pass, 1 fail, 2 bad input, 3 unreliable)')
     .option('--config <file>', 'suite file (.json or .yaml); default: robust.config.{json,yaml,yml} here or in a parent folder up to the repository root')
     .option('--shard <i/n>', 'run only the i-th of n deterministic slices of the examples (for CI matrix jobs)')
-    .option('--fail-on-unreliable', 'exit 3 when a self-check says the evaluation may overstate robustness')
+    .option('--allow-unreliable', 'exit 0 (with a warning) instead of 3 when an evaluation check fails; also the config key allowUnreliable')
+    .addOption(new Option('--fail-on-unreliable', 'the default since 0.2; kept so older CI scripts still run').hideHelp())
     .option('--adaptive <bool>', 'with defences: attack through BPDA/EOT gradients (true, default) or naively (false)', parseBool('--adaptive'))
     .option('--junit <file>', 'also write JUnit XML (overrides outputs.junit of the suite)')
     .option('--markdown <file>', 'also write a Markdown summary (overrides outputs.markdown)')
     .option('--html <file>', 'also write the HTML report (overrides outputs.html)')
     .option('--sign <key.pem>', 'sign the JSON result with this Ed25519 private key (openssl genpkey -algorithm ed25519); check it with robust verify')
     .option('--cyclonedx <file>', 'also write a CycloneDX 1.6 ML-BOM (the model card with every robustness number)')
-    .action(async (flags: { config?: string; shard?: string; failOnUnreliable?: boolean; adaptive?: boolean; sign?: string; cyclonedx?: string } & ReportFlags, self: Command) => {
+    .option('--no-scan', 'skip the static scan of the model file that runs first (a critical finding stops the suite)')
+    .action(async (flags: { config?: string; shard?: string; allowUnreliable?: boolean; adaptive?: boolean; sign?: string; cyclonedx?: string; scan: boolean } & ReportFlags, self: Command) => {
       const globals = globalsOf(self);
       const shard = flags.shard !== undefined ? parseShard(flags.shard) : undefined;
       const loaded = await loadConfig(flags.config ?? discoverConfig());
+      if (flags.scan) await scanBeforeSuite(loaded.config.model.path, io);
       const extras = await reportExtras(flags, Boolean(globals.json ?? loaded.config.outputs?.json));
+      const outputs = { ...(loaded.config.outputs ?? {}), ...reportOutputsOf(flags) };
+      await preflightOutputs(reportTargets(outputs, flags, globals.json), { configPath: loaded.path, modelPath: loaded.config.model.path, data: loaded.config.data.source });
       const backendFromCli = self.parent?.getOptionValueSource('backend') === 'cli';
       const seedFromCli = self.parent?.getOptionValueSource('seed') === 'cli';
       const result = await runSuite(loaded, {
@@ -126,10 +167,16 @@ export function registerTestCommands(program: Command, io: Io): void {
         maxMemoryBytes: memoryBudgetOf(globals),
         onBatchPlan: (stage, plan) => reportBatchPlan(io, globals, stage, plan),
         onBackend: (info) => reportBackend(io, globals, info),
+        onEstimate: ({ gradientEvaluations, seconds }) => {
+          // Only long runs get the note: a CI log of a quick suite stays as it was.
+          if (seconds >= LONG_RUN_SECONDS && !globals.quiet) {
+            io.err(`robust: note: about ${gradientEvaluations.toExponential(1)} gradient evaluations at most; estimated ${duration(seconds)} at the speed of the clean pass (early stopping makes it shorter)`);
+          }
+        },
         onProgress: progressSink(io, globals.quiet),
         commandLine: commandLineOf(self),
       });
-      await finish(result, { ...(loaded.config.outputs ?? {}), ...reportOutputsOf(flags) }, globals.json, Boolean(flags.failOnUnreliable), io, extras);
+      await finish(result, outputs, globals.json, Boolean(flags.allowUnreliable ?? loaded.config.allowUnreliable), io, extras);
     });
 
   program
@@ -139,12 +186,15 @@ export function registerTestCommands(program: Command, io: Io): void {
     .option('--junit <file>', 'also write JUnit XML')
     .option('--markdown <file>', 'also write a Markdown summary')
     .option('--html <file>', 'also write the HTML report')
-    .option('--fail-on-unreliable', 'exit 3 when a self-check failed')
+    .option('--allow-unreliable', 'exit 0 (with a warning) instead of 3 when an evaluation check failed')
+    .addOption(new Option('--fail-on-unreliable', 'the default since 0.2').hideHelp())
     .option('--sign <key.pem>', 'sign the merged JSON result (needs --json) with this Ed25519 private key')
     .option('--cyclonedx <file>', 'also write a CycloneDX 1.6 ML-BOM')
-    .action(async (files: string[], flags: { failOnUnreliable?: boolean; sign?: string; cyclonedx?: string } & ReportFlags, self: Command) => {
+    .action(async (files: string[], flags: { allowUnreliable?: boolean; sign?: string; cyclonedx?: string } & ReportFlags, self: Command) => {
       const globals = globalsOf(self);
       const extras = await reportExtras(flags, Boolean(globals.json));
+      const outputs = reportOutputsOf(flags);
+      await checkOutputs(reportTargets(outputs, flags, globals.json), files.map((f, i) => ({ label: `shard result ${i + 1}`, path: f })));
       const shards: SuiteResult[] = [];
       for (const f of files) {
         let text: string;
@@ -160,7 +210,7 @@ export function registerTestCommands(program: Command, io: Io): void {
         }
       }
       const merged = mergeResults(shards);
-      await finish(merged, reportOutputsOf(flags), globals.json, Boolean(flags.failOnUnreliable), io, extras);
+      await finish(merged, outputs, globals.json, Boolean(flags.allowUnreliable), io, extras);
     });
 
   program

@@ -8,16 +8,19 @@ import { CHECKPOINT_FILE, removeCheckpoint } from '../../training/checkpoint.js'
 import { parseSchedule, scheduleName, type LearningRateSchedule } from '../../training/schedule.js';
 import { asClassifier, type Classifier } from '../../defenses/trainingStep.js';
 import { accuracy, predictLabels } from '../../metrics/accuracy.js';
-import { loadDataset, takeSubset, validateDataset } from '../../data/index.js';
+import { loadDataset, parseDataSource, takeSubset, validateDataset } from '../../data/index.js';
 import { UsageError } from '../../errors.js';
 import { writeFileAtomic } from '../../util/atomic.js';
-import type { Io } from '../io.js';
-import { globalsOf } from '../main.js';
-import { addDataOptions, loadDataFromFlags, startBackend, type DataFlags } from '../options.js';
+import { stdoutOf, type Io } from '../io.js';
+import { dataInputs, preflightOutputs } from '../../suite/preflight.js';
+import { checkOutputs, type NamedPath } from '../../util/paths.js';
+import { globalsOf } from '../globals.js';
+import { addDataOptions, dataSourceOf, loadDataFromFlags, startBackend, type DataFlags } from '../options.js';
 import { parseInteger, parseNumber } from '../parse.js';
 import { makeProgress, type Progress } from '../progress.js';
 
 interface TrainFlags extends DataFlags {
+  force?: boolean;
   arch: string;
   model?: string;
   method: TrainingMethod;
@@ -105,7 +108,8 @@ export function registerTrainCommand(program: Command, io: Io): void {
     .option('--out <dir>', 'folder that receives model.json, weights.bin and training.json')
     .option('--checkpoint <dir>', 'checkpoint folder, written after every epoch (default <out>/checkpoint)')
     .option('--resume', 'continue from the checkpoint (same settings required)', false)
-    .option('--keep-checkpoint', 'keep the checkpoint after the model is saved', false);
+    .option('--keep-checkpoint', 'keep the checkpoint after the model is saved', false)
+    .option('--force', 'replace a model already in --out (never the --model being trained from)');
   addDataOptions(cmd, 'mnist:train').action(async (flags: TrainFlags, self: Command) => {
     const globals = globalsOf(self);
     if (!flags.out) throw new UsageError('robust train needs --out <dir> for the trained model');
@@ -113,8 +117,17 @@ export function registerTrainCommand(program: Command, io: Io): void {
     if (!Number.isInteger(seed) || seed < 0 || seed >= 2 ** 31) throw new UsageError(`--seed: training needs an integer seed in [0, 2^31), got "${globals.seed}"`);
     if (flags.method === 'fast' && self.getOptionValueSource('steps') === 'cli') throw new UsageError('--steps does not apply to --method fast (one FGSM step); leave it out');
     const checkpointDir = flags.checkpoint ?? join(flags.out, 'checkpoint');
+    // Hours of training must not end by replacing a model the user had, or fail on an output path then.
+    if (existsSync(join(flags.out, 'model.json')) && !flags.force) {
+      throw new UsageError(`--out ${flags.out} already holds a model (model.json); pass --force to replace it or choose another --out`);
+    }
+    const outputs: NamedPath[] = ['model.json', 'weights.bin', 'training.json'].map((f) => ({ label: `--out (${f})`, path: join(flags.out!, f) }));
+    if (globals.json) outputs.push({ label: '--json', path: globals.json });
+    const evalSource = parseDataSource(flags.eval);
+    await preflightOutputs(outputs, { ...(flags.model ? { modelPath: flags.model } : {}), data: dataSourceOf(flags, self) });
+    await checkOutputs(outputs, dataInputs(evalSource, '--eval'));
     const backend = await startBackend(globals, io);
-    const train = await loadDataFromFlags(flags, globals.seed);
+    const train = await loadDataFromFlags(flags, globals.seed, self);
     const test = await loadDataset(flags.eval);
     if (flags.holdout > test.n) throw new UsageError(`--holdout ${flags.holdout}: --eval ${flags.eval} has only ${test.n} examples`);
     const holdout = flags.holdout > 0 ? takeSubset(test, { n: flags.holdout }) : undefined;
@@ -192,7 +205,7 @@ export function registerTrainCommand(program: Command, io: Io): void {
         model: { path: join(flags.out, 'model.json'), sha256: saved.sha256 },
       };
       await writeFileAtomic(join(flags.out, 'training.json'), `${JSON.stringify(report, null, 2)}\n`);
-      if (globals.json) await writeFileAtomic(globals.json, `${JSON.stringify(report, null, 2)}\n`);
+      if (globals.json) await writeFileAtomic(globals.json, `${JSON.stringify(report, null, 2)}\n`, stdoutOf(io));
       if (!flags.keepCheckpoint) await removeCheckpoint(checkpointDir);
       const last = result.history.at(-1);
       const robust = last?.adversarialAccuracy != null ? `; held-out PGD accuracy at eps ${flags.eps}: ${pct(last.adversarialAccuracy)}` : '';

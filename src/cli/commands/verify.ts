@@ -7,7 +7,7 @@ import { readPublicKey } from '../../provenance/sign.js';
 import { verifyResult, type VerifyOptions } from '../../provenance/verify.js';
 import type { BackendChoice } from '../../backends/index.js';
 import type { Io } from '../io.js';
-import { globalsOf } from '../main.js';
+import { globalsOf } from '../globals.js';
 import { parseInteger } from '../parse.js';
 
 /** `robust verify result.json`: signature, model and data hashes, and a seeded recheck of outcomes. */

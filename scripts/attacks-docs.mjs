@@ -1,18 +1,17 @@
+// The attack and defence tables of docs/attacks.md. Kept out of src/ so the library does not carry its own
+// docs generator (and src/attacks need not import the defence registry); it takes the registries as input.
+const cell = (v) => String(v).replace(/\|/g, '\\|');
+
 /**
- * The attack and defence tables of docs/attacks.md, rendered from the registries so the docs cannot drift from the code
- * (`npm run docs` writes it; test/attacks-docs.test.ts checks the committed file).
+ * docs/attacks.md, rendered from the registries it is given: the built ones for `npm run docs`
+ * (generate-docs.mjs), the sources in test/attacks-docs.test.ts, which checks the committed file.
+ * @param {import('./attacks-docs.d.mts').DocsInput} input
+ * @returns {string}
  */
-import { ATTACKS } from './registry.js';
-import { DEFENSES } from '../defenses/registry.js';
-import { defaultText, expectedText, kebab, type OptionSchema } from '../options/schema.js';
+export function attacksMarkdown({ attacks: ATTACKS, defenses: DEFENSES, options: { defaultText, expectedText, kebab } }) {
+  /** Each option's default as the tables list it, in the order the entry declares them (all from its schema). */
+  const optionDefaults = (schema) => Object.entries(schema).flatMap(([key, spec]) => defaultText(key, spec) ?? []);
 
-const cell = (v: unknown): string => String(v).replace(/\|/g, '\\|');
-
-/** Each option's default as the tables list it, in the order the entry declares them (all from its schema). */
-const optionDefaults = (schema: OptionSchema): string[] =>
-  Object.entries(schema).flatMap(([key, spec]) => defaultText(key, spec) ?? []);
-
-export function attackTableMarkdown(): string {
   const rows = ATTACKS.map((a) => {
     const defaults = [`norm ${JSON.stringify(a.norms[0])}`, ...optionDefaults(a.options)].join(', ');
     return `| \`${a.name}\` | ${cell(a.title)} | ${a.kind} | ${a.norms.join(', ')} | ${a.needs} | ${a.targeted ? 'yes' : 'no'} | ${cell(defaults)} | ${cell(a.paper)} |`;

@@ -1,5 +1,5 @@
 import seedrandom from 'seedrandom';
-import { tf } from '../../tf.js';
+import { tf } from '../tf.js';
 
 /**
  * Every random choice in robust flows from one seedrandom stream per call, so a seed reproduces a run

@@ -1,6 +1,14 @@
-import { tf } from '../../tf.js';
-import { InputError } from '../../errors.js';
-import type { Bounds } from '../../models/types.js';
+import { tf } from '../tf.js';
+import { InputError } from '../errors.js';
+
+/**
+ * Input bounds. A number applies to every feature; an array gives one value per feature
+ * (flattened in the model's input layout, length = product of `inputShape`).
+ */
+export interface Bounds {
+  min: number | number[];
+  max: number | number[];
+}
 
 /** Bounds as tensors broadcastable against a [b, ...shape] batch (scalars stay scalars). */
 export interface BoundTensors {

@@ -4,7 +4,8 @@
  * kernel: its relu6 gradient is five element-wise kernels (Greater, Less, LogicalAnd, ZerosLike,
  * Select), which were 47% of a MobileNetV2 input gradient on wasm. The attack-time pass
  * (src/models/optimize.ts) calls it where it is registered and falls back to those ops elsewhere.
- * At y = 0 or y = upper the gradient is 0, as TF.js's relu and relu6 gradients give it.
+ * At y = 0 the gradient is 0, as in TF.js; at x = 6 exactly TF.js's relu6 passes dy and this kernel
+ * (which sees only y, and y = 6 for every x >= 6) does not: a measure-zero tie.
  */
 import { tf } from '../../tf.js';
 import { type FixedBackend, type KernelArgs, input, jsOutput } from './util.js';

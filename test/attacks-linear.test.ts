@@ -8,7 +8,7 @@ import type { NormName } from '../src/attacks/core/norms.js';
 import type { AttackResult } from '../src/attacks/core/types.js';
 import type { Model } from '../src/models/types.js';
 import { TEST_BACKENDS, activate, noLeak } from './helpers/backends.js';
-import { binaryLinear, linearModel, normals } from './attacks.fixtures.js';
+import { atBoundsProblem, binaryLinear, linearModel, normals } from './attacks.fixtures.js';
 
 /**
  * Closed-form oracles. For a linear classifier the smallest perturbation that changes the decision is
@@ -146,12 +146,13 @@ describe.each(TEST_BACKENDS)('linear oracles on %s', (backend) => {
   });
 
   it('cw (l2) finds the closest boundary point within 2%', async () => {
-    // Adam's first step moves every coordinate by about lr·(hi − lo)/2 whatever the gradient, so the
-    // learning rate must be small next to the distances (0.1–0.5 here) for the minimum to be resolved to 2%.
-    const narrow = binaryLinear(p.w, p.c, { min: -6, max: 6 });
+    // Adam's first step moves every feature by about lr·(hi − lo) whatever the gradient, so lr·range·√d
+    // must be small next to the distances (0.1–0.5 here); else that first step lands past the boundary
+    // even at a tiny c, and the binary search mistakes the overshoot for a solution.
+    const narrow = binaryLinear(p.w, p.c, { min: -3, max: 3 });
     try {
       const r = await noLeak(async () => {
-        const out = await cw(narrow, x, p.y, { steps: 300, lr: 0.001 });
+        const out = await cw(narrow, x, p.y, { lr: 0.002 });
         out.xAdv.dispose();
         return out;
       });
@@ -163,6 +164,31 @@ describe.each(TEST_BACKENDS)('linear oracles on %s', (backend) => {
       });
     } finally {
       narrow.dispose();
+    }
+  });
+
+  it('cw (l2) with its defaults moves features that sit at a bound: every input fooled, within 5% of the exact boxed distance', async () => {
+    // Every feature starts at 0 or 1. A tanh box (the paper's) cannot move them and fooled none of these.
+    // 5%, not 2%: a round restarts from x, and 100 Adam steps of 1% of the range resolve a move of
+    // 0.4 per feature (distances up to 2 over 16 features) to about 3%.
+    const q = atBoundsProblem(16, N, 'bounds');
+    const m = binaryLinear(q.w, q.c, { min: 0, max: 1 });
+    const xb = tf.tensor2d(q.pts);
+    try {
+      const r = await noLeak(async () => {
+        const out = await cw(m, xb, q.y);
+        out.xAdv.dispose();
+        return out;
+      });
+      expect(count(r.isAdversarial)).toBe(N);
+      r.perturbation.l2.forEach((found, i) => {
+        const d = q.dist[i] as number;
+        expect(found).toBeGreaterThanOrEqual(d * (1 - 1e-5));
+        expect(found).toBeLessThanOrEqual(d * 1.05);
+      });
+    } finally {
+      tf.dispose([xb]);
+      m.dispose();
     }
   });
 
@@ -202,7 +228,7 @@ describe.each(TEST_BACKENDS)('linear oracles on %s', (backend) => {
       // CW descends towards the boundary of whichever other class currently has the top logit, so on
       // the rest it may settle on a farther hyperplane: a local optimum, in the reference too.
       const r = await noLeak(async () => {
-        const out = await cw(multi, xm, q.y, { steps: 300, lr: 0.001 });
+        const out = await cw(multi, xm, q.y, { lr: 0.001 });
         out.xAdv.dispose();
         return out;
       });

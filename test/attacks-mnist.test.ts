@@ -128,4 +128,10 @@ describe('minimum-norm attacks on models/mnist-cnn (wasm)', () => {
     expect(r.results[0]?.attackSuccessRate).toBe(1);
     expect(median(brokenL2(r))).toBeLessThanOrEqual(0.9 * deepfoolL2);
   });
+
+  it.skipIf(!HAVE_MODEL).each(['ddn', 'fmn'])(`%s (l2) with its defaults fools every digit, at a median L2 no larger than DeepFool's (skipped without ${MODEL})`, async (name) => {
+    const r = await runAttack(model, data, { name, norm: 'l2', eps: null });
+    expect(r.results[0]?.attackSuccessRate).toBe(1);
+    expect(median(brokenL2(r))).toBeLessThanOrEqual(deepfoolL2);
+  });
 });

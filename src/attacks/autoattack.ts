@@ -45,7 +45,7 @@ const COMPONENTS: Record<string, AttackInfo> = Object.fromEntries(
 );
 
 /** One component of a version: a registry name and the options the version gives it. */
-interface Component {
+export interface AutoAttackComponent {
   name: string;
   options: Record<string, unknown>;
 }
@@ -54,7 +54,7 @@ const one = { restarts: 1 };
 const five = { restarts: 5 };
 const targets9 = { restarts: 1, targetClasses: 9 };
 const queries5000 = { queries: 5000 };
-const VERSIONS: Record<AutoAttackVersion, { components: Component[]; eotIterations: number }> = {
+const VERSIONS: Record<AutoAttackVersion, { components: AutoAttackComponent[]; eotIterations: number }> = {
   standard: {
     components: [{ name: 'apgd-ce', options: one }, { name: 'apgd-t', options: targets9 }, { name: 'fab-t', options: targets9 }, { name: 'square', options: queries5000 }],
     eotIterations: 1,
@@ -68,6 +68,11 @@ const VERSIONS: Record<AutoAttackVersion, { components: Component[]; eotIteratio
   },
   rand: { components: [{ name: 'apgd-ce', options: one }, { name: 'apgd-dlr', options: one }], eotIterations: 20 },
 };
+
+/** The published versions' components, in order, with the options each gets (for docs and reports). */
+export function autoattackVersions(): Record<AutoAttackVersion, { components: AutoAttackComponent[]; eotIterations: number }> {
+  return structuredClone(VERSIONS);
+}
 
 /** Options of `autoattack`. */
 export interface AutoAttackOptions extends CommonAttackOptions {

@@ -2,6 +2,7 @@
  * The attack and defence tables of docs/attacks.md, rendered from the registries so the docs cannot drift from the code
  * (`npm run docs` writes it; test/attacks-docs.test.ts checks the committed file).
  */
+import { autoattackVersions } from './autoattack.js';
 import { ATTACKS } from './registry.js';
 import { DEFENSES } from '../defenses/registry.js';
 
@@ -28,6 +29,20 @@ export function attackTableMarkdown(): string {
     '| name | attack | kind | norms | needs | targeted | defaults | paper |',
     '|---|---|---|---|---|---|---|---|',
     ...rows,
+    '',
+    '## AutoAttack versions',
+    '',
+    'Pick one with `{ name: autoattack, options: { version: plus } }` in a suite file (or `version` in the API);',
+    'reports label the attack with it, e.g. `autoattack@linf (standard)`, and its JSON `params` carry it. Each',
+    'component runs only on the points the earlier ones left robust. `steps`, `restarts`, `targetClasses` and',
+    '`queries` override the budget of every component that has that option.',
+    '',
+    '| version | components, in order (options) | EOT passes per logit |',
+    '|---|---|---|',
+    ...Object.entries(autoattackVersions()).map(([version, v]) => {
+      const parts = v.components.map((c) => `\`${c.name}\` (${Object.entries(c.options).map(([k, x]) => `${k} ${JSON.stringify(x)}`).join(', ')})`);
+      return `| \`${version}\` | ${cell(parts.join(', '))} | ${v.eotIterations} |`;
+    }),
     '',
     '## Defences',
     '',

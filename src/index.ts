@@ -2,13 +2,20 @@
  * robust: adversarial-robustness testing for TensorFlow.js models. The public, typed API (re-exports only).
  *
  * @example
- *   import { useBackend, loadModel, loadDataset, pgd, runAttack } from 'robust';
+ *   import { useBackend, loadModel, loadDataset, pgd, runAttack } from 'robust-ml';
  *   await useBackend('auto');
  *   const model = await loadModel('models/mnist-cnn/model.json');
  *   const data = await loadDataset('mnist:test', { n: 200 });
  *   const report = await runAttack(model, data, { name: 'pgd', eps: [0.1, 0.3], options: { steps: 40 } });
  */
 export { tf } from './tf.js';
+/**
+ * TF.js Layers, the same copy robust loads models with, to build or train a model for robust without a second
+ * install (a second copy of tfjs-layers would register its own classes and kernels):
+ * `import { tf, tfl } from 'robust-ml'; const m = tfl.sequential({ layers: [tfl.layers.dense({ inputShape: [4], units: 2 })] });`
+ */
+export * as tfl from '@tensorflow/tfjs-layers';
+export { discoverConfig, CONFIG_NAMES } from './suite/discover.js';
 export * from './errors.js';
 export { BACKEND_NAMES, backendAvailable, useBackend, type BackendChoice, type BackendInfo, type BackendName } from './backends/index.js';
 export { kernelFixes, registerKernelFixes } from './backends/kernels/index.js';

@@ -213,10 +213,10 @@ describe.each(TEST_BACKENDS)('attack harness on %s', (backend) => {
   describe('errors a user can meet', () => {
     it.each([
       ['a fixed-eps attack without eps', () => pgd(model, x, y, {}), /needs an eps/],
-      ['an unsupported norm', () => mifgsm(model, x, y, { eps: 0.1, norm: 'l1' }), /supports --norm linf\|l2/],
+      ['an unsupported norm', () => mifgsm(model, x, y, { eps: 0.1, norm: 'l1' }), /supports norm linf\|l2/],
       ['targeting an untargeted attack', () => deepfool(model, x, y, { targeting: { kind: 'random' } }), /no targeted mode/],
       ['a score-only model', () => fgsm({ ...model, access: 'scores' }, x, y, { eps: 0.1 }), /needs gradients/],
-      ['zero steps', () => pgd(model, x, y, { eps: 0.1, steps: 0 }), /steps must be an integer/],
+      ['zero steps', () => pgd(model, x, y, { eps: 0.1, steps: 0 }), /steps: expected a whole number >= 1/],
     ] as const)('%s is a UsageError', async (_label, call, message) => {
       await noLeak(async () => {
         await expect(Promise.resolve().then(call)).rejects.toThrow(UsageError);

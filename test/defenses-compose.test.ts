@@ -37,7 +37,7 @@ describe.each(TEST_BACKENDS)('defended models, %s', (backend) => {
       const d = info.create();
       expect(d.kind).toBe(info.name);
       expect(d.policy).toBe(info.policy);
-      expect(Object.keys(info.optionDocs).sort()).toEqual(Object.keys(info.defaults).sort());
+      expect(Object.keys(info.options).sort()).toEqual(Object.keys(info.defaults).sort());
       const base = linearModel(w, SHAPE);
       const defended = compose(base, [d]);
       expect(defended.policy).toBe(info.policy);
@@ -133,8 +133,9 @@ describe('defence registry and errors', () => {
     expect(() => getDefense('jpg')).toThrow(/unknown defence "jpg": did you mean "jpeg"\?/);
     expect(makeDefense({ name: 'median', size: 3 }).name).toBe('median(3)');
     expect(() => makeDefense({ name: 'median', szie: 3 }, 'defenses[0]')).toThrow(/^defenses\[0\]\.szie: median has no option "szie"; did you mean "size"\?$/);
-    expect(() => makeDefense({ name: 'bit-depth', bits: '4' })).toThrow(/defence\.bits: expected a number, got "4"/);
-    expect(() => makeDefense({ name: 'bit-depth', bits: 9 }, 'defenses[1]')).toThrow(/^defenses\[1\]: bit-depth: bits must be a whole number in \[1, 8\], got 9$/);
+    expect(() => makeDefense({ name: 'bit-depth', bits: '4' })).toThrow(/defence\.bits: expected a whole number in \[1, 8\], got "4"/);
+    expect(() => makeDefense({ name: 'bit-depth', bits: 9 }, 'defenses[1]')).toThrow(/^defenses\[1\]\.bits: expected a whole number in \[1, 8\], got 9$/);
+    expect(() => bitDepth({ bits: 9 })).toThrow(/^bit-depth: options\.bits: expected a whole number in \[1, 8\], got 9$/);
     expect(() => gaussianBlur({ size: 4 })).toThrow(UsageError);
   });
 
@@ -161,8 +162,8 @@ describe('defence registry and errors', () => {
     expect(ok.adaptive).toBe(false);
     expect(() => parse({ defenses: [{ name: 'medain' }] })).toThrow(/^c\.json: defenses\[0\]\.name: expected one of median, .*got "medain"; did you mean "median"\?$/);
     expect(() => parse({ defenses: [{ name: 'median', szie: 3 }] })).toThrow(/^c\.json: defenses\[0\]\.szie: median has no option "szie"; did you mean "size"\?$/);
-    expect(() => parse({ defenses: [{ name: 'median', size: '3' }] })).toThrow(/^c\.json: defenses\[0\]\.size: expected a number, got "3"$/);
-    expect(() => parse({ defenses: [{ name: 'jpeg', quality: 0 }] })).toThrow(/^c\.json: defenses\[0\]: jpeg: quality must be a whole number in \[1, 100\], got 0$/);
+    expect(() => parse({ defenses: [{ name: 'median', size: '3' }] })).toThrow(/^c\.json: defenses\[0\]\.size: expected a whole number in \[1, 15\], got "3"$/);
+    expect(() => parse({ defenses: [{ name: 'jpeg', quality: 0 }] })).toThrow(/^c\.json: defenses\[0\]\.quality: expected a whole number in \[1, 100\], got 0$/);
     expect(() => parse({ adaptive: 'no' })).toThrow(/^c\.json: adaptive: expected true or false, got "no"$/);
   });
 });

@@ -295,7 +295,7 @@ describe('the CLI', () => {
     const tight: Record<string, BatchPlan> = {};
     const two = await runSuite(await loadConfig(path), { maxMemoryBytes: budget, onBatchPlan: (stage, plan) => (tight[stage] = plan) });
     for (const stage of Object.keys(free)) expect(tight[stage]!.batchSize).toBeLessThan(free[stage]!.requested);
-    const strip = (r: typeof one) => ({ ...r, manifest: { ...r.manifest, seconds: 0, startedAt: '' }, attacks: r.attacks.map((a) => ({ ...a, seconds: 0 })), certification: r.certification ? { ...r.certification, seconds: 0 } : undefined });
+    const strip = (r: typeof one) => ({ ...r, manifest: { ...r.manifest, seconds: 0, startedAt: '', endedAt: '' }, attacks: r.attacks.map((a) => ({ ...a, seconds: 0 })), certification: r.certification ? { ...r.certification, seconds: 0 } : undefined });
     expect(strip(two)).toEqual(strip(one));
   });
 });

@@ -326,7 +326,8 @@ describe('renderHtml', () => {
 
   it('draws one SVG chart per attack, each with the worst case and a point per eps', () => {
     // One chart per attack, then one robustness curve per minimum-norm attack.
-    expect(count(html, '<svg')).toBe(r.attacks.length + r.minimumNorm.length);
+    // ... and one bar chart per breakdown (by class, by slice).
+    expect(count(html, '<svg')).toBe(r.attacks.length + r.minimumNorm.length + 2);
     expect(html).toContain('cw@l2 robustness curve');
     const charts = html.split('<svg').slice(1, 1 + r.attacks.length);
     charts.forEach((svg, i) => {

@@ -41,7 +41,9 @@
 import { tf } from '../tf.js';
 import { UsageError } from '../errors.js';
 import { adversarialMask } from './core/criteria.js';
-import { harness, requireInt, requireNonNegative, type AttackMeta, type AttackRun, type Objective } from './core/harness.js';
+import { defaultsOf, type OptionSchema } from '../options/schema.js';
+import { harness, type AttackMeta, type AttackRun, type Objective } from './core/harness.js';
+import { attackOptions } from './core/options.js';
 import { crossEntropy, dlr } from './core/losses.js';
 import { flat, perExample } from './core/norms.js';
 import { makeRng } from './core/random.js';
@@ -92,7 +94,22 @@ const BASE: Omit<AttackMeta, 'name' | 'targeted'> = { kind: 'fixed-eps', norms: 
 const META_CE: AttackMeta = { ...BASE, name: 'apgd-ce', targeted: true };
 const META_DLR: AttackMeta = { ...BASE, name: 'apgd-dlr', targeted: true };
 const META_T: AttackMeta = { ...BASE, name: 'apgd-t', targeted: false };
-const DEFAULTS = { norm: 'linf', steps: 100, restarts: 1, rho: 0.75, momentum: 0.75 } as const;
+const COMMON = {
+  steps: { type: 'integer', min: 1, default: 100, doc: 'iterations per run (N in the paper)' },
+  restarts: { type: 'integer', min: 1, default: 1, doc: 'random restarts, each on the examples still robust' },
+  rho: { type: 'number', min: 0, default: 0.75, doc: 'halve the step when the loss rose in at most this fraction of steps' },
+  momentum: { type: 'number', min: 0, default: 0.75, doc: 'momentum α of the update' },
+} as const satisfies OptionSchema;
+const lossOption = <L extends string>(values: readonly L[], doc: string) => ({ type: 'enum', values, default: values[0] as L, doc }) as const;
+/** Options of the `apgd` function, which runs either loss. */
+const OPTIONS = { ...COMMON, loss: lossOption(['ce', 'dlr'] as const, 'loss to ascend: cross-entropy or difference of logits ratio') } as const satisfies OptionSchema;
+/** The registry's apgd-ce and apgd-dlr each fix the loss their name says. */
+const OPTIONS_CE = { ...COMMON, loss: lossOption(['ce'] as const, 'loss to ascend: cross-entropy (apgd-dlr for DLR)') } as const satisfies OptionSchema;
+const OPTIONS_DLR = { ...COMMON, loss: lossOption(['dlr'] as const, 'loss to ascend: difference of logits ratio (apgd-ce for cross-entropy)') } as const satisfies OptionSchema;
+const OPTIONS_T = { ...COMMON, targetClasses: { type: 'integer', min: 1, default: 9, doc: 'target classes to try, most likely wrong class first' } } as const satisfies OptionSchema;
+const DEFAULTS = { norm: 'linf' as const, ...defaultsOf(COMMON) };
+/** Options callers inside robust may pass besides the declared ones. */
+const INTERNAL = ['trace'];
 
 /**
  * The checkpoint iterations w_1, w_2, … for N steps, as the reference computes them: the first after
@@ -310,10 +327,6 @@ function settings(attack: string, options: ApgdTOptions & { steps: number; resta
   if (options.exampleIds && options.exampleIds.length !== b) {
     throw new UsageError(`${attack}: ${options.exampleIds.length} exampleIds for ${b} examples; pass one per example`);
   }
-  requireInt(attack, 'steps', options.steps);
-  requireInt(attack, 'restarts', options.restarts);
-  requireNonNegative(attack, 'rho', options.rho);
-  requireNonNegative(attack, 'momentum', options.momentum);
   return { steps: options.steps, rho: options.rho, momentum: options.momentum, seed: String(options.seed ?? 0), ids: options.exampleIds, trace: options.trace };
 }
 
@@ -324,7 +337,7 @@ function settings(attack: string, options: ApgdTOptions & { steps: number; resta
  *   const r = await apgd(model, x, y, { eps: 0.3, loss: 'ce', steps: 100 });
  */
 export const apgd: AttackFn<ApgdOptions> = async (model, x, y, options = {}) => {
-  const o = { ...DEFAULTS, ...options };
+  const o = attackOptions(options.loss === 'dlr' ? 'apgd-dlr' : 'apgd-ce', OPTIONS, DEFAULTS, options, INTERNAL);
   const loss = o.loss ?? 'ce';
   const meta = loss === 'dlr' ? META_DLR : META_CE;
   const set = settings(meta.name, o, y.length);
@@ -346,9 +359,8 @@ export const apgd: AttackFn<ApgdOptions> = async (model, x, y, options = {}) => 
  *   const r = await apgdT(model, x, y, { eps: 8 / 255 });
  */
 export const apgdT: AttackFn<ApgdTOptions> = async (model, x, y, options = {}) => {
-  const o = { ...DEFAULTS, targetClasses: 9, ...options };
+  const o = attackOptions('apgd-t', OPTIONS_T, { ...DEFAULTS, ...defaultsOf(OPTIONS_T) }, options, INTERNAL);
   const set = settings('apgd-t', o, y.length);
-  requireInt('apgd-t', 'targetClasses', o.targetClasses);
   const rounds: Round[] = [];
   for (let rank = 1; rank <= Math.min(o.targetClasses, model.numClasses - 1); rank++) {
     for (let r = 0; r < o.restarts; r++) {
@@ -365,7 +377,8 @@ export const apgdCeInfo: AttackInfo<ApgdOptions> = {
   ...META_CE,
   title: 'Auto-PGD, cross-entropy loss',
   paper: PAPER,
-  defaults: { ...DEFAULTS, loss: 'ce' },
+  options: OPTIONS_CE,
+  defaults: { ...DEFAULTS, ...defaultsOf(OPTIONS_CE) },
   run: apgd,
 };
 
@@ -374,7 +387,8 @@ export const apgdDlrInfo: AttackInfo<ApgdOptions> = {
   ...META_DLR,
   title: 'Auto-PGD, difference-of-logits-ratio loss',
   paper: PAPER,
-  defaults: { ...DEFAULTS, loss: 'dlr' },
+  options: OPTIONS_DLR,
+  defaults: { ...DEFAULTS, ...defaultsOf(OPTIONS_DLR) },
   run: (model, x, y, options = {}) => apgd(model, x, y, { ...options, loss: 'dlr' }),
 };
 
@@ -383,6 +397,7 @@ export const apgdTInfo: AttackInfo<ApgdTOptions> = {
   ...META_T,
   title: 'Auto-PGD, targeted DLR over the most likely wrong classes (APGD-T)',
   paper: PAPER,
-  defaults: { ...DEFAULTS, targetClasses: 9 },
+  options: OPTIONS_T,
+  defaults: { ...DEFAULTS, ...defaultsOf(OPTIONS_T) },
   run: apgdT,
 };

@@ -28,7 +28,8 @@
 import { tf } from '../tf.js';
 import { InputError, UsageError } from '../errors.js';
 import { apgdCeInfo, apgdDlrInfo, apgdTInfo } from './apgd.js';
-import { requireInt } from './core/harness.js';
+import { defaultsOf, type OptionSchema } from '../options/schema.js';
+import { attackOptions } from './core/options.js';
 import { perExample, perturbationNorms } from './core/norms.js';
 import { fabInfo, fabTInfo } from './fab.js';
 import type { Model } from '../models/types.js';
@@ -116,7 +117,16 @@ export interface AutoAttackResult extends AttackResult {
   components: ComponentReport[];
 }
 
-const DEFAULTS = { norm: 'linf', version: 'standard' } as const;
+const OPTIONS = {
+  version: { type: 'enum', values: AUTOATTACK_VERSIONS, default: 'standard', doc: 'published version: standard, plus or rand' },
+  attacks: { type: 'enum-array', values: Object.keys(COMPONENTS), doc: "attacks to run instead of the version's, in order" },
+  steps: { type: 'integer', min: 1, doc: "iterations of every component that has steps (default: each one's own, 100)" },
+  restarts: { type: 'integer', min: 1, doc: "restarts of every component that has them (default: the version's)" },
+  targetClasses: { type: 'integer', min: 1, doc: "target classes of APGD-T and FAB-T (default: the version's, 9)" },
+  queries: { type: 'integer', min: 2, doc: "Square's query budget per example (default: the version's, 5000)" },
+  eotIterations: { type: 'integer', min: 1, doc: 'forward passes averaged into every logit, EOT (default: 20 for rand, else 1)' },
+} as const satisfies OptionSchema;
+const DEFAULTS = { norm: 'linf' as const, ...defaultsOf(OPTIONS) };
 const BUDGET_KEYS = ['steps', 'restarts', 'targetClasses', 'queries'] as const;
 
 /** `model` with every logit the mean of `n` forward passes (EOT for a model with random draws per call). */
@@ -151,9 +161,7 @@ function plan(o: AutoAttackOptions & { version: AutoAttackVersion }): { info: At
     const options = { ...(version.components.find((c) => c.name === name)?.options ?? {}) };
     for (const key of BUDGET_KEYS) {
       const value = o[key];
-      if (value === undefined || !(key in info.defaults)) continue;
-      requireInt('autoattack', key, value, key === 'queries' ? 2 : 1);
-      options[key] = value;
+      if (value !== undefined && key in info.options) options[key] = value;
     }
     return { info, options };
   });
@@ -165,7 +173,7 @@ function plan(o: AutoAttackOptions & { version: AutoAttackVersion }): { info: At
  *   const r = await autoattack(model, x, y, { eps: 0.3, steps: 20, targetClasses: 3, queries: 500 });
  */
 export async function autoattack(model: Model, x: tf.Tensor, y: Int32Array, options: AutoAttackOptions = {}): Promise<AutoAttackResult> {
-  const o = { ...DEFAULTS, ...options };
+  const o = attackOptions('autoattack', OPTIONS, DEFAULTS, options);
   const n = y.length;
   if ((o.targeting?.kind ?? 'untargeted') !== 'untargeted') {
     throw new UsageError('autoattack is untargeted (APGD-T and FAB-T pick their own targets): drop --targeted');
@@ -175,7 +183,6 @@ export async function autoattack(model: Model, x: tf.Tensor, y: Int32Array, opti
   if (o.norm !== 'linf' && o.norm !== 'l2') throw new UsageError(`autoattack supports --norm linf|l2, not ${o.norm}`);
   const steps = plan(o);
   const eot = o.eotIterations ?? VERSIONS[o.version].eotIterations;
-  requireInt('autoattack', 'eotIterations', eot);
   if (x.shape[0] !== n) throw new InputError(`autoattack: ${x.shape[0]} inputs but ${n} labels`);
   const shape = x.shape.slice(1);
   if (shape.length !== model.inputShape.length || shape.some((v, i) => v !== model.inputShape[i])) {
@@ -253,14 +260,7 @@ export const autoattackInfo: AttackInfo<AutoAttackOptions> = {
   norms: ['linf', 'l2'],
   needs: 'gradients',
   targeted: false,
+  options: OPTIONS,
   defaults: { ...DEFAULTS },
-  computedDefaults: {
-    attacks: "the version's list",
-    steps: "each component's own (100)",
-    restarts: "the version's: 1, or 5 for APGD-CE, APGD-DLR and FAB in plus",
-    targetClasses: '9',
-    queries: '5000',
-    eotIterations: '20 for rand, else 1',
-  },
   run: autoattack,
 };

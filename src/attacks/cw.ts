@@ -1,6 +1,8 @@
 import { tf } from '../tf.js';
 import { applyMask, clip } from './core/bounds.js';
-import { harness, requireInt, requireNonNegative, type AttackMeta, type AttackRun } from './core/harness.js';
+import { defaultsOf, type OptionSchema } from '../options/schema.js';
+import { harness, type AttackMeta, type AttackRun } from './core/harness.js';
+import { attackOptions } from './core/options.js';
 import { margin } from './core/losses.js';
 import { l2 } from './core/norms.js';
 import type { AttackFn, AttackInfo, CommonAttackOptions } from './core/types.js';
@@ -22,9 +24,17 @@ export interface CwOptions extends CommonAttackOptions {
 }
 
 type Resolved = Required<Pick<CwOptions, 'binarySteps' | 'c' | 'steps' | 'lr' | 'kappa' | 'abortEarly'>>;
+const OPTIONS = {
+  binarySteps: { type: 'integer', min: 1, default: 9, doc: 'rounds of binary search over the constant c' },
+  c: { type: 'number', min: 0, exclusiveMin: true, default: 1e-3, doc: 'initial constant c' },
+  steps: { type: 'integer', min: 1, default: 100, doc: 'Adam steps per round (the paper uses 10000)' },
+  lr: { type: 'number', min: 0, exclusiveMin: true, default: 0.01, doc: "Adam learning rate, a fraction of each feature's range" },
+  kappa: { type: 'number', min: 0, default: 0, doc: 'confidence κ: success needs the margin to exceed it' },
+  abortEarly: { type: 'boolean', default: true, doc: "stop an example's round once its loss stalls" },
+} as const satisfies OptionSchema;
 
 const META: AttackMeta = { name: 'cw', kind: 'minimum-norm', norms: ['l2'], needs: 'gradients', targeted: true };
-const DEFAULTS = { norm: 'l2', binarySteps: 9, c: 1e-3, steps: 100, lr: 0.01, kappa: 0, abortEarly: true } as const;
+const DEFAULTS = { norm: 'l2' as const, ...defaultsOf(OPTIONS) };
 const BETA1 = 0.9;
 const BETA2 = 0.999;
 
@@ -125,12 +135,7 @@ async function minimise(run: AttackRun, o: Resolved, c: Float64Array): Promise<U
  *   r.xAdv.dispose();
  */
 export const cw: AttackFn<CwOptions> = (model, x, y, options = {}) => {
-  const o = { ...DEFAULTS, ...options };
-  requireInt('cw', 'binarySteps', o.binarySteps);
-  requireInt('cw', 'steps', o.steps);
-  requireNonNegative('cw', 'c', o.c, true);
-  requireNonNegative('cw', 'lr', o.lr, true);
-  requireNonNegative('cw', 'kappa', o.kappa);
+  const o = attackOptions('cw', OPTIONS, DEFAULTS, options);
   return harness(model, x, y, o, META, async (run) => {
     // Every example stays for the whole binary search, so the working batch never shrinks here.
     const b = run.size;
@@ -157,6 +162,7 @@ export const cwInfo: AttackInfo<CwOptions> = {
   ...META,
   title: 'Carlini-Wagner L2',
   paper: 'Carlini & Wagner 2017, Towards Evaluating the Robustness of Neural Networks (IEEE S&P)',
+  options: OPTIONS,
   defaults: { ...DEFAULTS },
   run: cw,
 };

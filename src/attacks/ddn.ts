@@ -1,7 +1,8 @@
 import { tf } from '../tf.js';
-import { UsageError } from '../errors.js';
+import { defaultsOf, type OptionSchema } from '../options/schema.js';
 import { meanRange } from './core/bounds.js';
-import { harness, requireInt, requireNonNegative, type AttackMeta } from './core/harness.js';
+import { harness, type AttackMeta } from './core/harness.js';
+import { attackOptions } from './core/options.js';
 import { l2, perExample } from './core/norms.js';
 import type { AttackFn, AttackInfo, CommonAttackOptions } from './core/types.js';
 
@@ -18,7 +19,13 @@ export interface DdnOptions extends CommonAttackOptions {
 }
 
 const META: AttackMeta = { name: 'ddn', kind: 'minimum-norm', norms: ['l2'], needs: 'gradients', targeted: true };
-const DEFAULTS = { norm: 'l2', steps: 100, gamma: 0.05, initEps: 1, stepSize: 1 } as const;
+const OPTIONS = {
+  steps: { type: 'integer', min: 1, default: 100, doc: 'iterations' },
+  gamma: { type: 'number', min: 0, max: 1, exclusiveMin: true, exclusiveMax: true, default: 0.05, doc: 'factor by which the radius shrinks or grows each step' },
+  initEps: { type: 'number', min: 0, exclusiveMin: true, default: 1, doc: 'initial radius, in units of the input range' },
+  stepSize: { type: 'number', min: 0, exclusiveMin: true, default: 1, doc: 'first step size, in units of the input range; cosine-annealed to a hundredth' },
+} as const satisfies OptionSchema;
+const DEFAULTS = { norm: 'l2' as const, ...defaultsOf(OPTIONS) };
 
 /**
  * Decoupled Direction and Norm (Rony, Hafemann, Oliveira, Ben Ayed, Sabourin & Granger 2019,
@@ -40,12 +47,7 @@ const DEFAULTS = { norm: 'l2', steps: 100, gamma: 0.05, initEps: 1, stepSize: 1 
  *   r.xAdv.dispose();
  */
 export const ddn: AttackFn<DdnOptions> = (model, x, y, options = {}) => {
-  const o = { ...DEFAULTS, ...options };
-  requireInt('ddn', 'steps', o.steps);
-  requireNonNegative('ddn', 'gamma', o.gamma, true);
-  if (o.gamma >= 1) throw new UsageError(`ddn: gamma must be below 1, got ${o.gamma}`);
-  requireNonNegative('ddn', 'initEps', o.initEps, true);
-  requireNonNegative('ddn', 'stepSize', o.stepSize, true);
+  const o = attackOptions('ddn', OPTIONS, DEFAULTS, options);
   return harness(model, x, y, o, META, async (run) => {
     const range = await meanRange(run.bounds, run.x.shape.slice(1));
     let xAdv = tf.clone(run.x);
@@ -75,6 +77,7 @@ export const ddnInfo: AttackInfo<DdnOptions> = {
   ...META,
   title: 'Decoupled Direction and Norm (DDN)',
   paper: 'Rony et al. 2019, Decoupling Direction and Norm for Efficient Gradient-Based L2 Adversarial Attacks and Defenses (CVPR)',
+  options: OPTIONS,
   defaults: { ...DEFAULTS },
   run: ddn,
 };

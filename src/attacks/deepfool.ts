@@ -1,5 +1,7 @@
 import { tf } from '../tf.js';
-import { harness, requireInt, requireNonNegative, type AttackMeta } from './core/harness.js';
+import { defaultsOf, type OptionSchema } from '../options/schema.js';
+import { harness, type AttackMeta } from './core/harness.js';
+import { attackOptions } from './core/options.js';
 import { pick } from './core/losses.js';
 import { exactSign } from './core/norms.js';
 import type { AttackFn, AttackInfo, CommonAttackOptions } from './core/types.js';
@@ -15,7 +17,12 @@ export interface DeepFoolOptions extends CommonAttackOptions {
 }
 
 const META: AttackMeta = { name: 'deepfool', kind: 'minimum-norm', norms: ['l2', 'linf'], needs: 'gradients', targeted: false };
-const DEFAULTS = { norm: 'l2', steps: 50, overshoot: 0.02, candidates: 10 } as const;
+const OPTIONS = {
+  steps: { type: 'integer', min: 1, default: 50, doc: 'maximum iterations' },
+  overshoot: { type: 'number', min: 0, default: 0.02, doc: 'scale the perturbation by 1 + overshoot to land past the boundary' },
+  candidates: { type: 'integer', min: 2, default: 10, doc: 'classes to linearise: the true one and the top others' },
+} as const satisfies OptionSchema;
+const DEFAULTS = { norm: 'l2' as const, ...defaultsOf(OPTIONS) };
 
 /**
  * DeepFool (Moosavi-Dezfooli, Fawzi & Frossard 2016, "DeepFool: a simple and accurate method to fool
@@ -38,10 +45,7 @@ const DEFAULTS = { norm: 'l2', steps: 50, overshoot: 0.02, candidates: 10 } as c
  *   r.xAdv.dispose();
  */
 export const deepfool: AttackFn<DeepFoolOptions> = (model, x, y, options = {}) => {
-  const o = { ...DEFAULTS, ...options };
-  requireInt('deepfool', 'steps', o.steps);
-  requireInt('deepfool', 'candidates', o.candidates, 2);
-  requireNonNegative('deepfool', 'overshoot', o.overshoot);
+  const o = attackOptions('deepfool', OPTIONS, DEFAULTS, options);
   return harness(model, x, y, o, META, async (run) => {
     const others = Math.min(o.candidates, model.numClasses) - 1;
     if (others < 1) return;
@@ -94,6 +98,7 @@ export const deepfoolInfo: AttackInfo<DeepFoolOptions> = {
   ...META,
   title: 'DeepFool',
   paper: 'Moosavi-Dezfooli, Fawzi & Frossard 2016, DeepFool: a simple and accurate method to fool deep neural networks (CVPR)',
+  options: OPTIONS,
   defaults: { ...DEFAULTS },
   run: deepfool,
 };

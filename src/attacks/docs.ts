@@ -5,15 +5,17 @@
 import { autoattackVersions } from './autoattack.js';
 import { ATTACKS } from './registry.js';
 import { DEFENSES } from '../defenses/registry.js';
+import { defaultText, expectedText, kebab, type OptionSchema } from '../options/schema.js';
 
 const cell = (v: unknown): string => String(v).replace(/\|/g, '\\|');
 
+/** Each option's default as the tables list it, in the order the entry declares them (all from its schema). */
+const optionDefaults = (schema: OptionSchema): string[] =>
+  Object.entries(schema).flatMap(([key, spec]) => defaultText(key, spec) ?? []);
+
 export function attackTableMarkdown(): string {
   const rows = ATTACKS.map((a) => {
-    const defaults = [
-      ...Object.entries(a.defaults).map(([k, v]) => `${k} ${JSON.stringify(v)}`),
-      ...Object.entries(a.computedDefaults ?? {}).map(([k, rule]) => `${k} ${rule}`),
-    ].join(', ');
+    const defaults = [`norm ${JSON.stringify(a.norms[0])}`, ...optionDefaults(a.options)].join(', ');
     return `| \`${a.name}\` | ${cell(a.title)} | ${a.kind} | ${a.norms.join(', ')} | ${a.needs} | ${a.targeted ? 'yes' : 'no'} | ${cell(defaults)} | ${cell(a.paper)} |`;
   });
   return [
@@ -29,6 +31,20 @@ export function attackTableMarkdown(): string {
     '| name | attack | kind | norms | needs | targeted | defaults | paper |',
     '|---|---|---|---|---|---|---|---|',
     ...rows,
+    '',
+    '## Options',
+    '',
+    'Each option is declared once, in the attack\'s registry entry; the library checks it (`runAttack(model, data,',
+    '{ name, eps, options })`), `robust attack` takes it as the flag shown, and a suite file as `options` of the attack.',
+    '',
+    '| attack | option | flag | value | default | what |',
+    '|---|---|---|---|---|---|',
+    ...ATTACKS.flatMap((a) =>
+      Object.entries(a.options).map(([key, spec]) => {
+        const fallback = defaultText(key, spec)?.slice(key.length + 1) ?? '-';
+        return `| \`${a.name}\` | \`${key}\` | \`--${kebab(key)}\` | ${cell(expectedText(spec))} | ${cell(fallback)} | ${cell(spec.doc)} |`;
+      }),
+    ),
     '',
     '## AutoAttack versions',
     '',
@@ -54,9 +70,7 @@ export function attackTableMarkdown(): string {
     '| name | defence | gradient policy | options (defaults) | paper |',
     '|---|---|---|---|---|',
     ...DEFENSES.map((d) => {
-      const options = Object.entries(d.defaults as Record<string, unknown>)
-        .map(([k, v]) => `${k} ${JSON.stringify(v)}`)
-        .join(', ');
+      const options = optionDefaults(d.options).join(', ');
       return `| \`${d.name}\` | ${cell(d.title)} | ${d.policy} | ${cell(options)} | ${cell(d.paper)} |`;
     }),
     '',

@@ -1,6 +1,8 @@
 import { tf } from '../tf.js';
 import { applyMask, clip } from './core/bounds.js';
-import { harness, requireInt, requireNonNegative, type AttackMeta, type AttackRun } from './core/harness.js';
+import { defaultsOf, type OptionSchema } from '../options/schema.js';
+import { harness, type AttackMeta, type AttackRun } from './core/harness.js';
+import { attackOptions } from './core/options.js';
 import { projectOnHyperplane } from './core/hyperplane.js';
 import { pick } from './core/losses.js';
 import { flat, perExample } from './core/norms.js';
@@ -29,7 +31,19 @@ export interface FabTOptions extends FabOptions {
 const BASE: Omit<AttackMeta, 'name' | 'targeted'> = { kind: 'minimum-norm', norms: ['linf', 'l2'], needs: 'gradients' };
 const META: AttackMeta = { ...BASE, name: 'fab', targeted: true };
 const META_T: AttackMeta = { ...BASE, name: 'fab-t', targeted: false };
-const DEFAULTS = { norm: 'linf', steps: 100, restarts: 1, alphaMax: 0.1, eta: 1.05, beta: 0.9 } as const;
+const OPTIONS = {
+  steps: { type: 'integer', min: 1, default: 100, doc: 'iterations per restart (and per target class for fab-t)' },
+  restarts: { type: 'integer', min: 1, default: 1, doc: 'restarts; later ones start at random, half the best size (or eps) away' },
+  alphaMax: { type: 'number', min: 0, max: 1, default: 0.1, doc: 'largest weight of the step from the original point' },
+  eta: { type: 'number', min: 1, default: 1.05, doc: 'extrapolation of each projection step' },
+  beta: { type: 'number', min: 0, max: 1, default: 0.9, doc: 'backward step towards the original point after a success' },
+} as const satisfies OptionSchema;
+const OPTIONS_T = {
+  ...OPTIONS,
+  targetClasses: { type: 'integer', min: 1, default: 9, doc: 'target classes, most likely wrong class first' },
+} as const satisfies OptionSchema;
+const DEFAULTS = { norm: 'linf' as const, ...defaultsOf(OPTIONS) };
+const DEFAULTS_T = { norm: 'linf' as const, ...defaultsOf(OPTIONS_T) };
 type Resolved = Required<Pick<FabOptions, 'steps' | 'restarts' | 'alphaMax' | 'eta' | 'beta'>>;
 
 /** What one run aims at: the nearest linearised boundary (fab), a target label (targeted fab), or the rank-th likeliest wrong class (fab-t). */
@@ -126,16 +140,6 @@ async function fabAll(run: AttackRun, o: Resolved & { eps?: number | Float32Arra
   }
 }
 
-function resolve(name: string, options: FabOptions): Resolved & FabOptions {
-  const o = { ...DEFAULTS, ...options };
-  requireInt(name, 'steps', o.steps);
-  requireInt(name, 'restarts', o.restarts);
-  requireNonNegative(name, 'alphaMax', o.alphaMax);
-  requireNonNegative(name, 'eta', o.eta, true);
-  requireNonNegative(name, 'beta', o.beta);
-  return o;
-}
-
 /**
  * Fast Adaptive Boundary attack (Croce & Hein 2020, "Minimally distorted Adversarial Examples with a
  * Fast Adaptive Boundary Attack", ICML), Linf and L2. At each iterate xᵢ it linearises the classifier,
@@ -156,7 +160,7 @@ function resolve(name: string, options: FabOptions): Resolved & FabOptions {
  *   r.xAdv.dispose();
  */
 export const fab: AttackFn<FabOptions> = (model, x, y, options = {}) => {
-  const o = resolve('fab', options);
+  const o = attackOptions('fab', OPTIONS, DEFAULTS, options);
   return harness(model, x, y, o, META, (run) => fabAll(run, o, [run.targeted ? { kind: 'labels' } : { kind: 'nearest' }]));
 };
 
@@ -168,8 +172,7 @@ export const fab: AttackFn<FabOptions> = (model, x, y, options = {}) => {
  *   const r = await fabT(model, x, y, { targetClasses: 3 });
  */
 export const fabT: AttackFn<FabTOptions> = (model, x, y, options = {}) => {
-  const o = { ...resolve('fab-t', options), targetClasses: options.targetClasses ?? 9 };
-  requireInt('fab-t', 'targetClasses', o.targetClasses);
+  const o = attackOptions('fab-t', OPTIONS_T, DEFAULTS_T, options);
   const ranks = Array.from({ length: Math.min(o.targetClasses, model.numClasses - 1) }, (_, i): Aim => ({ kind: 'rank', rank: i + 1 }));
   return harness(model, x, y, o, META_T, (run) => fabAll(run, o, ranks));
 };
@@ -177,13 +180,14 @@ export const fabT: AttackFn<FabTOptions> = (model, x, y, options = {}) => {
 const PAPER = 'Croce & Hein 2020, Minimally distorted Adversarial Examples with a Fast Adaptive Boundary Attack (ICML)';
 
 /** Registry entry of `fab`. */
-export const fabInfo: AttackInfo<FabOptions> = { ...META, title: 'Fast Adaptive Boundary (FAB)', paper: PAPER, defaults: { ...DEFAULTS }, run: fab };
+export const fabInfo: AttackInfo<FabOptions> = { ...META, title: 'Fast Adaptive Boundary (FAB)', paper: PAPER, options: OPTIONS, defaults: { ...DEFAULTS }, run: fab };
 
 /** Registry entry of `fab-t`. */
 export const fabTInfo: AttackInfo<FabTOptions> = {
   ...META_T,
   title: 'FAB-T: FAB towards the most likely wrong classes',
   paper: PAPER,
-  defaults: { ...DEFAULTS, targetClasses: 9 },
+  options: OPTIONS_T,
+  defaults: { ...DEFAULTS_T },
   run: fabT,
 };

@@ -1,5 +1,6 @@
 import { tf } from '../tf.js';
 import { harness, type AttackMeta } from './core/harness.js';
+import { attackOptions } from './core/options.js';
 import type { AttackFn, AttackInfo, CommonAttackOptions } from './core/types.js';
 
 /**
@@ -28,7 +29,7 @@ const META: AttackMeta = { name: 'fgsm', kind: 'fixed-eps', norms: ['linf', 'l2'
  *   xAdv.dispose();
  */
 export const fgsm: AttackFn<FgsmOptions> = (model, x, y, options = {}) =>
-  harness(model, x, y, options, META, async (run) => {
+  harness(model, x, y, attackOptions('fgsm', {}, {}, options), META, async (run) => {
     const x0 = tf.clone(run.x);
     const { grad, logits, loss } = run.gradient(x0, run.crossEntropy);
     tf.dispose([logits, loss]);
@@ -42,6 +43,7 @@ export const fgsmInfo: AttackInfo<FgsmOptions> = {
   ...META,
   title: 'Fast Gradient Sign Method',
   paper: 'Goodfellow, Shlens & Szegedy 2015, Explaining and Harnessing Adversarial Examples (ICLR)',
+  options: {},
   defaults: { norm: 'linf' },
   run: fgsm,
 };

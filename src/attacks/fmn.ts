@@ -1,6 +1,8 @@
 import { tf } from '../tf.js';
 import { applyMask, clip, inwardGradient, meanRange } from './core/bounds.js';
-import { harness, requireInt, requireNonNegative, type AttackMeta } from './core/harness.js';
+import { defaultsOf, type OptionSchema } from '../options/schema.js';
+import { harness, type AttackMeta } from './core/harness.js';
+import { attackOptions } from './core/options.js';
 import { flat, l2, type NormName } from './core/norms.js';
 import type { AttackFn, AttackInfo, CommonAttackOptions } from './core/types.js';
 
@@ -17,7 +19,13 @@ export interface FmnOptions extends CommonAttackOptions {
 }
 
 const META: AttackMeta = { name: 'fmn', kind: 'minimum-norm', norms: ['l2', 'linf', 'l1'], needs: 'gradients', targeted: true };
-const DEFAULTS = { norm: 'l2', steps: 100, stepSize: 1, gamma: 0.05, gammaFinal: 0.001 } as const;
+const OPTIONS = {
+  steps: { type: 'integer', min: 1, default: 100, doc: 'iterations' },
+  stepSize: { type: 'number', min: 0, exclusiveMin: true, default: 1, doc: 'first step size, in units of the input range; cosine-annealed to a hundredth' },
+  gamma: { type: 'number', min: 0, max: 1, exclusiveMin: true, exclusiveMax: true, default: 0.05, doc: 'first factor by which ε shrinks or grows; cosine-annealed to gammaFinal' },
+  gammaFinal: { type: 'number', min: 0, max: 1, exclusiveMax: true, default: 0.001, doc: 'last such factor' },
+} as const satisfies OptionSchema;
+const DEFAULTS = { norm: 'l2' as const, ...defaultsOf(OPTIONS) };
 
 /** ‖g‖ in the dual of each norm, per example: what turns a logit gap into a linearised distance. */
 const DUAL: Record<NormName, (g: tf.Tensor) => tf.Tensor1D> = {
@@ -49,11 +57,7 @@ const DUAL: Record<NormName, (g: tf.Tensor) => tf.Tensor1D> = {
  *   r.xAdv.dispose();
  */
 export const fmn: AttackFn<FmnOptions> = (model, x, y, options = {}) => {
-  const o = { ...DEFAULTS, ...options };
-  requireInt('fmn', 'steps', o.steps);
-  requireNonNegative('fmn', 'stepSize', o.stepSize, true);
-  requireNonNegative('fmn', 'gamma', o.gamma, true);
-  requireNonNegative('fmn', 'gammaFinal', o.gammaFinal);
+  const o = attackOptions('fmn', OPTIONS, DEFAULTS, options);
   return harness(model, x, y, o, META, async (run) => {
     const b = run.size;
     const range = await meanRange(run.bounds, run.x.shape.slice(1));
@@ -105,6 +109,7 @@ export const fmnInfo: AttackInfo<FmnOptions> = {
   ...META,
   title: 'Fast Minimum-Norm (FMN)',
   paper: 'Pintor, Roli, Brendel & Biggio 2021, Fast Minimum-norm Adversarial Attacks through Adaptive Norm Constraints (NeurIPS)',
+  options: OPTIONS,
   defaults: { ...DEFAULTS },
   run: fmn,
 };

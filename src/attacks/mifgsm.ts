@@ -1,5 +1,7 @@
 import { tf } from '../tf.js';
-import { harness, requireInt, requireNonNegative, type AttackMeta } from './core/harness.js';
+import { defaultsOf, type OptionSchema } from '../options/schema.js';
+import { harness, type AttackMeta } from './core/harness.js';
+import { attackOptions } from './core/options.js';
 import { l1, perExample } from './core/norms.js';
 import type { AttackFn, AttackInfo, CommonAttackOptions } from './core/types.js';
 
@@ -14,7 +16,12 @@ export interface MifgsmOptions extends CommonAttackOptions {
 }
 
 const META: AttackMeta = { name: 'mifgsm', kind: 'fixed-eps', norms: ['linf', 'l2'], needs: 'gradients', targeted: true };
-const DEFAULTS = { norm: 'linf', steps: 10, decay: 1.0 } as const;
+const OPTIONS = {
+  steps: { type: 'integer', min: 1, default: 10, doc: 'iterations T' },
+  decay: { type: 'number', min: 0, default: 1.0, doc: 'momentum decay μ' },
+  stepSize: { type: 'number', min: 0, exclusiveMin: true, computedDefault: 'eps/steps', doc: 'absolute step size α per iteration' },
+} as const satisfies OptionSchema;
+const DEFAULTS = { norm: 'linf' as const, ...defaultsOf(OPTIONS) };
 const TINY = 1e-12;
 
 /**
@@ -32,10 +39,7 @@ const TINY = 1e-12;
  *   r.xAdv.dispose();
  */
 export const mifgsm: AttackFn<MifgsmOptions> = (model, x, y, options = {}) => {
-  const o = { ...DEFAULTS, ...options };
-  requireInt('mifgsm', 'steps', o.steps);
-  requireNonNegative('mifgsm', 'decay', o.decay);
-  if (o.stepSize !== undefined) requireNonNegative('mifgsm', 'stepSize', o.stepSize, true);
+  const o = attackOptions('mifgsm', OPTIONS, DEFAULTS, options);
   return harness(model, x, y, o, META, async (run) => {
     const alpha = (): tf.Tensor | number => o.stepSize ?? run.scaledEps(1 / o.steps);
     let xAdv = tf.clone(run.x);
@@ -63,7 +67,7 @@ export const mifgsmInfo: AttackInfo<MifgsmOptions> = {
   ...META,
   title: 'Momentum Iterative FGSM',
   paper: 'Dong et al. 2018, Boosting Adversarial Attacks with Momentum (CVPR)',
+  options: OPTIONS,
   defaults: { ...DEFAULTS },
-  computedDefaults: { stepSize: 'eps/steps' },
   run: mifgsm,
 };

@@ -1,5 +1,7 @@
 import { tf } from '../tf.js';
-import { harness, requireInt, requireNonNegative, type AttackMeta, type Objective } from './core/harness.js';
+import { defaultsOf, type OptionSchema } from '../options/schema.js';
+import { harness, type AttackMeta, type Objective } from './core/harness.js';
+import { attackOptions } from './core/options.js';
 import type { AttackFn, AttackInfo, CommonAttackOptions } from './core/types.js';
 
 /** Options of `pgd`. */
@@ -24,7 +26,14 @@ export interface PgdOptions extends CommonAttackOptions {
 }
 
 const META: AttackMeta = { name: 'pgd', kind: 'fixed-eps', norms: ['linf', 'l2', 'l1'], needs: 'gradients', targeted: true };
-const DEFAULTS = { norm: 'linf', steps: 40, randomStart: true, restarts: 1, loss: 'ce' } as const;
+const OPTIONS = {
+  steps: { type: 'integer', min: 1, default: 40, doc: 'iterations per restart' },
+  stepSize: { type: 'number', min: 0, exclusiveMin: true, computedDefault: 'eps/4', doc: 'absolute step size α per iteration' },
+  randomStart: { type: 'boolean', default: true, doc: 'start from a uniform random point of the eps-ball (false: BIM)' },
+  restarts: { type: 'integer', min: 1, default: 1, doc: 'random restarts; the best per example is kept' },
+  loss: { type: 'enum', values: ['ce', 'margin'], default: 'ce', doc: 'loss to ascend: cross-entropy or the Carlini-Wagner margin' },
+} as const satisfies OptionSchema;
+const DEFAULTS = { norm: 'linf' as const, ...defaultsOf(OPTIONS) };
 
 /**
  * Projected Gradient Descent (Madry, Makelov, Schmidt, Tsipras & Vladu 2018, "Towards Deep Learning
@@ -46,10 +55,7 @@ const DEFAULTS = { norm: 'linf', steps: 40, randomStart: true, restarts: 1, loss
  *   r.xAdv.dispose();
  */
 export const pgd: AttackFn<PgdOptions> = (model, x, y, options = {}) => {
-  const o = { ...DEFAULTS, ...options };
-  requireInt('pgd', 'steps', o.steps);
-  requireInt('pgd', 'restarts', o.restarts);
-  if (o.stepSize !== undefined) requireNonNegative('pgd', 'stepSize', o.stepSize, true);
+  const o = attackOptions('pgd', OPTIONS, DEFAULTS, options);
   return harness(model, x, y, o, META, async (run) => {
     const objective: Objective = o.loss === 'margin' ? run.margin : run.crossEntropy;
     const alpha = (): tf.Tensor | number => o.stepSize ?? run.scaledEps(1 / 4);
@@ -75,7 +81,7 @@ export const pgdInfo: AttackInfo<PgdOptions> = {
   ...META,
   title: 'Projected Gradient Descent (BIM without random start)',
   paper: 'Madry et al. 2018, Towards Deep Learning Models Resistant to Adversarial Attacks (ICLR)',
+  options: OPTIONS,
   defaults: { ...DEFAULTS },
-  computedDefaults: { stepSize: 'eps/4' },
   run: pgd,
 };

@@ -1,6 +1,8 @@
 import { UsageError } from '../errors.js';
 import { apgdCeInfo, apgdDlrInfo, apgdTInfo } from './apgd.js';
 import { autoattackInfo } from './autoattack.js';
+import { checkOptions, suggest } from '../options/schema.js';
+import { COMMON_OPTIONS } from './core/options.js';
 import type { AttackInfo } from './core/types.js';
 import { cwInfo } from './cw.js';
 import { ddnInfo } from './ddn.js';
@@ -50,12 +52,19 @@ export function attackNames(): string[] {
  */
 export function getAttack(name: string): AttackInfo {
   const found = ATTACKS.find((a) => a.name === name);
-  if (!found) throw new UsageError(`unknown attack "${name}": choose one of ${attackNames().join(', ')}`);
+  if (!found) {
+    const hint = suggest(name, attackNames());
+    throw new UsageError(`unknown attack "${name}": ${hint ? `did you mean "${hint}"? ` : ''}choose one of ${attackNames().join(', ')}`);
+  }
   return found;
 }
 
-/** Names of the options `name` accepts besides the common ones (those with a default or a computed default). */
-export function attackOptionNames(name: string): string[] {
-  const info = getAttack(name);
-  return [...Object.keys(info.defaults), ...Object.keys(info.computedDefaults ?? {})].filter((k) => k !== 'norm');
+/**
+ * Refuse an option the attack does not declare, or a value of the wrong type or out of range, before any
+ * work: the one check behind the library (`runAttack`), the CLI's flags and a suite file's options.
+ * The options every attack takes (seed, targeting, mask, ...) pass through; the harness checks them.
+ * @throws UsageError with a "did you mean", e.g. `options.step: pgd has no option "step"; did you mean "steps"?`
+ */
+export function checkAttackOptions(info: AttackInfo, values: object, context: { where?: string; flags?: boolean } = {}): void {
+  checkOptions(info.options, values, { owner: info.name, ...context, passThrough: COMMON_OPTIONS });
 }

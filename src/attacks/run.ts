@@ -3,12 +3,13 @@ import { InputError, UsageError } from '../errors.js';
 import type { Dataset } from '../data/types.js';
 import type { Model } from '../models/types.js';
 import { attackManyEps } from './core/epsilons.js';
-import { requireInt } from './core/harness.js';
+import { checkOptions } from '../options/schema.js';
 import type { NormName } from './core/norms.js';
 import type { AttackInfo, AttackKind, CommonAttackOptions, PerturbationNorms } from './core/types.js';
-import { getAttack } from './registry.js';
+import { checkAttackOptions, getAttack } from './registry.js';
 import { summarize as summarizeSample } from '../metrics/norms.js';
 import { estimateMemory, planBatch, type BatchPlan, type MemoryEstimate } from '../util/memory.js';
+import { maxOf } from '../tensor/range.js';
 
 /** Attack options as the CLI and configs carry them: the common ones plus any attack-specific ones (steps, c, ...). */
 export type AttackOptions = Omit<CommonAttackOptions, 'eps' | 'norm' | 'cleanLogits'> & { [option: string]: unknown };
@@ -107,6 +108,27 @@ export function summarize(values: number[]): Summary {
   return { mean, median, max };
 }
 
+/** The checkable parts of `RunAttackOptions`. */
+const RUN_OPTIONS = { batchSize: { type: 'integer', min: 1, default: 100, doc: 'examples per batch' } } as const;
+
+/**
+ * Refuse a spec the attack cannot run, before any work, in the library's words (the CLI and the suite
+ * check their own spellings first): a norm it lacks, budgets that are not a list, a fixed-eps attack
+ * without budgets, options it does not declare.
+ */
+function checkSpec(info: AttackInfo, spec: AttackSpec): void {
+  const norm = spec.norm ?? info.norms[0] ?? 'linf';
+  if (!info.norms.includes(norm)) throw new UsageError(`${info.name} supports norm ${info.norms.join('|')}, not ${norm}`);
+  const eps: unknown = spec.eps;
+  if (eps !== null && eps !== undefined && !(Array.isArray(eps) && eps.every((e) => typeof e === 'number' && Number.isFinite(e) && e >= 0))) {
+    throw new UsageError(`runAttack: spec.eps must be a list of budgets >= 0 such as [${typeof eps === 'number' ? eps : 0.3}], or null; got ${JSON.stringify(eps)}`);
+  }
+  if (info.kind === 'fixed-eps' && !(Array.isArray(eps) && eps.length > 0)) {
+    throw new UsageError(`${info.name} needs budgets: pass spec.eps, e.g. { name: '${info.name}', eps: [0.3] }`);
+  }
+  checkAttackOptions(info, spec.options ?? {}, { where: 'spec.options' });
+}
+
 /** Options as a report shows them: typed arrays (mask, target labels) summarised, not dumped. */
 function reportedParams(defaults: object, options: AttackOptions | undefined, norm: NormName): Record<string, unknown> {
   const params: Record<string, unknown> = { ...defaults, norm };
@@ -133,8 +155,9 @@ function reportedParams(defaults: object, options: AttackOptions | undefined, no
 export async function runAttack(model: Model, dataset: Dataset, spec: AttackSpec, options: RunAttackOptions = {}): Promise<AttackReport> {
   const started = performance.now();
   const info = getAttack(spec.name);
+  checkSpec(info, spec);
+  checkOptions(RUN_OPTIONS, { batchSize: options.batchSize }, { owner: 'runAttack', passThrough: [] });
   const requestedBatch = options.batchSize ?? 100;
-  requireInt('runAttack', 'batchSize', requestedBatch);
   const features = dataset.shape.reduce((a, b) => a * b, 1);
   if (dataset.shape.length !== model.inputShape.length || dataset.shape.some((d, i) => d !== model.inputShape[i])) {
     throw new InputError(`dataset ${dataset.source} has examples of shape [${dataset.shape.join(', ')}] but the model expects [${model.inputShape.join(', ')}]`);
@@ -144,7 +167,6 @@ export async function runAttack(model: Model, dataset: Dataset, spec: AttackSpec
     throw new InputError(`label ${dataset.y[badLabel]} at index ${badLabel} of ${dataset.source} is outside 0..${model.numClasses - 1}`);
   }
   const norm = spec.norm ?? info.norms[0] ?? 'linf';
-  if (!info.norms.includes(norm)) throw new UsageError(`${info.name} supports --norm ${info.norms.join('|')}, not ${norm}`);
   const epsList = spec.eps && spec.eps.length > 0 ? spec.eps : null;
   const targeting = spec.options?.targeting;
 
@@ -155,7 +177,7 @@ export async function runAttack(model: Model, dataset: Dataset, spec: AttackSpec
   const xAdv = options.keepAdversarial ? Array.from({ length: slots }, () => new Float32Array(n * features)) : null;
   const cleanCorrect = new Uint8Array(n);
   const targets = targeting && targeting.kind !== 'untargeted' ? new Int32Array(n) : null;
-  const largest = epsList ? epsList.indexOf(Math.max(...epsList)) : 0;
+  const largest = epsList ? epsList.indexOf(maxOf(epsList)) : 0;
   // Random choices are keyed by example, not by batch: the same example gets the same start and target
   // whatever the batch size, offset or shard.
   const given = spec.options?.exampleIds;

@@ -34,7 +34,9 @@
 import { tf } from '../tf.js';
 import { UsageError } from '../errors.js';
 import type { Bounds } from '../models/types.js';
-import { harness, requireInt, requireNonNegative, type AttackMeta, type AttackRun } from './core/harness.js';
+import { defaultsOf, type OptionSchema } from '../options/schema.js';
+import { harness, type AttackMeta, type AttackRun } from './core/harness.js';
+import { attackOptions } from './core/options.js';
 import { makeRng, type Rng } from './core/random.js';
 import type { AttackFn, AttackInfo, CommonAttackOptions } from './core/types.js';
 
@@ -52,7 +54,11 @@ export interface SquareOptions extends CommonAttackOptions {
 }
 
 const META: AttackMeta = { name: 'square', kind: 'fixed-eps', norms: ['linf', 'l2'], needs: 'scores', targeted: true };
-const DEFAULTS = { norm: 'linf', queries: 5000, pInit: 0.8 } as const;
+const OPTIONS = {
+  queries: { type: 'integer', min: 2, default: 5000, doc: 'most queries per example on perturbed inputs' },
+  pInit: { type: 'number', min: 0, exclusiveMin: true, max: 1, default: 0.8, doc: 'initial fraction of the image a square covers' },
+} as const satisfies OptionSchema;
+const DEFAULTS = { norm: 'linf' as const, ...defaultsOf(OPTIONS) };
 
 /** The reference's p schedule, with iteration `it` rescaled to a 10 000-query run. */
 export function squareFraction(it: number, queries: number, pInit = 0.8): number {
@@ -338,10 +344,7 @@ async function search(run: AttackRun, s: Search, seed: string, ids: ArrayLike<nu
  *   const r = await square(model, x, y, { eps: 8 / 255, queries: 5000 });
  */
 export const square: AttackFn<SquareOptions> = async (model, x, y, options = {}) => {
-  const o = { ...DEFAULTS, ...options };
-  requireInt('square', 'queries', o.queries, 2);
-  requireNonNegative('square', 'pInit', o.pInit, true);
-  if (o.pInit > 1) throw new UsageError(`square: pInit must be at most 1, got ${o.pInit}`);
+  const o = attackOptions('square', OPTIONS, DEFAULTS, options);
   if (o.exampleIds && o.exampleIds.length !== y.length) {
     throw new UsageError(`square: ${o.exampleIds.length} exampleIds for ${y.length} examples; pass one per example`);
   }
@@ -366,6 +369,7 @@ export const squareInfo: AttackInfo<SquareOptions> = {
   ...META,
   title: 'Square Attack (score-based random search)',
   paper: 'Andriushchenko et al. 2020, Square Attack: a query-efficient black-box adversarial attack via random search (ECCV)',
+  options: OPTIONS,
   defaults: { ...DEFAULTS },
   run: square,
 };

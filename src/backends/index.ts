@@ -10,6 +10,7 @@ import { tf } from '../tf.js';
 import { UsageError, errorMessage } from '../errors.js';
 import { registerKernelFixes } from './kernels/index.js';
 import { MAX_WASM_THREADS, defaultWasmThreads, registerWasm, threadsSupported, wasmThreadsInUse } from './wasmThreads.js';
+import { lastWebGpuProbe, probeWebGpu } from './webgpuProbe.js';
 
 export { MAX_WASM_THREADS, defaultWasmThreads } from './wasmThreads.js';
 
@@ -24,6 +25,8 @@ export interface BackendInfo {
   tfName: string;
   /** For `auto`: the backends tried before it, with the reason each was skipped. */
   skipped: { name: BackendName; reason: string }[];
+  /** What native libraries printed while robust probed the backends (Dawn's warnings); shown under `--verbose`. */
+  probeLog?: string;
   /** wasm only: the threads its XNNPACK kernels run on, and why fewer than asked if so. */
   threads?: number;
   threadsNote?: string;
@@ -67,9 +70,14 @@ function hasVulkanLoader(): boolean {
   return [...extra, ...dirs].some((d) => existsSync(`${d}/libvulkan.so.1`));
 }
 
-async function loadWebGpu(): Promise<void> {
+async function loadWebGpu(quietProbe = false): Promise<void> {
   // Dawn prints a native warning on every start without a Vulkan loader; probe for it first.
   if (process.platform === 'linux' && !hasVulkanLoader()) throw new Error('no Vulkan loader (libvulkan.so.1) found');
+  if (quietProbe) {
+    // `auto` must not print Dawn's native noise when there is no GPU: ask a child process first.
+    const probe = probeWebGpu();
+    if (!probe.adapter) throw new Error(probe.reason ?? 'no GPU adapter available');
+  }
   const dawn = (await importOptional('webgpu')) as {
     create: (flags: string[]) => { requestAdapter: () => Promise<unknown> };
     globals: Record<string, unknown>;
@@ -86,7 +94,7 @@ async function loadWebGpu(): Promise<void> {
 const loaders: Record<BackendName, { tfName: string; load: () => Promise<void> }> = {
   'tensorflow-gpu': { tfName: 'tensorflow', load: async () => void (await importOptional('@tensorflow/tfjs-node-gpu')) },
   tensorflow: { tfName: 'tensorflow', load: async () => void (await importOptional('@tensorflow/tfjs-node')) },
-  webgpu: { tfName: 'webgpu', load: loadWebGpu },
+  webgpu: { tfName: 'webgpu', load: () => loadWebGpu(false) },
   wasm: { tfName: 'wasm', load: async () => void (await import('@tensorflow/tfjs-backend-wasm')) },
   cpu: { tfName: 'cpu', load: async () => void (await import('@tensorflow/tfjs-backend-cpu')) },
 };
@@ -117,9 +125,9 @@ async function startWasm(threads: number): Promise<{ threads: number; threadsNot
   return { threads: running };
 }
 
-async function tryBackend(name: BackendName, options: UseBackendOptions = {}): Promise<Pick<BackendInfo, 'threads' | 'threadsNote'>> {
+async function tryBackend(name: BackendName, options: UseBackendOptions = {}, auto = false): Promise<Pick<BackendInfo, 'threads' | 'threadsNote'>> {
   const { tfName, load } = loaders[name];
-  await load();
+  await (auto && name === 'webgpu' ? loadWebGpu(true) : load());
   registerKernelFixes(tfName);
   const threads = name === 'wasm' ? await startWasm(wasmThreadsFrom(options)) : (await activateRegistered(tfName), {});
   // The cpu backend greets Node users on first use with a console warning to install tfjs-node; robust
@@ -160,13 +168,18 @@ export async function useBackend(choice: BackendChoice = 'auto', options: UseBac
   const skipped: BackendInfo['skipped'] = [];
   for (const name of BACKEND_NAMES) {
     try {
-      const threads = await tryBackend(name, options);
-      return { name, tfName: loaders[name].tfName, skipped, ...threads };
+      const threads = await tryBackend(name, options, true);
+      return { name, tfName: loaders[name].tfName, skipped, ...threads, ...probeLogOf() };
     } catch (err) {
       skipped.push({ name, reason: reasonOf(name, err) });
     }
   }
   throw new UsageError(`no TF.js backend could be initialised: ${skipped.map((s) => `${s.name}: ${s.reason}`).join('; ')}`);
+}
+
+function probeLogOf(): Pick<BackendInfo, 'probeLog'> {
+  const log = lastWebGpuProbe()?.log;
+  return log ? { probeLog: log } : {};
 }
 
 /** Whether a backend can be loaded here, without keeping it active. Used by tests to skip with a reason. */

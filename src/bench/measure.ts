@@ -8,6 +8,7 @@ import { runAttack } from '../attacks/run.js';
 import type { Dataset } from '../data/types.js';
 import type { Model } from '../models/types.js';
 import type { CeilingResult, CwResult, MemoryBench, PgdResult, PlainLoopResult, Throughput } from './types.js';
+import { boundsRange } from '../tensor/range.js';
 
 /** The first `n` examples of `ds` as a tensor batch and labels. The caller disposes the tensor. */
 export function batchOf(ds: Dataset, n: number): { x: tf.Tensor; y: Int32Array } {
@@ -39,8 +40,8 @@ function throughput(seconds: number, gradientEvaluations: number): Throughput {
 
 /** Scalar bounds of `model`, as a plain loop hard-codes them (per-feature bounds collapse to their extremes). */
 function scalarBounds(model: Model): [number, number] {
-  const { min, max } = model.bounds;
-  return [typeof min === 'number' ? min : Math.min(...min), typeof max === 'number' ? max : Math.max(...max)];
+  const { min, max } = boundsRange(model.bounds);
+  return [min, max];
 }
 
 /**

@@ -15,6 +15,7 @@ import { registerCertifyCommand } from './commands/certify.js';
 import { registerDataCommand } from './commands/data.js';
 import { registerTrainCommand } from './commands/train.js';
 import { registerTestCommands } from './commands/test.js';
+import { registerVerifyCommand } from './commands/verify.js';
 import { VERSION } from '../version.js';
 
 /** Options every command accepts. */
@@ -53,8 +54,10 @@ export function buildProgram(io: Io): Command {
   registerDataCommand(program, io);
   registerTrainCommand(program, io);
   registerTestCommands(program, io);
+  registerVerifyCommand(program, io);
   registerBenchCommand(program, io);
-  for (const cmd of program.commands) cmd.exitOverride().configureOutput(program.configureOutput());
+  // A subcommand's --help also lists the global flags (--seed, --backend, --json, ...), which it accepts too.
+  for (const cmd of program.commands) cmd.exitOverride().configureOutput(program.configureOutput()).configureHelp({ showGlobalOptions: true });
   return program;
 }
 

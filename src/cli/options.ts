@@ -46,12 +46,17 @@ export async function loadDataFromFlags(flags: DataFlags, seed: string): Promise
 export async function startBackend(globals: GlobalOptions, io: Io): Promise<BackendInfo> {
   const info = await useBackend(globals.backend as BackendChoice, globals.threads !== undefined ? { threads: globals.threads } : {});
   if (info.threadsNote) io.err(`robust: note: ${info.threadsNote}`);
-  if (globals.verbose) {
-    const skipped = info.skipped.map((s) => `${s.name} (${s.reason})`).join(', ');
-    const threads = info.threads !== undefined ? ` on ${info.threads} thread${info.threads === 1 ? '' : 's'}` : '';
-    io.err(`backend: ${info.name}${threads}${skipped ? `; skipped ${skipped}` : ''}`);
-  }
+  reportBackend(io, globals, info);
   return info;
+}
+
+/** Under --verbose: which backend was chosen, why the others were skipped, and what native probes printed. */
+export function reportBackend(io: Io, globals: GlobalOptions, info: BackendInfo): void {
+  if (!globals.verbose) return;
+  if (info.probeLog) io.err(`backend probe output:\n${info.probeLog}`);
+  const skipped = info.skipped.map((s) => `${s.name} (${s.reason})`).join(', ');
+  const threads = info.threads !== undefined ? ` on ${info.threads} thread${info.threads === 1 ? '' : 's'}` : '';
+  io.err(`backend: ${info.name}${threads}${skipped ? `; skipped ${skipped}` : ''}`);
 }
 
 /** The tensor-memory budget the global flags ask for: `--max-memory`, else the backend's default. */

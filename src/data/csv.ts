@@ -83,6 +83,11 @@ export function parseLabelCell(cell: string): number | undefined {
 export interface CsvOptions {
   /** Name of the label column; default `label`. */
   labelColumn?: string;
+  /**
+   * Name of a column holding each example's slice (any text, e.g. a site or an age band). It is not a feature;
+   * robust reports robust accuracy per slice (`perSlice`). Default: none.
+   */
+  groupColumn?: string;
 }
 
 /** The arrays of {@link loadCsv}, unchecked and unhashed. */
@@ -96,11 +101,16 @@ export async function csvParts(path: string, opts: CsvOptions = {}, source = `cs
   if (labelAt < 0) {
     throw new InputError(`${path} has no column "${labelColumn}" (columns: ${names.join(', ')}); name the label column, e.g. csv:${path},<column>`);
   }
-  const featureAt = names.map((_, i) => i).filter((i) => i !== labelAt);
+  const groupAt = opts.groupColumn === undefined ? -1 : names.indexOf(opts.groupColumn);
+  if (opts.groupColumn !== undefined && (groupAt < 0 || groupAt === labelAt)) {
+    throw new InputError(`${path} has no column "${opts.groupColumn}" besides the labels (columns: ${names.join(', ')}); name the group column, e.g. csv:${path},${labelColumn},<column>`);
+  }
+  const featureAt = names.map((_, i) => i).filter((i) => i !== labelAt && i !== groupAt);
   if (featureAt.length === 0) throw new InputError(`${path} has no feature columns besides "${labelColumn}"; add at least one`);
   const rows = records.slice(1);
   const x = new Float32Array(rows.length * featureAt.length);
   const y = new Int32Array(rows.length);
+  const groups = groupAt < 0 ? undefined : new Array<string>(rows.length);
   rows.forEach((row, r) => {
     if (row.cells.length !== names.length) {
       throw new InputError(`${path} line ${row.line} has ${row.cells.length} cells but the header has ${names.length}; fix the row`);
@@ -110,6 +120,7 @@ export async function csvParts(path: string, opts: CsvOptions = {}, source = `cs
       throw new InputError(`${path} line ${row.line}, column "${labelColumn}": "${row.cells[labelAt]!}" is not an integer class id >= 0; fix the label`);
     }
     y[r] = label;
+    if (groups !== undefined) groups[r] = row.cells[groupAt]!.trim();
     featureAt.forEach((col, f) => {
       const value = parseNumberCell(row.cells[col]!);
       if (value === undefined) {
@@ -118,7 +129,7 @@ export async function csvParts(path: string, opts: CsvOptions = {}, source = `cs
       x[r * featureAt.length + f] = value;
     });
   });
-  return { x, y, shape: [featureAt.length], source };
+  return { x, y, shape: [featureAt.length], source, ...(groups !== undefined ? { groups } : {}) };
 }
 
 /**

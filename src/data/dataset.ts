@@ -14,6 +14,8 @@ export interface DatasetParts {
   shape: number[];
   source: string;
   numClasses?: number;
+  /** Each example's slice, when the source has a group column (see `Dataset.groups`). */
+  groups?: string[];
 }
 
 /** Number of features in one example of `shape` (1 for the empty shape). */
@@ -120,6 +122,7 @@ export function makeDataset(parts: DatasetParts): Dataset {
     source: parts.source,
     sha256: '',
     ...(parts.numClasses !== undefined ? { numClasses: parts.numClasses } : {}),
+    ...(parts.groups !== undefined ? { groups: parts.groups } : {}),
   };
   checkIntrinsic(ds);
   ds.sha256 = datasetHash(ds.x, ds.y, ds.shape);

@@ -111,7 +111,10 @@ export async function imageFolderParts(dir: string, opts: ImageFolderOptions = {
   if (fileAt < 0 || labelAt < 0) {
     throw new InputError(`${labelsPath} needs a header with columns filename,label (found: ${names.join(',') || 'nothing'}); fix the header`);
   }
+  // An optional `group` column names each image's slice, for robustness per slice (`perSlice`).
+  const groupAt = names.indexOf('group');
   const rows = records.slice(1);
+  const groups = groupAt < 0 ? undefined : rows.map((row) => (row.cells[groupAt] ?? '').trim());
   if (rows.length === 0) throw new InputError(`${labelsPath} lists no images; add one filename,label row per image`);
   let width = 0;
   let height = 0;
@@ -140,7 +143,7 @@ export async function imageFolderParts(dir: string, opts: ImageFolderOptions = {
     putPixels(img, channels, x, r * width * height * channels);
     y[r] = label;
   }
-  return { x, y, shape: [height, width, channels], source };
+  return { x, y, shape: [height, width, channels], source, ...(groups !== undefined ? { groups } : {}) };
 }
 
 /**

@@ -56,7 +56,7 @@ async function readParts(src: DataSource): Promise<DatasetParts> {
     case 'images':
       return imageFolderParts(src.dir, { ...(src.labels !== undefined ? { labels: src.labels } : {}), ...(src.channels !== undefined ? { channels: src.channels } : {}) }, source);
     case 'csv':
-      return csvParts(src.path, src.labelColumn !== undefined ? { labelColumn: src.labelColumn } : {}, source);
+      return csvParts(src.path, { ...(src.labelColumn !== undefined ? { labelColumn: src.labelColumn } : {}), ...(src.groupColumn !== undefined ? { groupColumn: src.groupColumn } : {}) }, source);
   }
 }
 

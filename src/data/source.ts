@@ -7,7 +7,7 @@
  * | `mnist:train`, `mnist:test`     | the fixed MNIST splits                           |
  * | `npy:<x.npy>,<y.npy>`           | features and labels from NumPy files             |
  * | `images:<dir>[,<labels.csv>]`   | an image folder; labels default `<dir>/labels.csv` |
- * | `csv:<file.csv>[,<column>]`     | a tabular CSV; label column default `label`      |
+ * | `csv:<file.csv>[,<column>[,<group>]]` | a tabular CSV; label column default `label`; an optional group (slice) column |
  */
 import { isAbsolute, resolve } from 'node:path';
 import { UsageError } from '../errors.js';
@@ -45,6 +45,8 @@ export interface CsvSource {
   path: string;
   /** Default `label`. */
   labelColumn?: string;
+  /** A column naming each example's slice (not a feature); default none. */
+  groupColumn?: string;
 }
 
 /** Where a dataset comes from, in typed form. */
@@ -53,7 +55,7 @@ export type DataSource = MnistSource | NpySource | ImagesSource | CsvSource;
 /** What {@link loadDataset} accepts: the string form or the typed form. */
 export type DataSpec = string | DataSource;
 
-const FORMS = 'mnist:train, mnist:test, npy:<x.npy>,<y.npy>, images:<dir>[,<labels.csv>] or csv:<file.csv>[,<label column>]';
+const FORMS = 'mnist:train, mnist:test, npy:<x.npy>,<y.npy>, images:<dir>[,<labels.csv>] or csv:<file.csv>[,<label column>[,<group column>]]';
 
 /**
  * Parse the string form of a data source.
@@ -77,8 +79,8 @@ export function parseDataSource(text: string): DataSource {
       if (parts.length > 2 || parts[0] === '' || parts[1] === '') throw bad('images takes a folder and optionally a labels CSV');
       return { kind: 'images', dir: parts[0]!, ...(parts[1] !== undefined ? { labels: parts[1] } : {}) };
     case 'csv':
-      if (parts.length > 2 || parts[0] === '' || parts[1] === '') throw bad('csv takes a file and optionally the label column');
-      return { kind: 'csv', path: parts[0]!, ...(parts[1] !== undefined ? { labelColumn: parts[1] } : {}) };
+      if (parts.length > 3 || parts.some((p) => p === '')) throw bad('csv takes a file, optionally the label column, then optionally a group column');
+      return { kind: 'csv', path: parts[0]!, ...(parts[1] !== undefined ? { labelColumn: parts[1] } : {}), ...(parts[2] !== undefined ? { groupColumn: parts[2] } : {}) };
     default:
       throw bad(colon < 0 ? 'no source type' : `unknown source type '${scheme}'`);
   }
@@ -97,7 +99,7 @@ export function formatDataSource(src: DataSource): string {
     case 'images':
       return `images:${src.dir}${src.labels !== undefined ? `,${src.labels}` : ''}`;
     case 'csv':
-      return `csv:${src.path}${src.labelColumn !== undefined ? `,${src.labelColumn}` : ''}`;
+      return `csv:${src.path}${src.labelColumn !== undefined || src.groupColumn !== undefined ? `,${src.labelColumn ?? 'label'}` : ''}${src.groupColumn !== undefined ? `,${src.groupColumn}` : ''}`;
   }
 }
 
@@ -152,9 +154,10 @@ function parseObject(v: Record<string, unknown>, field: string): DataSource {
       return { kind: 'images', dir: str('dir', true)!, ...(labels !== undefined ? { labels } : {}), ...(channels !== undefined ? { channels } : {}) };
     }
     case 'csv': {
-      allow(['path', 'labelColumn']);
+      allow(['path', 'labelColumn', 'groupColumn']);
       const labelColumn = str('labelColumn', false);
-      return { kind: 'csv', path: str('path', true)!, ...(labelColumn !== undefined ? { labelColumn } : {}) };
+      const groupColumn = str('groupColumn', false);
+      return { kind: 'csv', path: str('path', true)!, ...(labelColumn !== undefined ? { labelColumn } : {}), ...(groupColumn !== undefined ? { groupColumn } : {}) };
     }
     default:
       throw new UsageError(`${field}.kind must be one of mnist, npy, images, csv (got ${JSON.stringify(kind)})`);

@@ -85,7 +85,15 @@ export function takeIndices(ds: DatasetParts, indices: Int32Array): DatasetParts
     x.set(ds.x.subarray(i * size, (i + 1) * size), k * size);
     y[k] = ds.y[i]!;
   }
-  return { x, y, shape: [...ds.shape], source: ds.source, ...(ds.numClasses !== undefined ? { numClasses: ds.numClasses } : {}) };
+  const groups = ds.groups;
+  return {
+    x,
+    y,
+    shape: [...ds.shape],
+    source: ds.source,
+    ...(ds.numClasses !== undefined ? { numClasses: ds.numClasses } : {}),
+    ...(groups !== undefined ? { groups: Array.from(indices, (i) => groups[i]!) } : {}),
+  };
 }
 
 /**

@@ -17,4 +17,9 @@ export interface Dataset {
   sha256: string;
   /** Number of classes when the source declares it (mnist: 10). */
   numClasses?: number;
+  /**
+   * Each example's slice (a group such as a site or a demographic), when the source has a group column (a CSV's
+   * `groupColumn`, or a `group` column in an image folder's labels CSV). Not part of `sha256`.
+   */
+  groups?: string[];
 }

@@ -1,5 +1,5 @@
 import { tf } from '../tf.js';
-import { requireIntIn } from './gradients.js';
+import { defaultsOf, resolveOptions, type OptionSchema } from '../options/schema.js';
 import type { Defense, DefenseContext, DefenseInfo } from './types.js';
 
 /** Options of {@link bitDepth}. */
@@ -8,7 +8,8 @@ export type BitDepthOptions = {
   bits: number;
 };
 
-const DEFAULTS: BitDepthOptions = { bits: 1 };
+const OPTIONS = { bits: { type: 'integer', min: 1, max: 8, default: 1, doc: 'bits per feature' } } as const satisfies OptionSchema;
+const DEFAULTS: BitDepthOptions = defaultsOf(OPTIONS);
 
 /**
  * Bit-depth reduction, the first squeezer of Xu, Evans & Qi 2018, "Feature Squeezing: Detecting
@@ -26,8 +27,7 @@ const DEFAULTS: BitDepthOptions = { bits: 1 };
  *   const defended = compose(model, [bitDepth({ bits: 4 })]);
  */
 export function bitDepth(options: Partial<BitDepthOptions> = {}): Defense {
-  const { bits } = { ...DEFAULTS, ...options };
-  requireIntIn('bit-depth', 'bits', bits, 1, 8);
+  const { bits } = resolveOptions(OPTIONS, DEFAULTS, options, { owner: 'bit-depth' });
   const levels = 2 ** bits - 1;
   return {
     kind: 'bit-depth',
@@ -52,7 +52,7 @@ export const bitDepthInfo: DefenseInfo<BitDepthOptions> = {
   title: 'Bit-depth reduction (feature squeezing)',
   paper: 'Xu, Evans & Qi 2018, Feature Squeezing: Detecting Adversarial Examples in Deep Neural Networks (NDSS)',
   policy: 'bpda',
+  options: OPTIONS,
   defaults: { ...DEFAULTS },
-  optionDocs: { bits: 'bits per feature, 1 to 8 (default 1)' },
   create: bitDepth,
 };

@@ -9,7 +9,8 @@ import { UsageError } from '../errors.js';
 import { boundTensors } from '../attacks/core/bounds.js';
 import { makeRng, rowRng, type Rng } from '../attacks/core/random.js';
 import type { Model } from '../models/types.js';
-import { bpda, rowKeys, requireIntIn } from './gradients.js';
+import { bpda, rowKeys } from './gradients.js';
+import { checkOptions } from '../options/schema.js';
 import type { Defense, DefenseContext, GradientPolicy } from './types.js';
 
 /** Options of {@link compose}. */
@@ -60,9 +61,11 @@ export function chainPolicy(defenses: readonly Defense[]): GradientPolicy {
  *   const adaptive = await runAttack(defended.adaptive, data, { name: 'pgd', eps: [0.1] });
  *   const naive = await runAttack(defended.naive, data, { name: 'pgd', eps: [0.1] }); // fooled: higher
  */
+const COMPOSE_OPTIONS = { eotSamples: { type: 'integer', min: 1, max: 4096, default: 8, doc: 'draws an EOT gradient averages' } } as const;
+
 export function compose(model: Model, defenses: readonly Defense[], options: DefendOptions = {}): DefendedModel {
+  checkOptions(COMPOSE_OPTIONS, { eotSamples: options.eotSamples }, { owner: 'compose' });
   const eotSamples = options.eotSamples ?? 8;
-  requireIntIn('defences', 'eotSamples', eotSamples, 1, 4096);
   const seed = String(options.seed ?? 0);
   const shape = model.inputShape;
   const bounds = boundTensors(model.bounds, shape);

@@ -1,6 +1,7 @@
 import { tf } from '../tf.js';
 import { UsageError } from '../errors.js';
-import { reflectPad, requireImage, requireIntIn, requirePositive } from './gradients.js';
+import { reflectPad, requireImage } from './gradients.js';
+import { defaultsOf, resolveOptions, type OptionSchema } from '../options/schema.js';
 import type { Defense, DefenseContext, DefenseInfo } from './types.js';
 
 /** Options of {@link gaussianBlur}. */
@@ -11,7 +12,11 @@ export type GaussianBlurOptions = {
   size: number;
 };
 
-const DEFAULTS: GaussianBlurOptions = { sigma: 1, size: 5 };
+const OPTIONS = {
+  sigma: { type: 'number', min: 0, exclusiveMin: true, default: 1, doc: 'kernel standard deviation in pixels' },
+  size: { type: 'integer', min: 1, max: 31, default: 5, doc: 'odd kernel side' },
+} as const satisfies OptionSchema;
+const DEFAULTS: GaussianBlurOptions = defaultsOf(OPTIONS);
 
 /** The normalised 2-D Gaussian kernel, k×k, as the outer product of two 1-D ones (sum 1, symmetric). */
 export function gaussianKernel(sigma: number, size: number): Float32Array {
@@ -36,9 +41,7 @@ export function gaussianKernel(sigma: number, size: number): Float32Array {
  *   const defended = compose(model, [gaussianBlur({ sigma: 0.8, size: 3 })]);
  */
 export function gaussianBlur(options: Partial<GaussianBlurOptions> = {}): Defense {
-  const { sigma, size } = { ...DEFAULTS, ...options };
-  requirePositive('gaussian-blur', 'sigma', sigma);
-  requireIntIn('gaussian-blur', 'size', size, 1, 31);
+  const { sigma, size } = resolveOptions(OPTIONS, DEFAULTS, options, { owner: 'gaussian-blur' });
   if (size % 2 === 0) throw new UsageError(`gaussian-blur: size must be odd so the kernel has a centre, got ${size}; try ${size + 1}`);
   const weights = gaussianKernel(sigma, size);
   const half = (size - 1) / 2;
@@ -66,7 +69,7 @@ export const gaussianBlurInfo: DefenseInfo<GaussianBlurOptions> = {
   title: 'Gaussian blur',
   paper: 'Li & Li 2017, Adversarial Examples Detection in Deep Networks with Convolutional Filter Statistics (ICCV)',
   policy: 'exact',
+  options: OPTIONS,
   defaults: { ...DEFAULTS },
-  optionDocs: { sigma: 'kernel standard deviation in pixels (default 1)', size: 'odd kernel side (default 5)' },
   create: gaussianBlur,
 };

@@ -92,18 +92,6 @@ export function requireImage(defense: string, context: DefenseContext, minSide =
   return [h, w, c];
 }
 
-/** Throws a UsageError unless `value` is an integer in [min, max]. */
-export function requireIntIn(defense: string, option: string, value: number, min: number, max = Number.MAX_SAFE_INTEGER): void {
-  if (!Number.isInteger(value) || value < min || value > max) {
-    throw new UsageError(`${defense}: ${option} must be a whole number in [${min}, ${max === Number.MAX_SAFE_INTEGER ? '∞' : max}], got ${value}`);
-  }
-}
-
-/** Throws a UsageError unless `value` is a finite number > 0. */
-export function requirePositive(defense: string, option: string, value: number): void {
-  if (!(Number.isFinite(value) && value > 0)) throw new UsageError(`${defense}: ${option} must be a number > 0, got ${value}`);
-}
-
 /** Per-feature bounds of one example as arrays (scalar bounds expanded). */
 export function boundArrays(context: DefenseContext): { lo: Float32Array; hi: Float32Array } {
   const size = context.inputShape.reduce((a, b) => a * b, 1);

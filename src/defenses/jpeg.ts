@@ -1,6 +1,7 @@
 import jpegJs from 'jpeg-js';
 import { tf } from '../tf.js';
-import { blockGradient, boundArrays, requireImage, requireIntIn } from './gradients.js';
+import { blockGradient, boundArrays, requireImage } from './gradients.js';
+import { defaultsOf, resolveOptions, type OptionSchema } from '../options/schema.js';
 import type { Defense, DefenseContext, DefenseInfo } from './types.js';
 
 /** Options of {@link jpeg}. */
@@ -9,7 +10,8 @@ export type JpegOptions = {
   quality: number;
 };
 
-const DEFAULTS: JpegOptions = { quality: 75 };
+const OPTIONS = { quality: { type: 'integer', min: 1, max: 100, default: 75, doc: 'JPEG quality' } } as const satisfies OptionSchema;
+const DEFAULTS: JpegOptions = defaultsOf(OPTIONS);
 
 /**
  * Encode and decode one image [h, w, c] (c = 1 or 3) whose features are already bytes; in place.
@@ -45,8 +47,7 @@ function roundTrip(bytes: Uint8Array, h: number, w: number, c: number, quality: 
  *   const defended = compose(model, [jpeg({ quality: 50 })]);
  */
 export function jpeg(options: Partial<JpegOptions> = {}): Defense {
-  const { quality } = { ...DEFAULTS, ...options };
-  requireIntIn('jpeg', 'quality', quality, 1, 100);
+  const { quality } = resolveOptions(OPTIONS, DEFAULTS, options, { owner: 'jpeg' });
   return {
     kind: 'jpeg',
     name: `jpeg(${quality})`,
@@ -83,7 +84,7 @@ export const jpegInfo: DefenseInfo<JpegOptions> = {
   title: 'JPEG compression',
   paper: 'Guo, Rana, Cissé & van der Maaten 2018, Countering Adversarial Images using Input Transformations (ICLR)',
   policy: 'bpda',
+  options: OPTIONS,
   defaults: { ...DEFAULTS },
-  optionDocs: { quality: 'JPEG quality 1 to 100 (default 75)' },
   create: jpeg,
 };

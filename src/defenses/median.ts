@@ -1,5 +1,6 @@
 import { tf } from '../tf.js';
-import { blockGradient, reflectPad, requireImage, requireIntIn } from './gradients.js';
+import { blockGradient, reflectPad, requireImage } from './gradients.js';
+import { defaultsOf, resolveOptions, type OptionSchema } from '../options/schema.js';
 import type { Defense, DefenseContext, DefenseInfo } from './types.js';
 
 /** Options of {@link median}. */
@@ -8,7 +9,8 @@ export type MedianOptions = {
   size: number;
 };
 
-const DEFAULTS: MedianOptions = { size: 2 };
+const OPTIONS = { size: { type: 'integer', min: 1, max: 15, default: 2, doc: 'window side in pixels' } } as const satisfies OptionSchema;
+const DEFAULTS: MedianOptions = defaultsOf(OPTIONS);
 
 /** The window's offsets from the centre pixel, SciPy's placement: for an even size the window reaches one further up and left. */
 function offsets(size: number): number[] {
@@ -46,8 +48,7 @@ function neighbourhoods(x: tf.Tensor4D, size: number): tf.Tensor {
  *   const defended = compose(model, [median({ size: 3 })]);
  */
 export function median(options: Partial<MedianOptions> = {}): Defense {
-  const { size } = { ...DEFAULTS, ...options };
-  requireIntIn('median', 'size', size, 1, 15);
+  const { size } = resolveOptions(OPTIONS, DEFAULTS, options, { owner: 'median' });
   const rank = size * size - Math.floor((size * size) / 2);
   // Which of the k² candidates is the median, with the tape off: TopK has no gradient in TF.js.
   const pick = blockGradient((stack) => tf.tidy(() => {
@@ -78,7 +79,7 @@ export const medianInfo: DefenseInfo<MedianOptions> = {
   title: 'Median filter (local smoothing)',
   paper: 'Xu, Evans & Qi 2018, Feature Squeezing: Detecting Adversarial Examples in Deep Neural Networks (NDSS)',
   policy: 'bpda',
+  options: OPTIONS,
   defaults: { ...DEFAULTS },
-  optionDocs: { size: 'window side in pixels (default 2)' },
   create: median,
 };

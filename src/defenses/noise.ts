@@ -1,6 +1,6 @@
 import { tf } from '../tf.js';
 import type { Rng } from '../attacks/core/random.js';
-import { requirePositive } from './gradients.js';
+import { defaultsOf, resolveOptions, type OptionSchema } from '../options/schema.js';
 import type { Defense, DefenseInfo } from './types.js';
 
 /** Options of {@link randomNoise}. */
@@ -9,7 +9,8 @@ export type RandomNoiseOptions = {
   sigma: number;
 };
 
-const DEFAULTS: RandomNoiseOptions = { sigma: 0.25 };
+const OPTIONS = { sigma: { type: 'number', min: 0, exclusiveMin: true, default: 0.25, doc: 'noise standard deviation in input units' } } as const satisfies OptionSchema;
+const DEFAULTS: RandomNoiseOptions = defaultsOf(OPTIONS);
 
 /**
  * Additive Gaussian noise, a fresh draw per call: x' = x + σ·z, z ~ N(0, I) (Liu, Cheng, Zhang & Hsieh
@@ -24,8 +25,7 @@ const DEFAULTS: RandomNoiseOptions = { sigma: 0.25 };
  *   const defended = compose(model, [randomNoise({ sigma: 0.3 })], { eotSamples: 16 });
  */
 export function randomNoise(options: Partial<RandomNoiseOptions> = {}): Defense {
-  const { sigma } = { ...DEFAULTS, ...options };
-  requirePositive('noise', 'sigma', sigma);
+  const { sigma } = resolveOptions(OPTIONS, DEFAULTS, options, { owner: 'noise' });
   return {
     kind: 'noise',
     name: `noise(σ=${sigma})`,
@@ -45,7 +45,7 @@ export const randomNoiseInfo: DefenseInfo<RandomNoiseOptions> = {
   title: 'Random Gaussian noise',
   paper: 'Liu, Cheng, Zhang & Hsieh 2018, Towards Robust Neural Networks via Random Self-ensemble (ECCV)',
   policy: 'eot',
+  options: OPTIONS,
   defaults: { ...DEFAULTS },
-  optionDocs: { sigma: 'noise standard deviation in input units (default 0.25)' },
   create: randomNoise,
 };

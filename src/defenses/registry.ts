@@ -9,25 +9,7 @@ import { randomNoiseInfo } from './noise.js';
 import { resizePadInfo } from './resizePad.js';
 import { totalVariationInfo } from './totalVariation.js';
 import type { Defense, DefenseInfo, DefenseSpec } from './types.js';
-
-/** Suggest the closest name when it is a likely typo (edit distance ≤ 2). */
-function closest(word: string, choices: string[]): string | null {
-  const dist = (a: string, b: string): number => {
-    const row = Array.from({ length: b.length + 1 }, (_, j) => j);
-    for (let i = 1; i <= a.length; i++) {
-      let prev = row[0] as number;
-      row[0] = i;
-      for (let j = 1; j <= b.length; j++) {
-        const next = Math.min((row[j] as number) + 1, (row[j - 1] as number) + 1, prev + (a[i - 1] === b[j - 1] ? 0 : 1));
-        prev = row[j] as number;
-        row[j] = next;
-      }
-    }
-    return row[b.length] as number;
-  };
-  const best = [...choices].sort((p, q) => dist(word, p) - dist(word, q))[0];
-  return best !== undefined && dist(word, best) <= 2 ? best : null;
-}
+import { checkOptions, suggest } from '../options/schema.js';
 
 /**
  * Every input-transform defence robust ships, in the order the docs list them: the single source of truth
@@ -56,32 +38,23 @@ export function defenseNames(): string[] {
 export function getDefense(name: string): DefenseInfo {
   const found = DEFENSES.find((d) => d.name === name);
   if (!found) {
-    const hint = closest(name, defenseNames());
+    const hint = suggest(name, defenseNames());
     throw new UsageError(`unknown defence "${name}": ${hint ? `did you mean "${hint}"? ` : ''}choose one of ${defenseNames().join(', ')}`);
   }
   return found;
 }
 
 /**
- * Build a defence from a spec such as `{ name: 'median', size: 3 }`. Options must be numbers the entry
- * knows; missing ones take their defaults.
+ * Build a defence from a spec such as `{ name: 'median', size: 3 }`. Options must be ones the entry
+ * declares, of its types and ranges; missing ones take their defaults.
  * @throws UsageError on an unknown name or option, or a bad value (`where` prefixes the message).
  */
 export function makeDefense(spec: DefenseSpec, where = 'defence'): Defense {
   const info = getDefense(spec.name);
-  const known = Object.keys(info.defaults);
-  const options: Record<string, number> = {};
-  for (const [key, value] of Object.entries(spec)) {
-    if (key === 'name') continue;
-    if (!known.includes(key)) {
-      const hint = closest(key, known);
-      throw new UsageError(`${where}.${key}: ${info.name} has no option "${key}"; ${hint ? `did you mean "${hint}"?` : `its options are ${known.join(', ') || 'none'}`}`);
-    }
-    if (typeof value !== 'number') throw new UsageError(`${where}.${key}: expected a number, got ${JSON.stringify(value)}`);
-    options[key] = value;
-  }
+  const { name: _name, ...options } = spec;
+  checkOptions(info.options, options, { owner: info.name, where });
   try {
-    return info.create(options);
+    return info.create(options as Record<string, number>);
   } catch (err) {
     if (err instanceof UsageError) throw new UsageError(`${where}: ${err.message}`);
     throw err;

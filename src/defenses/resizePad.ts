@@ -1,8 +1,9 @@
 import { tf } from '../tf.js';
 import type { Rng } from '../attacks/core/random.js';
-import { UsageError } from '../errors.js';
 import { requireImage } from './gradients.js';
+import { defaultsOf, resolveOptions, type OptionSchema } from '../options/schema.js';
 import type { Defense, DefenseContext, DefenseInfo } from './types.js';
+import { extremes } from '../tensor/range.js';
 
 /** Options of {@link resizePad}. */
 export type ResizePadOptions = {
@@ -10,13 +11,11 @@ export type ResizePadOptions = {
   ratio: number;
 };
 
-const DEFAULTS: ResizePadOptions = { ratio: 331 / 299 };
+const OPTIONS = { ratio: { type: 'number', min: 1, exclusiveMin: true, default: 331 / 299, doc: 'canvas side over input side (331/299 by default)' } } as const satisfies OptionSchema;
+const DEFAULTS: ResizePadOptions = defaultsOf(OPTIONS);
 /** Resolution of the uniform fractions that place the image on the canvas. */
 const STEPS = 1 << 20;
 
-function lowest(v: number | number[]): number {
-  return typeof v === 'number' ? v : Math.min(...v);
-}
 
 /**
  * Random resizing and padding (Xie, Wang, Zhang, Ren & Yuille 2018, "Mitigating Adversarial Effects
@@ -34,8 +33,7 @@ function lowest(v: number | number[]): number {
  *   const defended = compose(model, [resizePad({ ratio: 1.15 })], { eotSamples: 10 });
  */
 export function resizePad(options: Partial<ResizePadOptions> = {}): Defense {
-  const { ratio } = { ...DEFAULTS, ...options };
-  if (!(Number.isFinite(ratio) && ratio > 1)) throw new UsageError(`resize-pad: ratio must be a number > 1 (the canvas is larger than the input), got ${ratio}`);
+  const { ratio } = resolveOptions(OPTIONS, DEFAULTS, options, { owner: 'resize-pad' });
   return {
     kind: 'resize-pad',
     name: `resize-pad(×${Number(ratio.toFixed(3))})`,
@@ -50,7 +48,7 @@ export function resizePad(options: Partial<ResizePadOptions> = {}): Defense {
       const ks = rng.ints(b, extraH);
       const tops = rng.ints(b, STEPS);
       const lefts = rng.ints(b, STEPS);
-      const fill = lowest(context.bounds.min);
+      const [fill] = extremes(context.bounds.min);
       return tf.tidy(() => {
         const rows: tf.Tensor[] = new Array<tf.Tensor>(b);
         for (const k of new Set(ks)) {
@@ -76,7 +74,7 @@ export const resizePadInfo: DefenseInfo<ResizePadOptions> = {
   title: 'Random resize and pad',
   paper: 'Xie, Wang, Zhang, Ren & Yuille 2018, Mitigating Adversarial Effects Through Randomization (ICLR)',
   policy: 'eot',
+  options: OPTIONS,
   defaults: { ...DEFAULTS },
-  optionDocs: { ratio: 'canvas side over input side, > 1 (default 331/299)' },
   create: resizePad,
 };

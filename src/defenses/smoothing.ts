@@ -7,6 +7,7 @@
  */
 import { tf } from '../tf.js';
 import { UsageError } from '../errors.js';
+import { defaultsOf, resolveOptions, type OptionSchema } from '../options/schema.js';
 import { makeRng } from '../attacks/core/random.js';
 import { clopperPearsonInterval, normalQuantile } from '../metrics/confidence.js';
 import type { Model } from '../models/types.js';
@@ -41,9 +42,14 @@ export interface Certificate {
   count: number;
 }
 
-function requirePositiveInt(option: string, value: number): void {
-  if (!Number.isInteger(value) || value < 1) throw new UsageError(`certify: ${option} must be a whole number >= 1, got ${value}`);
-}
+/** The checkable options of {@link certify}, with Cohen et al.'s defaults. */
+const OPTIONS = {
+  sigma: { type: 'number', min: 0, exclusiveMin: true, doc: 'noise standard deviation in input units' },
+  n0: { type: 'integer', min: 1, default: 100, doc: 'noise draws that select the top class' },
+  n: { type: 'integer', min: 1, default: 100_000, doc: 'noise draws that estimate its probability' },
+  alpha: { type: 'number', min: 0, max: 0.5, exclusiveMin: true, exclusiveMax: true, default: 0.001, doc: 'failure probability of each certificate' },
+  batchSize: { type: 'integer', min: 1, default: 1000, doc: 'noisy copies per forward pass' },
+} as const satisfies OptionSchema;
 
 /** Class counts of the base classifier over `draws` noisy copies of one example [1, ...shape]. */
 async function sampleCounts(model: Model, x: tf.Tensor, draws: number, sigma: number, batchSize: number, seed: string): Promise<Int32Array> {
@@ -81,12 +87,8 @@ function argMax(counts: Int32Array): number {
  *   certifiedAccuracy(certs, labels, [0, 0.25, 0.5]);
  */
 export async function certify(model: Model, x: tf.Tensor, options: CertifyOptions): Promise<Certificate[]> {
-  const { sigma, n0 = 100, n = 100_000, alpha = 0.001, batchSize = 1000, seed = 0 } = options;
-  if (!(Number.isFinite(sigma) && sigma > 0)) throw new UsageError(`certify: sigma must be a number > 0, got ${sigma}`);
-  if (!(alpha > 0 && alpha < 0.5)) throw new UsageError(`certify: alpha must be in (0, 0.5), got ${alpha}`);
-  requirePositiveInt('n0', n0);
-  requirePositiveInt('n', n);
-  requirePositiveInt('batchSize', batchSize);
+  if (options.sigma === undefined) throw new UsageError('certify: sigma is required (the noise standard deviation)');
+  const { sigma, n0, n, alpha, batchSize, seed = 0 } = resolveOptions(OPTIONS, defaultsOf(OPTIONS), options, { owner: 'certify', passThrough: ['seed', 'exampleIds'] });
   const b = x.shape[0] ?? 0;
   const ids = options.exampleIds;
   if (ids && ids.length !== b) throw new UsageError(`certify: ${ids.length} exampleIds for ${b} examples; pass one per example`);

@@ -1,5 +1,6 @@
 import { tf } from '../tf.js';
-import { requireImage, requireIntIn, requirePositive } from './gradients.js';
+import { requireImage } from './gradients.js';
+import { defaultsOf, resolveOptions, type OptionSchema } from '../options/schema.js';
 import type { Defense, DefenseContext, DefenseInfo } from './types.js';
 
 /** Options of {@link totalVariation}. */
@@ -10,7 +11,11 @@ export type TotalVariationOptions = {
   steps: number;
 };
 
-const DEFAULTS: TotalVariationOptions = { weight: 0.1, steps: 20 };
+const OPTIONS = {
+  weight: { type: 'number', min: 0, exclusiveMin: true, default: 0.1, doc: 'λ, weight of total variation against fidelity' },
+  steps: { type: 'integer', min: 1, max: 1000, default: 20, doc: "iterations of Chambolle's algorithm" },
+} as const satisfies OptionSchema;
+const DEFAULTS: TotalVariationOptions = defaultsOf(OPTIONS);
 /** Chambolle's step: τ ≤ 1/8 guarantees convergence. */
 const TAU = 1 / 8;
 
@@ -58,9 +63,7 @@ export function totalVariationOf(x: tf.Tensor4D): tf.Tensor1D {
  *   const defended = compose(model, [totalVariation({ weight: 0.05, steps: 30 })]);
  */
 export function totalVariation(options: Partial<TotalVariationOptions> = {}): Defense {
-  const { weight, steps } = { ...DEFAULTS, ...options };
-  requirePositive('tv', 'weight', weight);
-  requireIntIn('tv', 'steps', steps, 1, 1000);
+  const { weight, steps } = resolveOptions(OPTIONS, DEFAULTS, options, { owner: 'tv' });
   return {
     kind: 'tv',
     name: `tv(λ=${weight}, ${steps} steps)`,
@@ -93,7 +96,7 @@ export const totalVariationInfo: DefenseInfo<TotalVariationOptions> = {
   title: 'Total-variation minimisation',
   paper: 'Guo, Rana, Cissé & van der Maaten 2018, Countering Adversarial Images using Input Transformations (ICLR); Chambolle 2004',
   policy: 'exact',
+  options: OPTIONS,
   defaults: { ...DEFAULTS },
-  optionDocs: { weight: 'λ, weight of total variation against fidelity (default 0.1)', steps: "iterations of Chambolle's algorithm (default 20)" },
   create: totalVariation,
 };

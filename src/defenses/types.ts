@@ -1,6 +1,7 @@
 import type { tf } from '../tf.js';
 import type { Rng } from '../attacks/core/random.js';
 import type { Bounds } from '../models/types.js';
+import type { OptionSchema } from '../options/schema.js';
 
 /**
  * How an attack gets a gradient through a defence (Athalye, Carlini & Wagner 2018, "Obfuscated Gradients
@@ -69,10 +70,10 @@ export interface DefenseInfo<O extends object = Record<string, number>> {
   /** Citation of the defence (and of the attack treatment where it matters). */
   paper: string;
   policy: GradientPolicy;
-  /** Every option with its default. */
+  /** Every option: type, range, default and a one-line doc (the suite schema, the checks and the docs derive from it). */
+  options: OptionSchema;
+  /** Every option with its default (from `options`). */
   defaults: O;
-  /** One line per option, for docs and error messages. */
-  optionDocs: Record<keyof O & string, string>;
   /** Build the defence; options not given take their defaults. Throws UsageError on a bad option. */
   create(options?: Partial<O>): Defense;
 }

@@ -1,6 +1,7 @@
 /**
  * The console report of `robust test`: plain text that reads well in a terminal and in a CI log.
  */
+import { breakdowns, groupSummary } from './groups.js';
 import type { CheckStatus, SuiteResult } from '../suite/types.js';
 import {
   formatActual,
@@ -15,6 +16,7 @@ import {
   scoreThreshold,
   shortHash,
   unreliableReason,
+  defenceSummary,
   verdictSummary,
   minimumNormRows,
   MINIMUM_NORM_HEADER,
@@ -84,6 +86,7 @@ export function renderConsole(result: SuiteResult, options: ConsoleOptions = {})
         [{ text: 'model' }, { text: m.model.path }, { text: `sha256 ${shortHash(m.model.sha256)}${m.model.pinned ? ' (pinned)' : ''}` }],
         [{ text: 'data' }, { text: m.data.source }, { text: `sha256 ${shortHash(m.data.sha256)}  n=${m.data.n}` }],
         [{ text: 'run' }, { text: `backend ${m.backend}, seed ${m.seed}` }, { text: `robust ${m.robust}, ${m.startedAt}, ${m.seconds.toFixed(1)} s` }],
+        [{ text: 'defences' }, { text: defenceSummary(result) }, { text: '' }],
         ...(m.shard ? [[{ text: 'shard' }, { text: shardLabel(m.shard) }, { text: '' }]] : []),
       ],
       color,
@@ -177,6 +180,9 @@ export function renderConsole(result: SuiteResult, options: ConsoleOptions = {})
     );
   }
   if (result.scores.length > 0) out.push('');
+  const groups = breakdowns(result).filter((g) => g.breakdown.groups.length > 1);
+  for (const { kind, breakdown } of groups) out.push(`by ${kind}: ${groupSummary(kind, breakdown)}`);
+  if (groups.length > 0) out.push('');
 
   if (result.thresholds.length > 0) {
     out.push(paint('thresholds', 'bold', color));

@@ -157,6 +157,28 @@ export function checkCounts(result: SuiteResult): Record<CheckOutcome['status'],
   return counts;
 }
 
+/**
+ * What was tested, in words: "none" (the bare model), or the defences in order and whether attacks went
+ * through their adaptive gradients, e.g. `median(size 3), attacked adaptively (BPDA/EOT)`.
+ */
+export function defenceSummary(result: SuiteResult): string {
+  const { names, adaptive } = result.manifest.defenses;
+  if (names.length === 0) return 'none (the model as loaded)';
+  const list = names.map(describeDefence).join(' → ');
+  return `${list}, ${adaptive === false ? 'attacked naively (--adaptive false): robustness may be overstated' : 'attacked adaptively (BPDA/EOT gradients)'}`;
+}
+
+/** `{"name":"median","size":3}` → `median(size 3)`; anything unparsable is shown as recorded. */
+function describeDefence(spec: string): string {
+  try {
+    const { name, ...rest } = JSON.parse(spec) as { name?: unknown } & Record<string, unknown>;
+    const args = Object.entries(rest).map(([k, v]) => `${k} ${typeof v === 'string' ? v : JSON.stringify(v)}`);
+    return `${String(name)}${args.length ? `(${args.join(', ')})` : ''}`;
+  } catch {
+    return spec;
+  }
+}
+
 /** The verdict in words: "all 4 thresholds met", "1 of 4 thresholds failed", "no thresholds set". */
 export function verdictSummary(result: SuiteResult): string {
   const total = result.thresholds.length;

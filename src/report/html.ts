@@ -2,6 +2,7 @@
  * The HTML report: one self-contained file (inline CSS, inline SVG charts, PNG samples as data URLs, no script,
  * no external reference) that can be attached to a CI run and opened anywhere, offline.
  */
+import { breakdowns, groupChart, groupRows, groupSummary } from './groups.js';
 import type { AttackOutcome, SuiteResult, VisualSample } from '../suite/types.js';
 import { accuracyChart, escapeHtml, type ChartPoint, type ChartSeries } from './chart.js';
 import {
@@ -17,6 +18,7 @@ import {
   scoreThreshold,
   shortHash,
   unreliableReason,
+  defenceSummary,
   verdictSummary,
   minimumNormRows,
   MINIMUM_NORM_HEADER,
@@ -47,6 +49,7 @@ table{border-collapse:collapse;background:#fff;font-size:13px}
 th,td{padding:5px 10px;border-bottom:1px solid #e5e8ec;text-align:left;vertical-align:top}
 th{background:#eef1f4;font-weight:600}
 td.num{text-align:right;font-variant-numeric:tabular-nums}
+tr.weakest td{color:#b21e1e}
 tr.worst td{font-weight:700;background:#fafbfc}
 tr.sep td{border-bottom:2px solid #c8ccd2;padding:0}
 .pill{display:inline-block;border-radius:10px;padding:0 8px;font-size:12px;font-weight:600}
@@ -96,6 +99,7 @@ function manifest(result: SuiteResult): string {
     ['model', `${escapeHtml(m.model.path)} <span class="mono">sha256 ${escapeHtml(shortHash(m.model.sha256))}</span>${m.model.pinned ? ' (pinned)' : ''}`],
     ['data', `${escapeHtml(m.data.source)}, n=${m.data.n} <span class="mono">sha256 ${escapeHtml(shortHash(m.data.sha256))}</span>`],
     ['run', `backend ${escapeHtml(m.backend)}, seed ${escapeHtml(m.seed)}, robust ${escapeHtml(m.robust)}, started ${escapeHtml(m.startedAt)}, ${formatNumber(m.seconds, 1)} s`],
+    ['defences', escapeHtml(defenceSummary(result))],
     ['config', `${escapeHtml(m.config.path ?? '(none)')} <span class="mono">sha256 ${escapeHtml(shortHash(m.config.sha256))}</span>`],
   ];
   if (m.shard) rows.push(['shard', shardLabel(m.shard)]);
@@ -205,6 +209,24 @@ function certificationSection(result: SuiteResult): string {
   );
 }
 
+function groupsSection(result: SuiteResult): string {
+  return breakdowns(result)
+    .map(({ kind, breakdown }) => {
+      const at = breakdown.key === null ? 'clean accuracy' : `robust accuracy at ${breakdown.key}`;
+      const rows = groupRows(breakdown).map(
+        (r) =>
+          `<tr${r.weakest ? ' class="weakest"' : ''}><td>${escapeHtml(r.group)}</td><td class="num">${r.n}</td><td class="num">${formatNumber(r.clean.value)}</td>` +
+          `<td class="num">${formatNumber(r.robust.value)}</td><td class="num">${formatInterval(r.robust.ci)}</td><td>${r.weakest ? 'weakest' : r.best ? 'best' : ''}</td></tr>`,
+      );
+      return (
+        `<h2>Robustness by ${kind}</h2><p class="note">${escapeHtml(groupSummary(kind, breakdown))}</p>` +
+        `<div class="charts"><figure><figcaption>${escapeHtml(at)} per ${kind}, with 95% Wilson intervals</figcaption>${groupChart(kind, breakdown)}</figure></div>` +
+        `<table><thead><tr><th>${kind}</th><th>n</th><th>clean</th><th>${escapeHtml(at)}</th><th>95% CI</th><th></th></tr></thead><tbody>${rows.join('')}</tbody></table>`
+      );
+    })
+    .join('\n');
+}
+
 function checksTable(result: SuiteResult): string {
   if (result.checks.length === 0) return '<p class="note">No checks were run.</p>';
   const rows = result.checks.map((c) => `<tr><td>${pill(c.status, c.status)}</td><td>${escapeHtml(c.name)}</td><td>${escapeHtml(c.message)}</td></tr>`);
@@ -299,6 +321,7 @@ ${resultsTable(result)}
 ${charts(result)}
 ${minimumNormSection(result)}
 ${certificationSection(result)}
+${groupsSection(result)}
 <h2>Thresholds</h2>
 ${thresholdsTable(result)}
 <h2>Evaluation checks</h2>

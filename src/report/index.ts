@@ -1,5 +1,5 @@
 /**
- * Report writers of `robust test`: console, JSON, JUnit XML, Markdown and HTML, all reading one SuiteResult.
+ * Report writers of `robust test`: console, JSON, JUnit XML, Markdown, HTML and a CycloneDX ML-BOM, all reading one SuiteResult.
  */
 import { stat } from 'node:fs/promises';
 import { resolve } from 'node:path';
@@ -7,12 +7,14 @@ import { InputError, UsageError } from '../errors.js';
 import type { SuiteResult } from '../suite/types.js';
 import { writeFilesAtomic } from '../util/atomic.js';
 import { renderHtml } from './html.js';
+import { renderCycloneDx } from './cyclonedx.js';
 import { renderJson } from './json.js';
 import { renderJunit } from './junit.js';
 import { renderMarkdown } from './markdown.js';
 
 export { renderConsole, type ConsoleOptions } from './console.js';
 export { renderHtml } from './html.js';
+export { renderCycloneDx } from './cyclonedx.js';
 export { renderJson } from './json.js';
 export { renderJunit } from './junit.js';
 export { renderMarkdown } from './markdown.js';
@@ -24,6 +26,8 @@ export interface ReportOutputs {
   junit?: string;
   markdown?: string;
   html?: string;
+  /** CycloneDX 1.6 ML-BOM (JSON). */
+  cyclonedx?: string;
 }
 
 const RENDERERS: Record<keyof ReportOutputs, (result: SuiteResult) => string> = {
@@ -31,6 +35,7 @@ const RENDERERS: Record<keyof ReportOutputs, (result: SuiteResult) => string> = 
   junit: renderJunit,
   markdown: renderMarkdown,
   html: renderHtml,
+  cyclonedx: renderCycloneDx,
 };
 
 /**
@@ -38,7 +43,7 @@ const RENDERERS: Record<keyof ReportOutputs, (result: SuiteResult) => string> = 
  * file beside its target, and only when all are written are they renamed into place. If any write fails, no
  * target is touched (each keeps its previous content), no temporary file is left, and an InputError names the
  * path. Two formats aimed at the same file are a UsageError.
- * @returns the paths written, in the order json, junit, markdown, html.
+ * @returns the paths written, in the order json, junit, markdown, html, cyclonedx.
  * @example await writeReports(result, { json: 'out/robust.json', junit: 'out/junit.xml', html: 'out/report.html' });
  */
 export async function writeReports(result: SuiteResult, outputs: ReportOutputs): Promise<string[]> {

@@ -1,6 +1,7 @@
 /**
  * The Markdown summary, for pull-request comments and `$GITHUB_STEP_SUMMARY` (GitHub-flavoured Markdown).
  */
+import { breakdowns, groupRows, groupSummary } from './groups.js';
 import type { CheckStatus, SuiteResult } from '../suite/types.js';
 import {
   formatActual,
@@ -14,6 +15,7 @@ import {
   scoreThreshold,
   shortHash,
   unreliableReason,
+  defenceSummary,
   verdictSummary,
   minimumNormRows,
   MINIMUM_NORM_HEADER,
@@ -80,6 +82,7 @@ export function renderMarkdown(result: SuiteResult): string {
     facts.push(`score ${s.norm} **${formatNumber(s.score, 1)}**/100 (eps ≤ ${formatEps(s.epsMax)})${t ? ` ${mark(t.passed)} ${formatThreshold(t)}` : ''}`);
   }
   out.push(facts.join(' · '), '');
+  out.push(`Defences: ${markdownText(defenceSummary(result))}`, '');
 
   const rows = resultRows(result);
   if (rows.length > 0) {
@@ -105,6 +108,17 @@ export function renderMarkdown(result: SuiteResult): string {
     for (const row of certifiedRows(result)) {
       const threshold = row.threshold ? `${mark(row.threshold.passed)} ${formatThreshold(row.threshold)}` : '';
       out.push(`| ${formatEps(row.radius)} | ${formatNumber(row.certifiedAccuracy.value)} | ${formatInterval(row.certifiedAccuracy.ci)} | ${formatCount(row.certifiedAccuracy)} | ${threshold} |`);
+    }
+    out.push('');
+  }
+
+  for (const { kind, breakdown } of breakdowns(result)) {
+    const at = breakdown.key === null ? 'Clean accuracy' : `Robust accuracy at ${code(breakdown.key)}`;
+    out.push(`**Robustness by ${kind}:** ${markdownText(groupSummary(kind, breakdown))}`, '');
+    out.push(`| ${kind === 'class' ? 'Class' : 'Slice'} | n | Clean | ${at} | 95% CI | |`, '| --- | ---: | ---: | ---: | --- | --- |');
+    for (const r of groupRows(breakdown)) {
+      const flag = r.weakest ? '⬇️ weakest' : r.best ? 'best' : '';
+      out.push(`| ${markdownText(r.group)} | ${r.n} | ${formatNumber(r.clean.value)} | ${formatNumber(r.robust.value)} | ${formatInterval(r.robust.ci)} | ${flag} |`);
     }
     out.push('');
   }

@@ -8,13 +8,14 @@ import { dirname, resolve } from 'node:path';
 import { Ajv, type ErrorObject } from 'ajv';
 import YAML from 'yaml';
 import { UsageError, InputError } from '../errors.js';
-import { attackOptionNames, getAttack } from '../attacks/registry.js';
+import { getAttack } from '../attacks/registry.js';
 import type { NormName } from '../attacks/core/norms.js';
 import type { BackendChoice } from '../backends/index.js';
 import type { Bounds, Normalization } from '../models/types.js';
 import { parseDataSpec, type DataSource } from '../data/index.js';
 import { makeDefense } from '../defenses/registry.js';
 import type { DefenseSpec } from '../defenses/types.js';
+import { suggest } from '../options/schema.js';
 import { configSchema } from './schema.js';
 
 export interface AttackEntry {
@@ -46,8 +47,15 @@ export interface SuiteConfig {
     score?: number | Partial<Record<NormName, number>>;
     /** L2 radius (as a string key, e.g. "0.5") → least certified accuracy allowed there. Needs `certify`. */
     certifiedAccuracy?: Record<string, number>;
+    /**
+     * Least robust accuracy allowed for the weakest true class: a number (at the key `perClass.key`, the worst
+     * case it reports, see `perClass.key`) or an object from attack/worst-case keys to numbers.
+     */
+    minClassRobustAccuracy?: number | Record<string, number>;
+    /** The same for the weakest slice of the data's group column (needs one). */
+    minSliceRobustAccuracy?: number | Record<string, number>;
   };
-  outputs?: { json?: string; junit?: string; markdown?: string; html?: string };
+  outputs?: { json?: string; junit?: string; markdown?: string; html?: string; cyclonedx?: string };
   perExample?: boolean;
   samples?: number;
 }
@@ -72,38 +80,30 @@ function shown(v: unknown): string {
   return s === undefined ? String(v) : s.length > 40 ? `${s.slice(0, 37)}...` : s;
 }
 
-function distance(a: string, b: string): number {
-  const d = Array.from({ length: a.length + 1 }, (_, i) => [i, ...new Array<number>(b.length).fill(0)]);
-  for (let j = 1; j <= b.length; j++) d[0]![j] = j;
-  for (let i = 1; i <= a.length; i++)
-    for (let j = 1; j <= b.length; j++)
-      d[i]![j] = Math.min(d[i - 1]![j]! + 1, d[i]![j - 1]! + 1, d[i - 1]![j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1));
-  return d[a.length]![b.length]!;
-}
-
-/** The closest of `choices` to `word`, if it is close enough to be a likely typo. */
-export function suggest(word: string, choices: string[]): string | null {
-  let best: string | null = null;
-  let bestD = Infinity;
-  for (const c of choices) {
-    const d = distance(word.toLowerCase(), c.toLowerCase());
-    if (d < bestD) [best, bestD] = [c, d];
-  }
-  return best !== null && bestD <= Math.max(2, Math.floor(word.length / 3)) ? best : null;
-}
-
 /** One line for the most useful of ajv's errors. */
 function describe(errors: ErrorObject[]): string {
+  // An entry of attacks or defenses whose name matches none: say so, with the names (see schema.ts's byName).
+  const badName = errors.find((e) => e.keyword === 'discriminator');
+  if (badName) {
+    const names = ((badName.parentSchema as Record<string, unknown> | undefined)?.['x-names'] ?? []) as string[];
+    const name = (badName.data as { name?: unknown } | null)?.name;
+    const hint = typeof name === 'string' ? suggest(name, names) : null;
+    return `${pathOf(`${badName.instancePath}/name`)}: expected one of ${names.join(', ')}, got ${shown(name)}${hint ? `; did you mean "${hint}"?` : ''}`;
+  }
   // Prefer the deepest location; among those, a node that says what it expects.
   const sorted = [...errors].sort((a, b) => b.instancePath.split('/').length - a.instancePath.split('/').length);
   const extra = sorted.find((e) => e.keyword === 'additionalProperties');
   if (extra) {
     const key = String((extra.params as { additionalProperty: string }).additionalProperty);
-    const allowed = Object.keys(((extra.parentSchema as { properties?: object } | undefined)?.properties ?? {}) as object);
+    const parent = extra.parentSchema as { properties?: object; 'x-owner'?: string } | undefined;
+    const allowed = Object.keys(parent?.properties ?? {}).filter((k) => k !== 'name' || !parent?.['x-owner']);
     const hint = suggest(key, allowed);
     const where = pathOf(extra.instancePath);
     const loc = where === '(top level)' ? key : `${where}.${key}`;
-    return `${loc}: unknown key${hint ? `; did you mean "${hint}"?` : `; allowed keys are ${allowed.join(', ')}`}`;
+    // Options of an attack or defence: name whose they are, as the library and the CLI do.
+    const what = parent?.['x-owner'] ? `${parent['x-owner']} has no option "${key}"` : 'unknown key';
+    const choices = allowed.length > 0 ? `${parent?.['x-owner'] ? 'its options are' : 'allowed keys are'} ${allowed.join(', ')}` : 'it takes no options';
+    return `${loc}: ${what}; ${hint ? `did you mean "${hint}"?` : choices}`;
   }
   const missing = sorted.find((e) => e.keyword === 'required');
   const deepest = sorted[0]!;
@@ -127,28 +127,18 @@ let validator: ReturnType<Ajv['compile']> | null = null;
 
 function validateShape(doc: unknown, where: string): asserts doc is SuiteConfig {
   if (!validator) {
-    const ajv = new Ajv({ allErrors: true, verbose: true, strict: false });
+    const ajv = new Ajv({ allErrors: true, verbose: true, strict: false, discriminator: true });
     validator = ajv.compile(configSchema());
   }
   if (!validator(doc)) throw new UsageError(`${where}: ${describe(validator.errors ?? [])}`);
 }
 
-/** Checks the schema cannot express: attack options and norms against the registry, eps against bounds. */
+/** Checks the schema cannot express (the schema already holds each attack's norms and options). */
 function validateSemantics(cfg: SuiteConfig, where: string): void {
   cfg.attacks.forEach((a, i) => {
     const info = getAttack(a.name);
-    if (a.norm && !info.norms.includes(a.norm)) {
-      throw new UsageError(`${where}: attacks[${i}].norm: ${a.name} supports ${info.norms.join(', ')}, got "${a.norm}"`);
-    }
     if (a.eps === undefined && info.kind === 'fixed-eps') {
       throw new UsageError(`${where}: attacks[${i}].eps: ${a.name} needs a budget; add e.g. "eps": [0.1, 0.3]`);
-    }
-    const known = attackOptionNames(a.name);
-    for (const key of Object.keys(a.options ?? {})) {
-      if (!known.includes(key)) {
-        const hint = suggest(key, known);
-        throw new UsageError(`${where}: attacks[${i}].options.${key}: ${a.name} has no option "${key}"${hint ? `; did you mean "${hint}"?` : `; its options are ${known.join(', ')}`}`);
-      }
     }
   });
   const certified = Object.keys(cfg.thresholds?.certifiedAccuracy ?? {});

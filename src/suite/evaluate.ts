@@ -12,12 +12,14 @@ import type { SuiteConfig } from './config.js';
 import { evaluationChecks } from './checks.js';
 import { certificationSummary, certifiedKey } from './certify.js';
 import { epsKey, worstKey } from './keys.js';
+import { groupBreakdowns } from './groups.js';
 import {
   RESULT_SCHEMA,
   type AttackOutcome,
   type CertificationOutcome,
   type MinimumNormOutcome,
   type ExampleOutcomes,
+  type GroupBreakdown,
   type RunManifest,
   type ScoreOutcome,
   type SuiteResult,
@@ -25,6 +27,7 @@ import {
   type VisualSample,
   type WorstCaseOutcome,
 } from './types.js';
+import { maxOf } from '../tensor/range.js';
 
 /** What an attack run contributes besides its per-example outcomes. */
 export type AttackMeta = Omit<AttackOutcome, 'results'> & { eps: (number | null)[] };
@@ -100,7 +103,7 @@ function minimumNorms(attacks: AttackMeta[], ex: ExampleOutcomes): MinimumNormOu
     const d = raw.map((v) => (v === null ? Infinity : v));
     const grid = a.eps.filter((e): e is number => e !== null);
     const found = d.filter((v) => v > 0 && Number.isFinite(v));
-    const epsMax = grid.length ? Math.max(...grid) : found.length ? Math.max(...found) : 1;
+    const epsMax = grid.length ? maxOf(grid) : found.length ? maxOf(found) : 1;
     const eps = Array.from({ length: CURVE_POINTS }, (_, i) => (epsMax * (i + 1)) / CURVE_POINTS);
     return [{ id: a.id, norm: a.norm, summary: minimalPerturbationSummary(d), curve: robustnessCurve(d, eps), epsMax, area: curveArea(d, epsMax) / epsMax }];
   });
@@ -125,6 +128,7 @@ function thresholdOutcomes(
   worst: WorstCaseOutcome[],
   sc: ScoreOutcome[],
   certification: CertificationOutcome | null,
+  groups: { class: GroupBreakdown; slice: GroupBreakdown | null },
 ): ThresholdOutcome[] {
   if (!t) return [];
   const out: ThresholdOutcome[] = [];
@@ -156,7 +160,32 @@ function thresholdOutcomes(
     const key = certifiedKey(Number(radius));
     judge(key, 'certifiedAccuracy', certification?.curve.find((p) => p.key === key)?.certifiedAccuracy.value ?? null, threshold);
   }
+  for (const kind of ['class', 'slice'] as const) {
+    const spec = kind === 'class' ? t.minClassRobustAccuracy : t.minSliceRobustAccuracy;
+    if (spec === undefined) continue;
+    const b = groups[kind];
+    const wanted: [string | null, number][] = typeof spec === 'number' ? [[b?.key ?? null, spec]] : Object.entries(spec).map(([k, v]) => [k === 'clean' ? null : k, v]);
+    for (const [key, threshold] of wanted) out.push(groupThreshold(kind, b, key, threshold));
+  }
   return out;
+}
+
+/**
+ * The weakest group's robust accuracy at `key` against `threshold`. The outcome's key is "class:<key>" or
+ * "slice:<key>", and its message names the group and its 95% interval.
+ */
+function groupThreshold(kind: 'class' | 'slice', b: GroupBreakdown | null, key: string | null, threshold: number): ThresholdOutcome {
+  const id = `${kind}:${key ?? 'clean'}`;
+  const at = b?.groups.map((g) => ({ g, p: key === null ? g.cleanAccuracy : g.robustAccuracy[key] })).filter((x) => x.p !== undefined && Number.isFinite(x.p.value)) ?? [];
+  if (at.length === 0) {
+    const why = b === null ? 'the data has no group column' : `no ${kind} has a robust accuracy for ${key ?? 'this suite'}`;
+    return { key: id, threshold, actual: null, passed: false, message: `robust accuracy of the weakest ${kind} is undefined (${why}), below the threshold ${threshold}` };
+  }
+  const weakest = at.reduce((w, x) => (x.p!.value < w.p!.value ? x : w));
+  const p = weakest.p!;
+  const passed = p.value >= threshold;
+  const what = `robust accuracy of the weakest ${kind}, ${weakest.g.group}, for ${key ?? 'clean inputs'} is ${fmt(p.value)} (95% CI ${fmt(p.ci[0])}-${fmt(p.ci[1])}, ${p.k}/${p.n})`;
+  return { key: id, threshold, actual: p.value, passed, message: `${what}, ${passed ? 'at or above' : 'below'} the threshold ${threshold}` };
 }
 
 /** Every key a threshold may name in a suite with these attacks. */
@@ -184,7 +213,8 @@ export function evaluate(input: EvaluationInput): SuiteResult {
   const sc = scores(worst, clean.value);
   const checks = evaluationChecks(attacks, worst, ex.probes, input.numClasses);
   const certification = certificationOutcome(input.certification, ex);
-  const thresholds = thresholdOutcomes(input.thresholds, clean.value, attacks, worst, sc, certification);
+  const groups = groupBreakdowns(ex, attacks, worst, Object.keys(input.thresholds?.robustAccuracy ?? {}));
+  const thresholds = thresholdOutcomes(input.thresholds, clean.value, attacks, worst, sc, certification, groups);
   const failures = thresholds.filter((t) => !t.passed).map((t) => t.message);
   return {
     schema: RESULT_SCHEMA,
@@ -202,5 +232,8 @@ export function evaluate(input: EvaluationInput): SuiteResult {
     samples: input.samples,
     examples: input.keepExamples ? ex : null,
     certification,
+    perClass: groups.class,
+    perSlice: groups.slice,
+    signature: null,
   };
 }

@@ -4,6 +4,8 @@
  */
 import { relative, dirname, resolve } from 'node:path';
 import type { LoadedModel } from '../models/index.js';
+import { formatDataSource, parseDataSource, type DataSource } from '../data/index.js';
+import { boundsRange } from '../tensor/range.js';
 
 export interface InitOptions {
   /** Where the config will be written (model and data paths are made relative to its folder). */
@@ -11,6 +13,42 @@ export interface InitOptions {
   modelPath: string;
   data: string;
   n: number;
+  /** Clean accuracy measured on the first examples of `data`, so the thresholds written fit the model. */
+  measured?: InitMeasurement;
+}
+
+/** What `robust init` measured on the first examples: clean accuracy, and PGD robust accuracy at the smallest eps. */
+export interface InitMeasurement {
+  cleanAccuracy: number;
+  /** Worst case of a short PGD at `startingEps(model)[0]`, over all examples (clean mistakes count as broken). */
+  robustAccuracy?: number;
+  n: number;
+}
+
+/** The suite's eps grid: 10%, 20% and 30% of the input range. */
+export function startingEps(model: Pick<LoadedModel, 'bounds'>): number[] {
+  const { min, max } = boundsRange(model.bounds);
+  const range = max - min;
+  return [0.1, 0.2, 0.3].map((f) => Number((f * range).toPrecision(3)));
+}
+
+/** Whether a model takes MNIST digits (28×28×1, 10 classes), the one data set robust ships. */
+export function takesMnist(model: Pick<LoadedModel, 'inputShape' | 'numClasses'>): boolean {
+  const [h, w, c] = model.inputShape;
+  return model.inputShape.length === 3 && h === 28 && w === 28 && c === 1 && model.numClasses === 10;
+}
+
+/**
+ * Thresholds that fit the model, as a regression gate: clean accuracy 0.02 under what was measured, and
+ * worst-case robust accuracy at the smallest eps 0.1 under the short PGD's figure (the suite's PGD-40 is a
+ * little stronger and runs on other examples, so the first run should not fail on noise). Without a
+ * measurement: 0.9 and 0.5.
+ */
+export function startingThresholds(measured: InitOptions['measured']): { clean: number; robust: number } {
+  if (!measured) return { clean: 0.9, robust: 0.5 };
+  const floor2 = (v: number) => Math.max(0, Math.floor(v * 100) / 100);
+  const clean = floor2(measured.cleanAccuracy - 0.02);
+  return { clean, robust: measured.robustAccuracy !== undefined ? floor2(measured.robustAccuracy - 0.1) : floor2(clean / 2) };
 }
 
 export function initConfig(model: LoadedModel, o: InitOptions): string {
@@ -19,9 +57,14 @@ export function initConfig(model: LoadedModel, o: InitOptions): string {
     const r = relative(base, resolve(p));
     return r.startsWith('.') ? r : `./${r}`;
   };
-  const range = (typeof model.bounds.max === 'number' ? model.bounds.max : Math.max(...model.bounds.max)) - (typeof model.bounds.min === 'number' ? model.bounds.min : Math.min(...model.bounds.min));
-  const eps = [0.1, 0.2, 0.3].map((f) => Number((f * range).toPrecision(3)));
-  const dataSource = /^(mnist|npy|images|csv):/.test(o.data) ? o.data : `npy:${o.data}`;
+  const { min, max } = boundsRange(model.bounds);
+  const range = max - min;
+  const eps = startingEps(model);
+  const thresholds = startingThresholds(o.measured);
+  const measuredNote = o.measured
+    ? `  # robust init measured on the first ${o.measured.n} examples: clean accuracy ${o.measured.cleanAccuracy.toFixed(3)}${o.measured.robustAccuracy !== undefined ? `, PGD-20 robust accuracy ${o.measured.robustAccuracy.toFixed(3)} at linf ${eps[0]}` : ''}; the thresholds sit a little below (a regression gate)`
+    : '  # starting values: tighten them after the first run';
+  const dataSource = formatDataSource(rebase(parseDataSource(/^(mnist|npy|images|csv):/.test(o.data) ? o.data : `npy:${o.data}`), rel));
   return `# robust test suite for ${model.name} (written by robust init; see docs/ci.md)
 # Validate in your editor with: # yaml-language-server: $schema=schema/robust.config.schema.json
 model:
@@ -31,6 +74,7 @@ model:
   # Input bounds the attacks respect (from the model's metadata, else [0, 1]).
   bounds: { min: ${JSON.stringify(model.bounds.min)}, max: ${JSON.stringify(model.bounds.max)} }
 data:
+  # The model takes inputs of shape [${model.inputShape.join(', ')}] with ${model.numClasses} classes.
   # mnist:test | npy:<x.npy>,<y.npy> | images:<dir> | csv:<file>, paths relative to this file.
   source: ${dataSource}
   n: ${o.n}          # examples to evaluate; more gives tighter confidence intervals
@@ -47,9 +91,10 @@ attacks:
 # Randomised smoothing (Cohen et al. 2019): certified accuracy against L2 radius, of the smoothed model (slower).
 # certify: { sigma: ${Number((0.25 * range).toPrecision(3))}, samples: 1000, radii: [0, 0.25, 0.5, 1] }
 thresholds:
-  cleanAccuracy: 0.9
+${measuredNote}
+  cleanAccuracy: ${thresholds.clean}
   robustAccuracy:
-    "worst@linf:${eps[0]}": 0.5    # keys: <attack>@<norm>:<eps> or worst@<norm>:<eps>
+    "worst@linf:${eps[0]}": ${thresholds.robust}    # keys: <attack>@<norm>:<eps> or worst@<norm>:<eps>
   # score: 50                  # 0-100, the area under the worst-case accuracy-eps curve (docs/metrics.md)
   # certifiedAccuracy: { "0.25": 0.5 }   # with certify: keys are L2 radii
 outputs:
@@ -58,4 +103,18 @@ outputs:
   markdown: robust-report/summary.md
   html: robust-report/report.html
 `;
+}
+
+/** A data source whose file paths (given relative to the working directory) are made relative to the config. */
+function rebase(src: DataSource, rel: (p: string) => string): DataSource {
+  switch (src.kind) {
+    case 'mnist':
+      return src;
+    case 'npy':
+      return { ...src, x: rel(src.x), y: rel(src.y) };
+    case 'images':
+      return { ...src, dir: rel(src.dir), ...(src.labels !== undefined ? { labels: rel(src.labels) } : {}) };
+    case 'csv':
+      return { ...src, path: rel(src.path) };
+  }
 }

@@ -8,6 +8,7 @@ import { evaluate, type AttackMeta } from './evaluate.js';
 import { RESULT_SCHEMA, type ExampleOutcomes, type ProbeOutcomes, type SuiteResult } from './types.js';
 import type { SuiteConfig } from './config.js';
 import { CERTIFIED_PREFIX } from './certify.js';
+import { maxOf } from '../tensor/range.js';
 
 /** The thresholds a result was judged against, rebuilt from its outcomes. */
 export function thresholdsOf(r: SuiteResult): SuiteConfig['thresholds'] {
@@ -16,6 +17,8 @@ export function thresholdsOf(r: SuiteResult): SuiteConfig['thresholds'] {
     if (o.key === 'cleanAccuracy') t.cleanAccuracy = o.threshold;
     else if (o.key === 'score') t.score = o.threshold;
     else if (o.key.startsWith('score@')) t.score = { ...(typeof t.score === 'object' ? t.score : {}), [o.key.slice(6)]: o.threshold };
+    else if (o.key.startsWith('class:')) t.minClassRobustAccuracy = { ...(typeof t.minClassRobustAccuracy === 'object' ? t.minClassRobustAccuracy : {}), [o.key.slice(6)]: o.threshold };
+    else if (o.key.startsWith('slice:')) t.minSliceRobustAccuracy = { ...(typeof t.minSliceRobustAccuracy === 'object' ? t.minSliceRobustAccuracy : {}), [o.key.slice(6)]: o.threshold };
     else if (o.key.startsWith(CERTIFIED_PREFIX)) t.certifiedAccuracy = { ...t.certifiedAccuracy, [o.key.slice(CERTIFIED_PREFIX.length)]: o.threshold };
     else t.robustAccuracy = { ...t.robustAccuracy, [o.key]: o.threshold };
   }
@@ -81,6 +84,8 @@ export function mergeResults(shards: SuiteResult[]): SuiteResult {
     minNorm: Object.fromEntries(Object.keys(ex[0]!.minNorm).map((k) => [k, ex.flatMap((e) => e.minNorm[k]!)])),
     probes: mergeProbes(ex.map((e) => e.probes)),
     certificates: null,
+    // Shards written before robust kept slices have none; a merge has slices only when every shard has them.
+    groups: ex.every((e) => Array.isArray(e.groups)) ? ex.flatMap((e) => e.groups!) : null,
   };
   const certification = first.certification;
   if (certification) {
@@ -102,6 +107,9 @@ export function mergeResults(shards: SuiteResult[]): SuiteResult {
     manifest: {
       ...first.manifest,
       startedAt: ordered.map((s) => s.manifest.startedAt).sort()[0]!,
+      endedAt: ordered.map((s) => s.manifest.endedAt).sort().at(-1)!,
+      // Each shard ran its own command; none of them is the command that made the merged result.
+      commandLine: null,
       seconds: ordered.reduce((t, s) => t + s.manifest.seconds, 0),
       shard: null,
     },
@@ -110,7 +118,7 @@ export function mergeResults(shards: SuiteResult[]): SuiteResult {
     attacks,
     examples,
     input: first.input,
-    samples: ordered.flatMap((s) => s.samples).slice(0, Math.max(...ordered.map((s) => s.samples.length))),
+    samples: ordered.flatMap((s) => s.samples).slice(0, maxOf(ordered.map((s) => s.samples.length))),
     keepExamples: true,
     ...(certification
       ? {

@@ -8,6 +8,7 @@ import { getAttack } from '../attacks/registry.js';
 import type { Dataset } from '../data/types.js';
 import type { Model } from '../models/types.js';
 import type { ProbeOutcomes } from './types.js';
+import { boundsRange } from '../tensor/range.js';
 
 /** At most this many examples are probed per run (spread evenly over the selection). */
 export const PROBE_TARGET = 100;
@@ -40,15 +41,11 @@ export function isProbed(position: number, total: number): boolean {
   return position % Math.max(1, Math.ceil(total / PROBE_TARGET)) === 0;
 }
 
-function range(v: number | number[]): [number, number] {
-  return typeof v === 'number' ? [v, v] : [Math.min(...v), Math.max(...v)];
-}
 
 /** The widest per-feature span of the model's bounds: an eps this large lets an attacker reach any input. */
 export function fullRange(model: Model): number {
-  const [, hiMax] = range(model.bounds.max);
-  const [loMin] = range(model.bounds.min);
-  return hiMax - loMin;
+  const { min, max } = boundsRange(model.bounds);
+  return max - min;
 }
 
 /**

@@ -14,14 +14,18 @@ import { withDefenses } from '../defenses/registry.js';
 import { predictLabels, correctFlags } from '../metrics/accuracy.js';
 import { CheckError, UsageError } from '../errors.js';
 import { VERSION } from '../version.js';
-import { suggest, type LoadedConfig } from './config.js';
+import type { LoadedConfig } from './config.js';
+import { suggest } from '../options/schema.js';
 import { evaluate, thresholdKeys, type AttackMeta, type CertificationMeta } from './evaluate.js';
 import { CERTIFY_DEFAULTS, certifyDataset, radiusGrid, type CertifySettings } from './certify.js';
 import { estimateMemory, planBatch, type BatchPlan, type MemoryEstimate } from '../util/memory.js';
 import { attackId, epsKey } from './keys.js';
 import { runProbes } from './probes.js';
-import { pickSamples } from './samples.js';
+import { chooseGallery, pickSamples } from './samples.js';
+import { basename, dirname, isAbsolute, resolve } from 'node:path';
+import { gitInfo, hostInfo, modelFileHashes, relativeSource, relativeTo } from '../provenance/manifest.js';
 import type { ExampleOutcomes, RunManifest, SuiteResult } from './types.js';
+import { boundsRange } from '../tensor/range.js';
 
 export interface Shard {
   /** 1-based. */
@@ -61,6 +65,13 @@ export interface RunSuiteOptions {
   maxMemoryBytes?: number | 'auto';
   /** Called once per stage ('clean', an attack id, 'certify') with its batch plan when `maxMemoryBytes` is set. */
   onBatchPlan?: (stage: string, plan: BatchPlan) => void;
+  /** The command's arguments, recorded in the manifest (the CLI passes `process.argv.slice(2)`). */
+  commandLine?: string[];
+  /**
+   * Run only these positions of the selection (0-based, ascending), keeping per-example outcomes; every random
+   * choice is keyed by position, so each example's outcome is the one a full run gives (`robust verify --recheck`).
+   */
+  examples?: number[];
 }
 
 /**
@@ -111,6 +122,12 @@ function packageVersions(backend: string): Record<string, string> {
   return out;
 }
 
+/** The config's path relative to the working directory, or its file name alone when it lies outside it. */
+function configPathOf(path: string): string {
+  const rel = relativeTo(path, process.cwd());
+  return rel.startsWith('../') || isAbsolute(rel) ? basename(path) : rel;
+}
+
 /** ‖x‖₂ of every example of `ds`. */
 function inputNorms(ds: Dataset): number[] {
   const size = ds.shape.reduce((a, b) => a * b, 1);
@@ -145,12 +162,24 @@ function checkThresholdKeys(loaded: LoadedConfig, metas: AttackMeta[]): void {
       `${loaded.path ?? 'config'}: thresholds.robustAccuracy["${key}"]: no attack of this suite evaluates that; ${hint ? `did you mean "${hint}"?` : `keys here are ${keys.join(', ')}`}`,
     );
   }
+  for (const field of ['minClassRobustAccuracy', 'minSliceRobustAccuracy'] as const) {
+    const spec = loaded.config.thresholds?.[field];
+    for (const key of typeof spec === 'object' ? Object.keys(spec) : []) {
+      if (keys.includes(key)) continue;
+      const hint = suggest(key, keys);
+      throw new UsageError(`${loaded.path ?? 'config'}: thresholds.${field}["${key}"]: no attack of this suite evaluates that; ${hint ? `did you mean "${hint}"?` : `keys here are ${keys.join(', ')}`}`);
+    }
+  }
 }
 
 function slice(ds: LoadedDataset, from: number, to: number): { ds: Dataset; indices: number[] } {
   if (from === 0 && to === ds.n) return { ds, indices: Array.from(ds.indices) };
   const pos = Int32Array.from({ length: to - from }, (_, i) => from + i);
   return { ds: makeDataset(takeIndices(ds, pos)), indices: Array.from(pos, (p) => ds.indices[p]!) };
+}
+
+function pick(ds: LoadedDataset, positions: number[]): { ds: Dataset; indices: number[] } {
+  return { ds: makeDataset(takeIndices(ds, Int32Array.from(positions))), indices: positions.map((p) => ds.indices[p]!) };
 }
 
 /**
@@ -199,10 +228,17 @@ export async function runSuite(loaded: LoadedConfig, options: RunSuiteOptions = 
       seed: config.data.seed ?? seed,
     });
     validateDataset(full, { inputShape: model.inputShape, numClasses: model.numClasses, bounds: model.bounds });
+    if (config.thresholds?.minSliceRobustAccuracy !== undefined && full.groups === undefined) {
+      throw new UsageError(
+        `${loaded.path ?? 'config'}: thresholds.minSliceRobustAccuracy needs slices, but ${full.source} has no group column; name one (csv:<file>,<label>,<group>, or a group column in an image folder's labels.csv)`,
+      );
+    }
     const [from, to] = shardRange(full.n, options.shard);
     if (to <= from) throw new UsageError(`shard ${options.shard!.index}/${options.shard!.count} of ${full.n} examples is empty; use fewer shards`);
-    const { ds, indices } = slice(full, from, to);
-    const positions = Array.from({ length: ds.n }, (_, i) => from + i);
+    const picked = options.examples;
+    if (picked && picked.some((p) => !Number.isInteger(p) || p < 0 || p >= full.n)) throw new UsageError(`examples: positions must be whole numbers in 0..${full.n - 1}`);
+    const { ds, indices } = picked ? pick(full, picked) : slice(full, from, to);
+    const positions = picked ? [...picked] : Array.from({ length: ds.n }, (_, i) => from + i);
     const batchSize = config.batchSize ?? 100;
     let cleanBatch = batchSize;
     let estimate: MemoryEstimate | undefined;
@@ -233,6 +269,7 @@ export async function runSuite(loaded: LoadedConfig, options: RunSuiteOptions = 
       inputL2: inputNorms(ds),
       minNorm: {},
       certificates: null,
+      groups: ds.groups ?? null,
       probes: { fullRangeBroken: [], gradientFinite: [], gradientNonZero: [], deterministic: [], probabilityLike: [], logitDrift: [] },
     };
     const forSamples: { key: string; report: AttackReport; eps: number | null }[] = [];
@@ -279,9 +316,13 @@ export async function runSuite(loaded: LoadedConfig, options: RunSuiteOptions = 
         continue; // minimal perturbations can exceed every budget: no samples from them
       }
       for (const r of report.results) record(epsKey(meta.id, r.eps), (i) => Boolean(r.robust[i]), r.norms);
+      // Keep the adversarial inputs the gallery may show: at the largest eps and at every eps a threshold names.
       const largest = meta.eps[meta.eps.length - 1] ?? null;
-      for (const r of report.results) if (r.eps !== largest) delete r.xAdv;
-      forSamples.push({ key: epsKey(meta.id, largest), report, eps: largest });
+      const galleryEps = new Set<number | null>([largest, ...thresholdEps(config.thresholds?.robustAccuracy, meta.norm)]);
+      for (const r of report.results) {
+        if (!galleryEps.has(r.eps)) delete r.xAdv;
+        else forSamples.push({ key: epsKey(meta.id, r.eps), report, eps: r.eps });
+      }
     }
 
     let certification: CertificationMeta | undefined;
@@ -325,20 +366,32 @@ export async function runSuite(loaded: LoadedConfig, options: RunSuiteOptions = 
     examples.probes = await runProbes(model, ds, positions, full.n, correct, seed);
     options.onProgress?.({ stage: 'probes', done: 1, total: 1 });
 
-    // Samples come from the first norm's largest budget, the most telling images.
-    const firstNorm = metas[0]?.norm;
-    const samples = await pickSamples(model, ds, examples, forSamples.filter((s) => metas.find((m) => epsKey(m.id, s.eps) === s.key)?.norm === firstNorm), config.samples ?? 8);
+    // The gallery shows the examples behind the verdict: the failing threshold's, else the worst case's.
+    const gallery = chooseGallery(metas.filter((m) => m.kind !== 'minimum-norm'), examples.robust, config.thresholds?.robustAccuracy);
+    const samples = gallery ? await pickSamples(model, ds, examples, forSamples.filter((s) => gallery.keys.includes(s.key)), config.samples ?? 8) : [];
 
+    // Paths are written relative to the config, so a report shows no one's home folder.
+    const baseDir = loaded.path === null ? process.cwd() : dirname(resolve(loaded.path));
     const manifest: RunManifest = {
       robust: VERSION,
       seed,
       backend: backend.name,
       packages: packageVersions(backend.name),
-      model: { path: config.model.path, sha256: model.sha256 ?? null, pinned: config.model.sha256 ?? null },
-      data: { source: full.source, n: full.n, sha256: full.sha256 },
-      config: { path: loaded.path, sha256: loaded.sha256 },
+      model: { path: relativeTo(config.model.path, baseDir), sha256: model.sha256 ?? null, pinned: config.model.sha256 ?? null, files: await modelFileHashes(config.model.path, baseDir) },
+      data: {
+        source: relativeSource(config.data.source, baseDir),
+        n: full.n,
+        sha256: full.sha256,
+        subset: { n: config.data.n ?? null, offset: config.data.offset ?? 0, sample: config.data.sample ?? 'first', seed: String(config.data.seed ?? seed) },
+      },
+      config: { path: loaded.path === null ? null : configPathOf(loaded.path), sha256: loaded.sha256 },
       startedAt: started.toISOString(),
+      endedAt: new Date().toISOString(),
       seconds: (performance.now() - t0) / 1000,
+      host: hostInfo(),
+      threads: backend.threads ?? options.threads ?? null,
+      commandLine: options.commandLine ?? null,
+      git: gitInfo(process.cwd()),
       shard: options.shard ?? null,
       defenses: {
         names: (config.defenses ?? []).map((d) => JSON.stringify(d)),
@@ -353,15 +406,22 @@ export async function runSuite(loaded: LoadedConfig, options: RunSuiteOptions = 
       examples,
       input: {
         shape: ds.shape,
-        min: typeof model.bounds.min === 'number' ? model.bounds.min : Math.min(...model.bounds.min),
-        max: typeof model.bounds.max === 'number' ? model.bounds.max : Math.max(...model.bounds.max),
+        ...boundsRange(model.bounds),
         numClasses: model.numClasses,
       },
       samples,
-      keepExamples: Boolean(config.perExample) || options.shard !== undefined,
+      keepExamples: Boolean(config.perExample) || options.shard !== undefined || picked !== undefined,
       ...(certification ? { certification } : {}),
     });
   } finally {
     model.dispose();
   }
+}
+
+/** The eps values of `norm` that robust-accuracy threshold keys (`<attack or worst>@<norm>:<eps>`) name. */
+function thresholdEps(robustAccuracy: Record<string, number> | undefined, norm: string): number[] {
+  return Object.keys(robustAccuracy ?? {})
+    .filter((key) => key.slice(0, key.lastIndexOf(':')).endsWith(`@${norm}`))
+    .map((key) => Number(key.slice(key.lastIndexOf(':') + 1)))
+    .filter((eps) => Number.isFinite(eps));
 }

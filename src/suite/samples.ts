@@ -8,6 +8,42 @@ import type { Dataset } from '../data/index.js';
 import type { Model } from '../models/types.js';
 import type { ExampleOutcomes, VisualSample } from './types.js';
 
+/** Which adversarial examples the gallery shows: one attack's (or every attack's, for a worst case) at one budget. */
+export interface GalleryChoice {
+  /** Keys of `ExampleOutcomes.robust` whose adversarial inputs may be shown, e.g. ["pgd@linf:0.3"]. */
+  keys: string[];
+  /** Why these: the failing threshold's key, or "worst case" at the first norm's largest eps. */
+  reason: string;
+}
+
+/**
+ * The gallery shows what the verdict is about: the examples broken at the first robust-accuracy threshold that
+ * fails (its attack, or every attack of its norm for a `worst@` key, at its eps), else those of the worst case
+ * at the first norm's largest eps.
+ */
+export function chooseGallery(attacks: { id: string; norm: string; eps: (number | null)[] }[], robust: Record<string, number[]>, thresholds: Record<string, number> = {}): GalleryChoice | null {
+  const keysFor = (key: string): string[] => {
+    const at = key.lastIndexOf(':');
+    const [who, norm] = key.slice(0, at).split('@');
+    const eps = String(Number(key.slice(at + 1)));
+    return attacks.filter((a) => a.norm === norm && (who === 'worst' || a.id === `${who}@${norm}`)).map((a) => `${a.id}:${eps}`).filter((k) => robust[k] !== undefined);
+  };
+  for (const [key, least] of Object.entries(thresholds)) {
+    const keys = keysFor(key);
+    if (keys.length === 0) continue;
+    const rows = robust[keys[0]!]!;
+    let held = 0;
+    for (let i = 0; i < rows.length; i++) if (keys.every((k) => robust[k]![i] === 1)) held++;
+    if (rows.length > 0 && held / rows.length < least) return { keys, reason: `${key}, the failing threshold` };
+  }
+  const first = attacks[0];
+  if (!first) return null;
+  const largest = first.eps[first.eps.length - 1] ?? null;
+  if (largest === null) return null;
+  const keys = keysFor(`worst@${first.norm}:${largest}`);
+  return keys.length > 0 ? { keys, reason: `worst case at ${first.norm} eps ${largest}` } : null;
+}
+
 export async function pickSamples(model: Model, ds: Dataset, examples: ExampleOutcomes, reports: { key: string; report: AttackReport; eps: number | null }[], count: number): Promise<VisualSample[]> {
   const size = ds.shape.reduce((a, b) => a * b, 1);
   const picks: { i: number; key: string; adv: Float32Array }[] = [];

@@ -5,10 +5,13 @@
  *
  * `x-expected` on a node is the phrase validation errors use ("expected <x-expected>, got ...").
  */
-import { attackNames } from '../attacks/registry.js';
+import { ATTACKS, attackNames } from '../attacks/registry.js';
 import { NORM_NAMES } from '../attacks/core/norms.js';
+import type { AttackInfo } from '../attacks/core/types.js';
 import { BACKEND_NAMES } from '../backends/index.js';
-import { defenseNames } from '../defenses/registry.js';
+import { DEFENSES, defenseNames } from '../defenses/registry.js';
+import type { DefenseInfo } from '../defenses/types.js';
+import { schemaProperties } from '../options/schema.js';
 
 type Json = Record<string, unknown>;
 
@@ -18,6 +21,61 @@ const numberOrList = (what: string): Json => ({
   oneOf: [{ type: 'number' }, { type: 'array', items: { type: 'number' }, minItems: 1 }],
   'x-expected': what,
 });
+
+/**
+ * One entry of `attacks`: its name, norms and options are those of the registry entry, so an editor
+ * completes them and a misspelt option is refused. `x-owner` names whose options these are in messages.
+ */
+function attackEntry(info: AttackInfo): Json {
+  return {
+    type: 'object',
+    additionalProperties: false,
+    required: ['name'],
+    'x-expected': `an object {name: "${info.name}", norm?, eps?, options?}`,
+    properties: {
+      name: { const: info.name },
+      norm: { enum: [...info.norms], 'x-expected': `one of ${info.norms.join(', ')}` },
+      eps: {
+        oneOf: [positive, { type: 'array', items: positive, minItems: 1 }],
+        'x-expected': 'a number or list of numbers > 0',
+      },
+      options: {
+        type: 'object',
+        additionalProperties: false,
+        properties: schemaProperties(info.options),
+        'x-owner': info.name,
+        'x-expected': 'an object',
+      },
+    },
+  };
+}
+
+/** One entry of `defenses`: the name and the options of that defence, flat. */
+function defenseEntry(info: DefenseInfo): Json {
+  return {
+    type: 'object',
+    additionalProperties: false,
+    required: ['name'],
+    'x-owner': info.name,
+    'x-expected': `an object {name: "${info.name}", ...its options}`,
+    properties: { name: { const: info.name }, ...schemaProperties(info.options) },
+  };
+}
+
+/**
+ * A list whose items are one of `entries`, chosen by their `name` (the `discriminator` lets a validator
+ * report the errors of the matching entry alone; editors read the plain `oneOf`).
+ */
+function byName(names: string[], entries: Json[], expected: string): Json {
+  return {
+    type: 'object',
+    required: ['name'],
+    discriminator: { propertyName: 'name' },
+    oneOf: entries,
+    'x-names': names,
+    'x-expected': expected,
+  };
+}
 
 export function configSchema(): Json {
   return {
@@ -78,33 +136,13 @@ export function configSchema(): Json {
         type: 'array',
         minItems: 1,
         'x-expected': 'a non-empty list of attacks',
-        items: {
-          type: 'object',
-          additionalProperties: false,
-          required: ['name'],
-          'x-expected': 'an object {name, norm?, eps?, options?}',
-          properties: {
-            name: { enum: attackNames(), 'x-expected': `one of ${attackNames().join(', ')}` },
-            norm: { enum: [...NORM_NAMES], 'x-expected': `one of ${NORM_NAMES.join(', ')}` },
-            eps: {
-              oneOf: [positive, { type: 'array', items: positive, minItems: 1 }],
-              'x-expected': 'a number or list of numbers > 0',
-            },
-            options: { type: 'object', description: "the attack's own options (steps, stepSize, restarts, ...)", 'x-expected': 'an object' },
-          },
-        },
+        items: byName(attackNames(), ATTACKS.map(attackEntry), 'an object {name, norm?, eps?, options?}'),
       },
       defenses: {
         type: 'array',
         description: 'input-transform defences in front of the model, applied in order',
         'x-expected': 'a list of defences such as [{"name": "median", "size": 3}]',
-        items: {
-          type: 'object',
-          required: ['name'],
-          properties: { name: { enum: defenseNames(), 'x-expected': `one of ${defenseNames().join(', ')}` } },
-          additionalProperties: { type: 'number', 'x-expected': 'a number' },
-          'x-expected': 'an object {name, ...numeric options}',
-        },
+        items: byName(defenseNames(), DEFENSES.map(defenseEntry), 'an object {name, ...options}'),
       },
       adaptive: {
         type: 'boolean',
@@ -135,7 +173,7 @@ export function configSchema(): Json {
       thresholds: {
         type: 'object',
         additionalProperties: false,
-        'x-expected': 'an object {cleanAccuracy?, robustAccuracy?, score?, certifiedAccuracy?}',
+        'x-expected': 'an object {cleanAccuracy?, robustAccuracy?, score?, certifiedAccuracy?, minClassRobustAccuracy?, minSliceRobustAccuracy?}',
         properties: {
           cleanAccuracy: fraction,
           robustAccuracy: {
@@ -157,13 +195,23 @@ export function configSchema(): Json {
             additionalProperties: fraction,
             'x-expected': 'an object such as {"0.5": 0.6}',
           },
+          minClassRobustAccuracy: {
+            oneOf: [fraction, { type: 'object', additionalProperties: fraction }],
+            description: 'least robust accuracy of the weakest true class: a number (at the key perClass.key names) or {"<key>": number}',
+            'x-expected': 'a number in [0, 1] or an object such as {"worst@linf:0.3": 0.7}',
+          },
+          minSliceRobustAccuracy: {
+            oneOf: [fraction, { type: 'object', additionalProperties: fraction }],
+            description: 'least robust accuracy of the weakest slice of the data\'s group column: a number or {"<key>": number}',
+            'x-expected': 'a number in [0, 1] or an object such as {"worst@linf:0.3": 0.7}',
+          },
         },
       },
       outputs: {
         type: 'object',
         additionalProperties: false,
-        'x-expected': 'an object {json?, junit?, markdown?, html?}',
-        properties: Object.fromEntries(['json', 'junit', 'markdown', 'html'].map((k) => [k, { type: 'string', minLength: 1, 'x-expected': 'a file path' }])),
+        'x-expected': 'an object {json?, junit?, markdown?, html?, cyclonedx?}',
+        properties: Object.fromEntries(['json', 'junit', 'markdown', 'html', 'cyclonedx'].map((k) => [k, { type: 'string', minLength: 1, 'x-expected': 'a file path' }])),
       },
       perExample: { type: 'boolean', description: 'include per-example outcomes in the JSON', 'x-expected': 'true or false' },
       samples: { type: 'integer', minimum: 0, maximum: 64, description: 'examples shown in the HTML image grid', 'x-expected': 'a whole number in [0, 64]' },

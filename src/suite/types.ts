@@ -7,6 +7,16 @@ import type { NormStats } from '../metrics/norms.js';
 import type { CurvePoint, MinimalPerturbationSummary } from '../metrics/curve.js';
 import type { NormName } from '../attacks/core/norms.js';
 import type { AttackKind } from '../attacks/core/types.js';
+import type { GitInfo, HostInfo, ModelFileHash } from '../provenance/manifest.js';
+import type { ResultSignature } from '../provenance/sign.js';
+
+/** How a run picked its examples from the data source (see `SubsetOptions`). */
+export interface DataSubset {
+  n: number | null;
+  offset: number;
+  sample: 'first' | 'random';
+  seed: string;
+}
 
 export const RESULT_SCHEMA = 'robust-result/v1';
 
@@ -17,11 +27,27 @@ export interface RunManifest {
   backend: string;
   /** Versions of the packages that computed the numbers (robust, tfjs-core, the backend package, node). */
   packages: Record<string, string>;
-  model: { path: string; sha256: string | null; pinned: string | null };
-  data: { source: string; n: number; sha256: string };
+  /**
+   * `path` is relative to the config's folder (the working directory without a config); `files` holds each
+   * model file's own SHA-256.
+   */
+  model: { path: string; sha256: string | null; pinned: string | null; files: ModelFileHash[] };
+  /** `subset` is how the examples were picked from the source, so `robust verify --data` can rehash them. */
+  data: { source: string; n: number; sha256: string; subset: DataSubset };
+  /** `path` as given on the command line, relative to the working directory. */
   config: { path: string | null; sha256: string };
   startedAt: string;
+  /** When the run finished (ISO 8601). */
+  endedAt: string;
   seconds: number;
+  /** Operating system, platform and CPUs of the machine that ran it. */
+  host: HostInfo;
+  /** wasm threads asked for (null: the backend's default). */
+  threads: number | null;
+  /** The command's arguments after `robust` (null when called as a library). */
+  commandLine: string[] | null;
+  /** The git commit of the working directory, when it is a git working tree. */
+  git: GitInfo | null;
   /** Set when this result is one shard of a larger run (`--shard i/n`). Merged results have none. */
   shard: { index: number; count: number } | null;
   /**
@@ -149,6 +175,8 @@ export interface ExampleOutcomes {
    * smoothed prediction (-1 = abstain), the certified L2 radius, the lower bound on p_A and the count of n.
    */
   certificates: { prediction: number[]; radius: number[]; pALower: number[]; count: number[] } | null;
+  /** Each example's slice when the data has a group column, else null. */
+  groups: string[] | null;
 }
 
 /** Per-example results of the evaluation's self-check probes (see src/suite/probes.ts). */
@@ -198,6 +226,28 @@ export interface CertificationOutcome {
   seconds: number;
 }
 
+/** Clean and robust accuracy of one class or slice. */
+export interface GroupOutcome {
+  /** The class id (as text) or the slice's name. */
+  group: string;
+  n: number;
+  cleanAccuracy: Proportion;
+  /** Per attack and worst-case key, e.g. "worst@linf:0.3". */
+  robustAccuracy: Record<string, Proportion>;
+}
+
+/** Robustness by class or by slice, and the weakest group at one key. */
+export interface GroupBreakdown {
+  /** The key groups are compared at (see `headlineKey`: the first robust-accuracy threshold's, else the largest eps still above 0); null: clean accuracy. */
+  key: string | null;
+  groups: GroupOutcome[];
+  /** The group with the lowest accuracy at `key`, and the one with the highest. */
+  weakest: string | null;
+  best: string | null;
+  /** best − weakest at `key`. */
+  gap: number | null;
+}
+
 export interface SuiteResult {
   schema: typeof RESULT_SCHEMA;
   manifest: RunManifest;
@@ -216,4 +266,10 @@ export interface SuiteResult {
   examples: ExampleOutcomes | null;
   /** Randomised-smoothing certification when the suite has a `certify` section, else null. */
   certification: CertificationOutcome | null;
+  /** Robustness per true class. */
+  perClass: GroupBreakdown;
+  /** Robustness per slice when the data has a group column, else null. */
+  perSlice: GroupBreakdown | null;
+  /** Ed25519 signature over the rest of the result (`robust test --sign`), else null. */
+  signature: ResultSignature | null;
 }

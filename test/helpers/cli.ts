@@ -11,7 +11,7 @@ export interface CliRun {
 export async function runCli(...args: string[]): Promise<CliRun> {
   const out: string[] = [];
   const err: string[] = [];
-  const io: Io = { out: (t) => void out.push(t), err: (t) => void err.push(t), interactive: false };
+  const io: Io = { out: (t) => void out.push(t), err: (t) => void err.push(t), interactive: false, colour: false };
   const code = await main(['node', 'robust', ...args], io);
   return { code, stdout: out.join('\n'), stderr: err.join('\n') };
 }

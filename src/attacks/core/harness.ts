@@ -39,20 +39,6 @@ export interface GradientResult {
 
 const ACCESS_LEVEL: Record<ModelAccess, number> = { decisions: 0, scores: 1, gradients: 2 };
 
-/** Throws a UsageError unless `value` is an integer ≥ `min`. For attack options such as steps. */
-export function requireInt(attack: string, option: string, value: number, min = 1): void {
-  if (!Number.isInteger(value) || value < min) {
-    throw new UsageError(`${attack}: ${option} must be an integer ≥ ${min}, got ${value}`);
-  }
-}
-
-/** Throws a UsageError unless `value` is a finite number ≥ 0 (or > 0 when `positive`). */
-export function requireNonNegative(attack: string, option: string, value: number, positive = false): void {
-  if (!Number.isFinite(value) || value < 0 || (positive && value === 0)) {
-    throw new UsageError(`${attack}: ${option} must be a ${positive ? 'positive' : 'non-negative'} number, got ${value}`);
-  }
-}
-
 function sameShape(a: readonly number[], b: readonly number[]): boolean {
   return a.length === b.length && a.every((v, i) => v === b[i]);
 }
@@ -150,18 +136,20 @@ export class AttackRun {
     }
     const normName = options.norm ?? meta.norms[0] ?? 'linf';
     if (!meta.norms.includes(normName)) {
-      throw new UsageError(`${meta.name} supports --norm ${meta.norms.join('|')}, not ${normName}`);
+      throw new UsageError(`${meta.name} supports norm ${meta.norms.join('|')}, not ${normName}`);
     }
     const targeting = options.targeting ?? { kind: 'untargeted' };
     if (targeting.kind !== 'untargeted' && !meta.targeted) {
-      throw new UsageError(`${meta.name} has no targeted mode: drop --targeted or choose another attack`);
+      throw new UsageError(`${meta.name} has no targeted mode: leave targeting untargeted or choose another attack`);
     }
     let epsValues: Float32Array | null = null;
     if (meta.kind === 'fixed-eps') {
-      if (options.eps === undefined) throw new UsageError(`${meta.name} needs an eps (e.g. --eps 0.3)`);
+      if (options.eps === undefined) throw new UsageError(`${meta.name} needs an eps: pass options.eps, e.g. { eps: 0.3 }`);
       epsValues = typeof options.eps === 'number' ? new Float32Array(n).fill(options.eps) : options.eps;
       if (epsValues.length !== n) throw new InputError(`${meta.name}: ${epsValues.length} eps values for ${n} inputs`);
-      for (const e of epsValues) requireNonNegative(meta.name, 'eps', e);
+      for (const e of epsValues) {
+        if (!Number.isFinite(e) || e < 0) throw new UsageError(`${meta.name}: eps must be a non-negative number, got ${e}`);
+      }
     }
     const features = shape.reduce((a, b) => a * b, 1);
     if (options.mask && options.mask.length !== features) {

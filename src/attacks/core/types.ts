@@ -1,6 +1,7 @@
 import type { tf } from '../../tf.js';
 import type { Bounds, Model, ModelAccess } from '../../models/types.js';
 import type { NormName } from './norms.js';
+import type { OptionSchema } from '../../options/schema.js';
 
 /**
  * Who the attack aims at. Untargeted: any wrong class. Targeted: given labels, a random other class
@@ -90,8 +91,12 @@ export interface AttackInfo<O extends CommonAttackOptions = CommonAttackOptions>
   /** What the attack needs from the model. */
   needs: ModelAccess;
   targeted: boolean;
+  /**
+   * Every option of this attack besides the common ones: type, range, default and a one-line doc. The one
+   * declaration the CLI's flags, the suite schema, the runtime checks and the docs all derive from.
+   */
+  options: OptionSchema;
+  /** What the attack runs with when not told otherwise: its default norm, then the defaults of `options`. */
   defaults: Partial<O>;
-  /** Options whose default is computed from others (e.g. PGD's stepSize = eps/4), with that rule in words. */
-  computedDefaults?: Record<string, string>;
   run: AttackFn<O>;
 }

@@ -1,5 +1,5 @@
 import { Option, type Command } from 'commander';
-import { attackNames, attackOptionNames, getAttack } from '../../attacks/registry.js';
+import { ATTACKS, attackNames, checkAttackOptions, getAttack } from '../../attacks/registry.js';
 import { runAttack, type AttackOptions, type AttackReport } from '../../attacks/run.js';
 import type { Targeting } from '../../attacks/core/types.js';
 import { NORM_NAMES, type NormName } from '../../attacks/core/norms.js';
@@ -12,35 +12,64 @@ import type { BackendInfo } from '../../backends/index.js';
 import type { Io } from '../io.js';
 import { globalsOf } from '../main.js';
 import { addDataOptions, loadDataFromFlags, memoryBudgetOf, reportBatchPlan, startBackend, type DataFlags } from '../options.js';
-import { parseInteger, parseNumber, parseNumberList } from '../parse.js';
+import { kebab, parseFlagText, type OptionSpec } from '../../options/schema.js';
+import { parseInteger, parseNumberList } from '../parse.js';
 import { makeProgress } from '../progress.js';
+import { maxOf } from '../../tensor/range.js';
 
 interface AttackFlags extends DataFlags {
   model?: string;
   attack: string;
   norm?: NormName;
   eps?: number[];
-  steps?: number;
-  stepSize?: number;
-  randomStart?: boolean;
-  restarts?: number;
   targeted?: boolean;
   target?: string;
-  c?: number;
-  kappa?: number;
-  lr?: number;
-  binarySteps?: number;
-  queries?: number;
   batchSize: number;
   saveAdv?: string;
+  /** The attack's own options, one flag each (see `optionFlags`). */
+  [option: string]: unknown;
 }
 
-/** Attack-specific flags, and the option name each maps to. Only the flags the user gave are passed on. */
-const ATTACK_FLAGS = ['steps', 'stepSize', 'randomStart', 'restarts', 'c', 'kappa', 'lr', 'binarySteps', 'queries'] as const;
-const FLAG_NAME: Record<(typeof ATTACK_FLAGS)[number], string> = {
-  steps: '--steps', stepSize: '--step-size', randomStart: '--random-start', restarts: '--restarts', c: '--c',
-  kappa: '--kappa', lr: '--lr', binarySteps: '--binary-steps', queries: '--queries',
-};
+/** One flag per option name over every attack: its declaration (the first attack's) and the attacks that take it. */
+interface OptionFlag {
+  key: string;
+  spec: OptionSpec;
+  attacks: string[];
+}
+
+/**
+ * The flags of every attack option, generated from the registry's option schemas (`--target-classes` for
+ * `targetClasses`), so every option of every attack can be set from the command line. A name shared by
+ * several attacks is one flag; the chosen attack's schema checks its value (`checkAttackOptions`).
+ */
+export function optionFlags(): OptionFlag[] {
+  const flags = new Map<string, OptionFlag>();
+  for (const info of ATTACKS) {
+    for (const [key, spec] of Object.entries(info.options)) {
+      // --version is robust's own (commander answers it before any command): AutoAttack's version is set in a suite file or the API.
+      if (key === 'version') continue;
+      const flag = flags.get(key) ?? { key, spec, attacks: [] };
+      flag.attacks.push(info.name);
+      flags.set(key, flag);
+    }
+  }
+  return [...flags.values()];
+}
+
+function addOptionFlags(cmd: Command): Command {
+  for (const { key, spec, attacks } of optionFlags()) {
+    const flag = `--${kebab(key)}`;
+    const help = `${spec.doc} (${attacks.join(', ')})`;
+    if (spec.type === 'boolean') {
+      cmd.option(flag, help);
+      cmd.option(`--no-${kebab(key)}`, `set ${key} false`);
+    } else {
+      const metavar = { number: 'x', integer: 'n', enum: 'name', string: 'text', 'number-array': 'list', 'enum-array': 'list' }[spec.type];
+      cmd.option(`${flag} <${metavar}>`, help, (text: string) => parseFlagText(spec, flag, text));
+    }
+  }
+  return cmd;
+}
 
 function targetingOf(flags: AttackFlags, numClasses: number, n: number): Targeting {
   if (!flags.targeted) {
@@ -58,14 +87,9 @@ function targetingOf(flags: AttackFlags, numClasses: number, n: number): Targeti
 
 function attackOptions(flags: AttackFlags, name: string, seed: string, targeting: Targeting): AttackOptions {
   const info = getAttack(name);
-  const known = attackOptionNames(name);
-  const options: AttackOptions = { seed, targeting };
-  for (const key of ATTACK_FLAGS) {
-    const value = flags[key];
-    if (value === undefined) continue;
-    if (!known.includes(key)) throw new UsageError(`${FLAG_NAME[key]} does not apply to ${name}; its options are ${known.join(', ') || 'none'}`);
-    options[key] = value;
-  }
+  const given = Object.fromEntries(optionFlags().flatMap(({ key }) => (flags[key] === undefined ? [] : [[key, flags[key]]])));
+  checkAttackOptions(info, given, { flags: true });
+  const options: AttackOptions = { ...given, seed, targeting };
   if (targeting.kind !== 'untargeted' && !info.targeted) throw new UsageError(`${name} has no targeted mode; drop --targeted or pick another attack`);
   return options;
 }
@@ -114,7 +138,7 @@ function table(report: AttackReport): string {
   for (const r of report.results) {
     rows.push([r.eps === null ? 'min-norm' : String(r.eps), pct(r.robustAccuracy), pct(r.attackSuccessRate), num(r.perturbation.linf.mean), num(r.perturbation.l2.mean), num(r.perturbation.l2.median)]);
   }
-  const widths = rows[0]!.map((_, c) => Math.max(...rows.map((row) => row[c]!.length)));
+  const widths = rows[0]!.map((_, c) => maxOf(rows.map((row) => row[c]!.length)));
   return rows.map((row) => row.map((cell, c) => cell.padStart(widths[c]!)).join('  ')).join('\n');
 }
 
@@ -127,20 +151,11 @@ export function registerAttackCommand(program: Command, io: Io): void {
     .addOption(new Option('--attack <name>', 'attack to run').choices(attackNames()).makeOptionMandatory())
     .addOption(new Option('--norm <norm>', 'threat model (default: the attack\'s own)').choices([...NORM_NAMES]))
     .option('--eps <eps>', 'budget(s), e.g. 0.3 or 0.1,0.2,0.3 (minimum-norm attacks may omit it)', parseNumberList('--eps'))
-    .option('--steps <n>', 'iterations', parseInteger('--steps', 1))
-    .option('--step-size <a>', 'step size per iteration', parseNumber('--step-size', { min: 0, exclusiveMin: true }))
-    .option('--random-start', 'start from a random point in the eps-ball')
-    .option('--no-random-start', 'start at the input (PGD becomes BIM)')
-    .option('--restarts <r>', 'random restarts; the best per example is kept', parseInteger('--restarts', 1))
     .option('--targeted', 'aim at a target class instead of any wrong one')
     .option('--target <t>', 'random | least-likely | a class label (with --targeted)')
-    .option('--c <c>', 'Carlini-Wagner initial constant', parseNumber('--c', { min: 0, exclusiveMin: true }))
-    .option('--kappa <k>', 'Carlini-Wagner confidence', parseNumber('--kappa', { min: 0 }))
-    .option('--lr <lr>', 'Carlini-Wagner learning rate', parseNumber('--lr', { min: 0, exclusiveMin: true }))
-    .option('--binary-steps <b>', 'Carlini-Wagner binary search steps over c', parseInteger('--binary-steps', 1))
-    .option('--queries <q>', 'query budget of score-based attacks', parseInteger('--queries', 1))
     .option('--batch-size <b>', 'examples per batch', parseInteger('--batch-size', 1), 100)
     .option('--save-adv <adv.npy>', 'write adversarial inputs as float32 .npy (one file per eps, eps before .npy)');
+  addOptionFlags(cmd);
   addDataOptions(cmd).action(async (flags: AttackFlags, self: Command) => {
     const globals = globalsOf(self);
     if (!flags.model) throw new UsageError('robust attack needs --model <model.json>');

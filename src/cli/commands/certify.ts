@@ -16,6 +16,7 @@ import { globalsOf } from '../main.js';
 import { addDataOptions, loadDataFromFlags, memoryBudgetOf, reportBatchPlan, startBackend, type DataFlags } from '../options.js';
 import { parseInteger, parseNumber } from '../parse.js';
 import { makeProgress } from '../progress.js';
+import { maxOf } from '../../tensor/range.js';
 
 interface CertifyFlags extends DataFlags {
   model?: string;
@@ -69,14 +70,14 @@ function table(summary: CertificationSummary): string {
   for (const p of summary.curve) {
     rows.push([formatEps(p.radius), formatNumber(p.certifiedAccuracy.value), formatInterval(p.certifiedAccuracy.ci), formatCount(p.certifiedAccuracy)]);
   }
-  const widths = rows[0]!.map((_, c) => Math.max(...rows.map((row) => row[c]!.length)));
+  const widths = rows[0]!.map((_, c) => maxOf(rows.map((row) => row[c]!.length)));
   return rows.map((row) => row.map((cell, c) => (c === 2 ? cell.padEnd(widths[c]!) : cell.padStart(widths[c]!))).join('  ')).join('\n');
 }
 
 /** The curve as horizontal bars from 0 to 1, one per radius. */
 function chart(summary: CertificationSummary): string {
   const labels = summary.curve.map((p) => `r=${formatEps(p.radius)}`);
-  const w = Math.max(...labels.map((l) => l.length));
+  const w = maxOf(labels.map((l) => l.length));
   const lines = ['certified accuracy against L2 radius'];
   summary.curve.forEach((p, i) => lines.push(`  ${labels[i]!.padEnd(w)} │${textBar(p.certifiedAccuracy.value, 40)}│ ${formatNumber(p.certifiedAccuracy.value)}`));
   lines.push(`  ${' '.repeat(w)} 0${' '.repeat(39)}1`);

@@ -4,16 +4,24 @@ import type { Command } from 'commander';
 import { loadConfig } from '../../suite/config.js';
 import { parseShard, runSuite, type SuiteProgress } from '../../suite/run.js';
 import { mergeResults } from '../../suite/merge.js';
-import { initConfig } from '../../suite/init.js';
+import { initConfig, startingEps, takesMnist, type InitMeasurement } from '../../suite/init.js';
+import { runAttack } from '../../attacks/run.js';
+import { createInterface } from 'node:readline/promises';
+import { loadDataset, takeSubset, validateDataset } from '../../data/index.js';
+import { accuracy, predictLabels } from '../../metrics/accuracy.js';
+import { discoverConfig } from '../../suite/discover.js';
 import type { SuiteResult } from '../../suite/types.js';
 import { renderConsole, writeReports } from '../../report/index.js';
+import { shardLabel } from '../../report/format.js';
 import { loadModel } from '../../models/index.js';
 import { InputError, RobustError, UsageError } from '../../errors.js';
 import { writeFileAtomic } from '../../util/atomic.js';
+import type { KeyObject } from 'node:crypto';
+import { readPrivateKey, signResult } from '../../provenance/sign.js';
 import type { BackendChoice } from '../../backends/index.js';
 import type { Io } from '../io.js';
 import { globalsOf } from '../main.js';
-import { memoryBudgetOf, reportBatchPlan, startBackend } from '../options.js';
+import { memoryBudgetOf, reportBackend, reportBatchPlan, startBackend } from '../options.js';
 import { parseBool, parseInteger } from '../parse.js';
 import { makeProgress, type Progress } from '../progress.js';
 
@@ -24,12 +32,54 @@ export function exitCodeOf(result: SuiteResult, failOnUnreliable: boolean): numb
 }
 
 /** A suite's outcome as the CLI reports it: console table, report files, exit code (thrown as a typed error). */
-async function finish(result: SuiteResult, outputs: Parameters<typeof writeReports>[1], json: string | undefined, failOnUnreliable: boolean, io: Io): Promise<void> {
-  io.out(renderConsole(result));
-  await writeReports(result, { ...outputs, ...(json ? { json } : {}) });
+async function finish(result: SuiteResult, outputs: Parameters<typeof writeReports>[1], json: string | undefined, failOnUnreliable: boolean, io: Io, extra: ReportExtras = {}): Promise<void> {
+  io.out(renderConsole(result, { color: io.colour }));
+  // Signed last, over the final result, so the JSON written is exactly what the signature covers.
+  const final = extra.signingKey ? signResult(result, extra.signingKey) : result;
+  await writeReports(final, { ...outputs, ...(json ? { json } : {}), ...(extra.cyclonedx ? { cyclonedx: extra.cyclonedx } : {}) });
+  if (result.manifest.shard) {
+    // A shard's numbers are a slice: thresholds and checks are judged once, by robust merge. Only errors (a pin
+    // mismatch, bad input) fail a shard, so a CI step can run it without swallowing exit codes.
+    io.err(`robust: shard ${shardLabel(result.manifest.shard)}: thresholds and checks are judged by robust merge of all shards`);
+    return;
+  }
   const code = exitCodeOf(result, failOnUnreliable);
   if (code === 3) throw new RobustError('unreliable', 'the evaluation is unreliable (a self-check failed, see above) and --fail-on-unreliable is set');
   if (code === 1) throw new RobustError('check', `${result.verdict.failures.length} threshold(s) failed`);
+}
+
+/** The arguments after `robust` as the user typed them (commander keeps the full argv on the root command). */
+function commandLineOf(cmd: Command): string[] {
+  let root = cmd;
+  while (root.parent) root = root.parent;
+  const raw = (root as unknown as { rawArgs?: unknown }).rawArgs;
+  return Array.isArray(raw) ? raw.slice(2).map(String) : [];
+}
+
+/** Outputs beyond the config's: a signature over the JSON result and a CycloneDX ML-BOM. */
+interface ReportExtras {
+  signingKey?: KeyObject;
+  cyclonedx?: string;
+}
+
+/** Read the --sign key and check there is a JSON result to sign, before any work. */
+async function reportExtras(flags: { sign?: string; cyclonedx?: string }, hasJson: boolean): Promise<ReportExtras> {
+  if (flags.sign !== undefined && !hasJson) throw new UsageError('--sign signs the JSON result, and none is written; add --json <file> or outputs.json to the config');
+  return {
+    ...(flags.sign !== undefined ? { signingKey: await readPrivateKey(flags.sign) } : {}),
+    ...(flags.cyclonedx !== undefined ? { cyclonedx: flags.cyclonedx } : {}),
+  };
+}
+
+/** The report-file flags `robust test` and `robust merge` share. */
+interface ReportFlags {
+  junit?: string;
+  markdown?: string;
+  html?: string;
+}
+
+function reportOutputsOf(flags: ReportFlags): ReportFlags {
+  return { ...(flags.junit ? { junit: flags.junit } : {}), ...(flags.markdown ? { markdown: flags.markdown } : {}), ...(flags.html ? { html: flags.html } : {}) };
 }
 
 function progressSink(io: Io, quiet: boolean): (p: SuiteProgress) => void {
@@ -51,14 +101,20 @@ export function registerTestCommands(program: Command, io: Io): void {
   program
     .command('test')
     .description('run a robustness suite and judge it against its thresholds (exit 0 pass, 1 fail, 2 bad input, 3 unreliable)')
-    .option('--config <file>', 'suite file (.json or .yaml)', 'robust.config.json')
+    .option('--config <file>', 'suite file (.json or .yaml); default: robust.config.{json,yaml,yml} here or in a parent folder up to the repository root')
     .option('--shard <i/n>', 'run only the i-th of n deterministic slices of the examples (for CI matrix jobs)')
     .option('--fail-on-unreliable', 'exit 3 when a self-check says the evaluation may overstate robustness')
     .option('--adaptive <bool>', 'with defences: attack through BPDA/EOT gradients (true, default) or naively (false)', parseBool('--adaptive'))
-    .action(async (flags: { config: string; shard?: string; failOnUnreliable?: boolean; adaptive?: boolean }, self: Command) => {
+    .option('--junit <file>', 'also write JUnit XML (overrides outputs.junit of the suite)')
+    .option('--markdown <file>', 'also write a Markdown summary (overrides outputs.markdown)')
+    .option('--html <file>', 'also write the HTML report (overrides outputs.html)')
+    .option('--sign <key.pem>', 'sign the JSON result with this Ed25519 private key (openssl genpkey -algorithm ed25519); check it with robust verify')
+    .option('--cyclonedx <file>', 'also write a CycloneDX 1.6 ML-BOM (the model card with every robustness number)')
+    .action(async (flags: { config?: string; shard?: string; failOnUnreliable?: boolean; adaptive?: boolean; sign?: string; cyclonedx?: string } & ReportFlags, self: Command) => {
       const globals = globalsOf(self);
       const shard = flags.shard !== undefined ? parseShard(flags.shard) : undefined;
-      const loaded = await loadConfig(flags.config);
+      const loaded = await loadConfig(flags.config ?? discoverConfig());
+      const extras = await reportExtras(flags, Boolean(globals.json ?? loaded.config.outputs?.json));
       const backendFromCli = self.parent?.getOptionValueSource('backend') === 'cli';
       const seedFromCli = self.parent?.getOptionValueSource('seed') === 'cli';
       const result = await runSuite(loaded, {
@@ -69,10 +125,11 @@ export function registerTestCommands(program: Command, io: Io): void {
         ...(flags.adaptive !== undefined ? { adaptive: flags.adaptive } : {}),
         maxMemoryBytes: memoryBudgetOf(globals),
         onBatchPlan: (stage, plan) => reportBatchPlan(io, globals, stage, plan),
-        onBackend: (info) => globals.verbose && io.err(`backend: ${info.name}${info.threads !== undefined ? ` on ${info.threads} thread(s)` : ''}${info.skipped.length ? `; skipped ${info.skipped.map((s) => `${s.name} (${s.reason})`).join(', ')}` : ''}`),
+        onBackend: (info) => reportBackend(io, globals, info),
         onProgress: progressSink(io, globals.quiet),
+        commandLine: commandLineOf(self),
       });
-      await finish(result, loaded.config.outputs ?? {}, globals.json, Boolean(flags.failOnUnreliable), io);
+      await finish(result, { ...(loaded.config.outputs ?? {}), ...reportOutputsOf(flags) }, globals.json, Boolean(flags.failOnUnreliable), io, extras);
     });
 
   program
@@ -83,8 +140,11 @@ export function registerTestCommands(program: Command, io: Io): void {
     .option('--markdown <file>', 'also write a Markdown summary')
     .option('--html <file>', 'also write the HTML report')
     .option('--fail-on-unreliable', 'exit 3 when a self-check failed')
-    .action(async (files: string[], flags: { junit?: string; markdown?: string; html?: string; failOnUnreliable?: boolean }, self: Command) => {
+    .option('--sign <key.pem>', 'sign the merged JSON result (needs --json) with this Ed25519 private key')
+    .option('--cyclonedx <file>', 'also write a CycloneDX 1.6 ML-BOM')
+    .action(async (files: string[], flags: { failOnUnreliable?: boolean; sign?: string; cyclonedx?: string } & ReportFlags, self: Command) => {
       const globals = globalsOf(self);
+      const extras = await reportExtras(flags, Boolean(globals.json));
       const shards: SuiteResult[] = [];
       for (const f of files) {
         let text: string;
@@ -100,28 +160,66 @@ export function registerTestCommands(program: Command, io: Io): void {
         }
       }
       const merged = mergeResults(shards);
-      const outputs = { ...(flags.junit ? { junit: flags.junit } : {}), ...(flags.markdown ? { markdown: flags.markdown } : {}), ...(flags.html ? { html: flags.html } : {}) };
-      await finish(merged, outputs, globals.json, Boolean(flags.failOnUnreliable), io);
+      await finish(merged, reportOutputsOf(flags), globals.json, Boolean(flags.failOnUnreliable), io, extras);
     });
 
   program
     .command('init')
-    .description('write a commented starting suite (robust.config.yaml) for a model')
+    .description('write a commented starting suite (robust.config.yaml) for a model, with thresholds measured on its data')
     .requiredOption('--model <model.json>', 'the model to test')
-    .option('--data <source>', 'data source for the suite', 'mnist:test')
+    .option('--data <source>', 'data source for the suite (default mnist:test for a 28×28×1, 10-class model; otherwise asked on a terminal, required elsewhere)')
     .option('--n <count>', 'examples to evaluate', parseInteger('--n', 1), 500)
     .option('--out <file>', 'where to write the suite', 'robust.config.yaml')
     .option('--force', 'overwrite an existing file')
-    .action(async (flags: { model: string; data: string; n: number; out: string; force?: boolean }, self: Command) => {
+    .action(async (flags: { model: string; data?: string; n: number; out: string; force?: boolean }, self: Command) => {
       const globals = globalsOf(self);
       if (existsSync(flags.out) && !flags.force) throw new UsageError(`${flags.out} exists; pass --force to overwrite it or --out <file> to write elsewhere`);
       await startBackend(globals, io);
       const model = await loadModel(flags.model);
       try {
-        await writeFileAtomic(flags.out, initConfig(model, { configPath: flags.out, modelPath: flags.model, data: flags.data, n: flags.n }));
+        const data = flags.data ?? (takesMnist(model) ? 'mnist:test' : await askForData(model, io));
+        const measured = await measureStart(model, data, Math.min(flags.n, INIT_PROBE_EXAMPLES), globals.seed);
+        // A suite cannot ask for more examples than the data has.
+        const n = Math.min(flags.n, measured.total);
+        await writeFileAtomic(flags.out, initConfig(model, { configPath: flags.out, modelPath: flags.model, data, n, measured }));
+        io.out(`wrote ${flags.out} (clean accuracy ${measured.cleanAccuracy.toFixed(3)} on ${measured.n} examples of ${data}); run it with: robust test --config ${flags.out}`);
       } finally {
         model.dispose();
       }
-      io.out(`wrote ${flags.out}; run it with: robust test --config ${flags.out}`);
     });
+}
+
+/** How many examples `robust init` predicts to set its starting thresholds: enough for two decimals, quick. */
+const INIT_PROBE_EXAMPLES = 200;
+
+/**
+ * Clean accuracy of `model` on the first `n` examples of `data` (after checking the data fits the model), and
+ * robust accuracy under a short PGD at the suite's smallest eps, so `init` writes thresholds that fit.
+ */
+async function measureStart(model: Awaited<ReturnType<typeof loadModel>>, data: string, n: number, seed: string): Promise<InitMeasurement & { total: number }> {
+  const source = /^(mnist|npy|images|csv):/.test(data) ? data : `npy:${data}`;
+  const all = await loadDataset(source, { seed });
+  const ds = all.n > n ? { ...takeSubset(all, { n }), total: all.n } : all;
+  validateDataset(ds, { inputShape: model.inputShape, numClasses: model.numClasses, bounds: model.bounds });
+  const cleanAccuracy = accuracy(await predictLabels(model, ds), ds.y);
+  if (model.access !== 'gradients') return { cleanAccuracy, n: ds.n, total: all.n };
+  const eps = startingEps(model)[0]!;
+  const report = await runAttack(model, ds, { name: 'pgd', norm: 'linf', eps: [eps], options: { steps: 20, seed } }, { maxMemoryBytes: 'auto' });
+  return { cleanAccuracy, robustAccuracy: report.results[0]!.robustAccuracy, n: ds.n, total: all.n };
+}
+
+/** For a model that does not take MNIST digits: ask on a terminal, else refuse with what to pass. */
+async function askForData(model: { inputShape: number[]; numClasses: number }, io: Io): Promise<string> {
+  const what = `the model takes inputs of shape [${model.inputShape.join(', ')}] with ${model.numClasses} classes, not MNIST digits`;
+  if (!io.interactive || !process.stdin.isTTY) {
+    throw new UsageError(`${what}: pass --data <source> (npy:<x.npy>,<y.npy> | images:<dir> | csv:<file.csv>) with examples it was trained for`);
+  }
+  const rl = createInterface({ input: process.stdin, output: process.stderr });
+  try {
+    const answer = (await rl.question(`${what}.\nData to test it on (npy:<x.npy>,<y.npy> | images:<dir> | csv:<file.csv>): `)).trim();
+    if (answer === '') throw new UsageError(`no data given; pass --data <source>`);
+    return answer;
+  } finally {
+    rl.close();
+  }
 }

@@ -8,7 +8,7 @@ const cell = (v) => String(v).replace(/\|/g, '\\|');
  * @param {import('./attacks-docs.d.mts').DocsInput} input
  * @returns {string}
  */
-export function attacksMarkdown({ attacks: ATTACKS, defenses: DEFENSES, options: { defaultText, expectedText, kebab } }) {
+export function attacksMarkdown({ attacks: ATTACKS, defenses: DEFENSES, autoattackVersions, options: { defaultText, expectedText, kebab } }) {
   /** Each option's default as the tables list it, in the order the entry declares them (all from its schema). */
   const optionDefaults = (schema) => Object.entries(schema).flatMap(([key, spec]) => defaultText(key, spec) ?? []);
 
@@ -43,6 +43,20 @@ export function attacksMarkdown({ attacks: ATTACKS, defenses: DEFENSES, options:
         return `| \`${a.name}\` | \`${key}\` | \`--${kebab(key)}\` | ${cell(expectedText(spec))} | ${cell(fallback)} | ${cell(spec.doc)} |`;
       }),
     ),
+    '',
+    '## AutoAttack versions',
+    '',
+    'Pick one with `{ name: autoattack, options: { version: plus } }` in a suite file (or `version` in the API);',
+    'reports label the attack with it, e.g. `autoattack@linf (standard)`, and its JSON `params` carry it. Each',
+    'component runs only on the points the earlier ones left robust. `steps`, `restarts`, `targetClasses` and',
+    '`queries` override the budget of every component that has that option.',
+    '',
+    '| version | components, in order (options) | EOT passes per logit |',
+    '|---|---|---|',
+    ...Object.entries(autoattackVersions()).map(([version, v]) => {
+      const parts = v.components.map((c) => `\`${c.name}\` (${Object.entries(c.options).map(([k, x]) => `${k} ${JSON.stringify(x)}`).join(', ')})`);
+      return `| \`${version}\` | ${cell(parts.join(', '))} | ${v.eotIterations} |`;
+    }),
     '',
     '## Defences',
     '',

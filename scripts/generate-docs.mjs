@@ -5,8 +5,9 @@ import { ATTACKS } from '../dist/attacks/registry.js';
 import { DEFENSES } from '../dist/defenses/registry.js';
 import * as options from '../dist/options/schema.js';
 import { attacksMarkdown } from './attacks-docs.mjs';
+import { autoattackVersions } from '../dist/attacks/autoattack.js';
 
-writeFileSync(new URL('../docs/attacks.md', import.meta.url), attacksMarkdown({ attacks: ATTACKS, defenses: DEFENSES, options }));
+writeFileSync(new URL('../docs/attacks.md', import.meta.url), attacksMarkdown({ attacks: ATTACKS, defenses: DEFENSES, autoattackVersions, options }));
 console.log('wrote docs/attacks.md');
 
 const { scanDocsMarkdown } = await import('../dist/scan/docs.js');

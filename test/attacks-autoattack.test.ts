@@ -4,6 +4,7 @@ import type { Model } from '../src/models/types.js';
 import { autoattack } from '../src/attacks/autoattack.js';
 import { apgd, apgdT } from '../src/attacks/apgd.js';
 import { square } from '../src/attacks/square.js';
+import { fab, fabT } from '../src/attacks/fab.js';
 import { TEST_BACKENDS, activate, noLeak } from './helpers/backends.js';
 import { binaryLinear, labelledByModel, mlpModel } from './attacks.fixtures.js';
 
@@ -39,9 +40,13 @@ describe.each(TEST_BACKENDS)('autoattack on %s', (backend) => {
     const alone = {
       'apgd-ce': await apgd(model, x, y, { eps, steps: budget.steps, seed: budget.seed }),
       'apgd-t': await apgdT(model, x, y, { eps, steps: budget.steps, targetClasses: budget.targetClasses, seed: budget.seed }),
+      'fab-t': await fabT(model, x, y, { eps, steps: budget.steps, targetClasses: budget.targetClasses, seed: budget.seed }),
       square: await square(model, x, y, { eps, queries: budget.queries, seed: budget.seed }),
     };
+    // FAB-T is minimum-norm: alone, it breaks a point when what it finds lies within eps.
+    alone['fab-t'].isAdversarial.forEach((v, i) => (alone['fab-t'].isAdversarial[i] = v && (alone['fab-t'].perturbation.linf[i] as number) <= eps ? 1 : 0));
     const r = await autoattack(model, x, y, { eps, ...budget });
+    expect(r.version).toBe('standard');
     const count = (a: Uint8Array) => a.reduce((s, v) => s + v, 0);
     // The components disagree, so the union is a real test of the per-point worst case.
     const sizes = Object.values(alone).map((a) => count(a.isAdversarial));
@@ -75,7 +80,7 @@ describe.each(TEST_BACKENDS)('autoattack on %s', (backend) => {
       return out;
     });
     expect(r.queries).toBe(model.rows);
-    expect(r.components.map((c) => c.name)).toEqual(['apgd-ce', 'apgd-t', 'square']);
+    expect(r.components.map((c) => c.name)).toEqual(['apgd-ce', 'apgd-t', 'fab-t', 'square']);
     expect(r.components[0]?.attacked).toBe(30);
     for (let k = 1; k < r.components.length; k++) {
       const prev = r.components[k - 1];
@@ -84,7 +89,7 @@ describe.each(TEST_BACKENDS)('autoattack on %s', (backend) => {
     const byName = (n: string) => r.brokenBy.filter((b) => b === n).length;
     r.components.forEach((c) => expect(byName(c.name)).toBe(c.broken));
     expect(r.gradientEvaluations).toBe(r.components.reduce((s, c) => s + c.gradientEvaluations, 0));
-    expect(r.components[2]?.gradientEvaluations).toBe(0);
+    expect(r.components[3]?.gradientEvaluations).toBe(0);
     // APGD-T inside AutoAttack spends exactly what it spends alone on the survivors of APGD-CE.
     const survivors = [...r.brokenBy.keys()].filter((i) => r.brokenBy[i] !== 'apgd-ce');
     const xs = tf.gather(x, tf.tensor1d(survivors, 'int32'));
@@ -118,12 +123,39 @@ describe.each(TEST_BACKENDS)('autoattack on %s', (backend) => {
     model.dispose();
   });
 
+  it.each([
+    ['plus', ['apgd-ce', 'apgd-dlr', 'fab', 'square', 'apgd-t', 'fab-t']],
+    ['rand', ['apgd-ce', 'apgd-dlr']],
+  ] as const)('version %s runs its published components, says so, and is never weaker than plain FAB alone', async (version, names) => {
+    const model = mlpModel([12], 24, 10, 'aa/m3');
+    const { x, y } = await labelledByModel(model, 12, 'aa/x', 0, 1);
+    const eps = 0.05;
+    const small = { steps: 5, targetClasses: 2, queries: 20, restarts: 1, eotIterations: version === 'rand' ? 2 : 1, seed: 4 };
+    const r = await noLeak(async () => {
+      const out = await autoattack(model, x, y, { eps, version, ...small, attacks: undefined });
+      out.xAdv.dispose();
+      return out;
+    });
+    expect(r.version).toBe(version);
+    // Components stop once every point is broken; those that ran are the version's, in its order.
+    expect(names.slice(0, r.components.length)).toEqual(r.components.map((c) => c.name));
+    if (version === 'plus') {
+      const alone = await fab(model, x, y, { eps, steps: small.steps, seed: small.seed });
+      alone.isAdversarial.forEach((v, i) => v && (alone.perturbation.linf[i] as number) <= eps && expect(r.isAdversarial[i]).toBe(1));
+      alone.xAdv.dispose();
+    }
+    x.dispose();
+    model.dispose();
+  });
+
   it('refuses targeting and unknown attacks with one-line errors', async () => {
     const model = mlpModel([4], 8, 3, 'aa/err');
     const { x, y } = await labelledByModel(model, 2, 'aa/ex', 0, 1);
     await expect(autoattack(model, x, y, { eps: 0.1, targeting: { kind: 'random' } })).rejects.toThrow(/untargeted/);
     await expect(autoattack(model, x, y, {})).rejects.toThrow(/needs an eps/);
     await expect(autoattack(model, x, y, { eps: 0.1, attacks: [] })).rejects.toThrow(/at least one/);
+    await expect(autoattack(model, x, y, { eps: 0.1, attacks: ['pgd'] })).rejects.toThrow(/options.attacks/);
+    await expect(autoattack(model, x, y, { eps: 0.1, version: 'fast' as 'plus' })).rejects.toThrow(/options.version/);
     x.dispose();
     model.dispose();
   });

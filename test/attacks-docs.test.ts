@@ -4,8 +4,9 @@ import { attacksMarkdown } from '../scripts/attacks-docs.mjs';
 import { ATTACKS } from '../src/attacks/registry.js';
 import { DEFENSES } from '../src/defenses/registry.js';
 import * as options from '../src/options/schema.js';
+import { autoattackVersions } from '../src/attacks/autoattack.js';
 
-const attackTableMarkdown = () => attacksMarkdown({ attacks: ATTACKS, defenses: DEFENSES, options });
+const attackTableMarkdown = () => attacksMarkdown({ attacks: ATTACKS, defenses: DEFENSES, autoattackVersions, options });
 
 describe('docs/attacks.md', () => {
   it('is the table the registry renders (run npm run docs after changing an attack)', () => {

@@ -101,3 +101,40 @@ describe('autoattack on models/mnist-cnn (wasm)', () => {
     model.dispose();
   });
 });
+
+/** ~15 s each on 2 idle cores; several times that on a machine shared with other jobs. */
+const SLOW = 600_000;
+
+describe('minimum-norm attacks on models/mnist-cnn (wasm)', () => {
+  let model: LoadedModel;
+  let data: LoadedDataset;
+  let deepfoolL2: number;
+  const median = (v: number[]) => [...v].sort((a, b) => a - b)[Math.floor(v.length / 2)] as number;
+  const brokenL2 = (r: Awaited<ReturnType<typeof runAttack>>) => {
+    const e = r.results[0];
+    return e ? Array.from(e.norms.l2).filter((_, i) => r.cleanCorrect[i] && e.isAdversarial[i]) : [];
+  };
+  beforeAll(async () => {
+    if (!HAVE_MODEL) return;
+    await activate('wasm');
+    model = await loadModel(MODEL);
+    data = await loadDataset('mnist:test', { n: 10 });
+    deepfoolL2 = median(brokenL2(await runAttack(model, data, { name: 'deepfool', eps: null })));
+  });
+  afterAll(() => {
+    if (HAVE_MODEL) model.dispose();
+  });
+
+  it.skipIf(!HAVE_MODEL)(`cw with its defaults fools every digit, at a median L2 below 0.9× DeepFool's (skipped without ${MODEL})`, async () => {
+    // 81% of MNIST pixels sit at 0 or 1; the tanh box froze them and fooled about half the digits.
+    const r = await runAttack(model, data, { name: 'cw', eps: null });
+    expect(r.results[0]?.attackSuccessRate).toBe(1);
+    expect(median(brokenL2(r))).toBeLessThanOrEqual(0.9 * deepfoolL2);
+  }, SLOW);
+
+  it.skipIf(!HAVE_MODEL).each(['ddn', 'fmn'])(`%s (l2) with its defaults fools every digit, at a median L2 no larger than DeepFool's (skipped without ${MODEL})`, async (name) => {
+    const r = await runAttack(model, data, { name, norm: 'l2', eps: null });
+    expect(r.results[0]?.attackSuccessRate).toBe(1);
+    expect(median(brokenL2(r))).toBeLessThanOrEqual(deepfoolL2);
+  }, SLOW);
+});

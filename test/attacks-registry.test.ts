@@ -25,6 +25,8 @@ const EPS: Record<NormName, number> = { linf: 0.15, l2: 0.6, l1: 2 };
  */
 const FAST: Record<string, Record<string, unknown>> = {
   cw: { steps: 40, binarySteps: 5 },
+  fab: { steps: 20 },
+  'fab-t': { steps: 10, targetClasses: 2 },
 };
 
 /** Per-feature bounds that are not [0, 1]: alternately [−1, 2] and [−0.5, 1.5]. */

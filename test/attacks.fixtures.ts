@@ -91,3 +91,49 @@ export async function accuracy(model: Model, x: tf.Tensor, y: Int32Array): Promi
   t.dispose();
   return Array.from(ok).reduce((a, v) => a + v, 0) / y.length;
 }
+
+/**
+ * Exact smallest L2 change of x, inside the box [lo, hi], that brings w·x + c to 0 (binary linear model).
+ * KKT: δ_j = clip(−λ·sign(s)·w_j, lo − x_j, hi − x_j) with the scalar λ ≥ 0 that zeroes w·(x + δ) + c,
+ * found by bisection in double precision. Infinity when even the whole box cannot reach the boundary.
+ */
+export function boxedL2Distance(w: number[], c: number, x: number[], lo: number, hi: number): number {
+  const s = w.reduce((a, v, j) => a + v * (x[j] as number), c);
+  const sg = Math.sign(s);
+  const delta = (lam: number) => w.map((v, j) => Math.min(hi - (x[j] as number), Math.max(lo - (x[j] as number), -lam * sg * v)));
+  const reached = (lam: number) => sg * delta(lam).reduce((a, d, j) => a + d * (w[j] as number), s) <= 0;
+  let top = 1;
+  while (!reached(top)) {
+    top *= 2;
+    if (top > 1e12) return Infinity;
+  }
+  let bottom = 0;
+  for (let i = 0; i < 200; i++) {
+    const mid = (bottom + top) / 2;
+    if (reached(mid)) top = mid;
+    else bottom = mid;
+  }
+  return Math.sqrt(delta(top).reduce((a, d) => a + d * d, 0));
+}
+
+/**
+ * Inputs whose every feature sits at a bound (0 or 1), like the background and stroke pixels of MNIST,
+ * for a binary linear model: the exact box-constrained L2 distance of each, and its label. An attack that
+ * cannot move a feature off a bound (a saturated tanh box) fails every one of them.
+ */
+export function atBoundsProblem(d: number, n: number, seed: string) {
+  const w = normals(d, `${seed}/w`);
+  const c = 0.1;
+  const pts: number[][] = [];
+  const dist: number[] = [];
+  for (let i = 0; pts.length < n; i++) {
+    const p = uniforms(d, `${seed}/x${i}`).map((u) => (u < 0.5 ? 0 : 1));
+    const s = w.reduce((a, v, j) => a + v * (p[j] as number), c);
+    const exact = boxedL2Distance(w, c, p, 0, 1);
+    if (Math.abs(s) < 0.3 || !Number.isFinite(exact)) continue;
+    pts.push(p);
+    dist.push(exact);
+  }
+  const y = Int32Array.from(pts, (p) => (w.reduce((a, v, j) => a + v * (p[j] as number), c) > 0 ? 1 : 0));
+  return { w, c, pts, y, dist };
+}

@@ -496,3 +496,16 @@ describe('writeReports', () => {
     expect(readdirSync(dir)).toEqual([]);
   });
 });
+
+describe('attack versions in reports', () => {
+  it('name the AutoAttack version a suite ran in the console, Markdown and HTML tables, and keep it in the JSON params', () => {
+    const r = makeSuiteResult();
+    const first = r.attacks[0]!;
+    first.params = { ...first.params, version: 'plus' };
+    const label = `${first.id} (plus)`;
+    for (const text of [renderConsole(r, { color: false }), renderMarkdown(r), renderHtml(r)]) expect(text).toContain(label);
+    expect((roundTrip(r).attacks[0]!.params as { version?: string }).version).toBe('plus');
+    // An attack without versions keeps its bare id.
+    expect(renderMarkdown(r)).toContain(`| ${r.attacks[1]!.id} |`);
+  });
+});

@@ -1,61 +1,105 @@
 /**
  * @packageDocumentation
- * AutoAttack, standard version (Croce & Hein 2020, ICML, "Reliable evaluation of adversarial robustness
- * with an ensemble of diverse parameter-free attacks"): a fixed ensemble, each attack run only on the
- * points every earlier one left robust, so the result is the per-point worst case.
+ * AutoAttack (Croce & Hein 2020, ICML, "Reliable evaluation of adversarial robustness with an ensemble
+ * of diverse parameter-free attacks"): a fixed ensemble, each attack run only on the points every
+ * earlier one left robust, so the result is the per-point worst case. Versions, as the reference has them:
  *
- *   robust = points the model classifies correctly
- *   for attack in [APGD-CE, APGD-T, Square]:
- *     run attack on the robust points; the ones it breaks leave the robust set
+ *   standard  APGD-CE, APGD-T (9 targets), FAB-T (9 targets), Square (5000 queries); 1 restart each
+ *   plus      APGD-CE and APGD-DLR (5 restarts each), FAB (untargeted, 5 restarts), Square (5000
+ *             queries), APGD-T and FAB-T (9 targets, 1 restart)
+ *   rand      APGD-CE and APGD-DLR, 1 restart, each gradient the EOT average over 20 forward passes
+ *             (for randomised defences; see `eotIterations`)
  *
- * Standard defaults: APGD-CE 100 steps, 1 restart; APGD-T 100 steps, 9 target classes, 1 restart each;
- * Square 5000 queries, pInit 0.8; one seed for all. FAB-T is not included (robust has no FAB).
- * `attacks` runs a custom subset or order, and `steps`, `targetClasses`, `queries` shrink the budget.
- * Untargeted only; norms linf and l2. Needs gradients (Square alone needs only scores). Points that no
- * attack breaks keep xAdv = x, as in the reference.
+ * Components are registry entries (`AttackInfo`), run through their own `run` and so through the harness,
+ * each with the version's options; `attacks` picks another list of them, and `steps`, `restarts`,
+ * `targetClasses`, `queries` override the budget of every component that has that option. A
+ * minimum-norm component (FAB) breaks a point when it finds an adversarial example within eps.
+ * Untargeted only; norms linf and l2. Points no attack breaks keep xAdv = x, as in the reference.
  *
- * The result says which attack broke each point (`brokenBy`) and what each attack spent (`components`).
  * Every component draws its randomness from per-example streams keyed by the point's position in the
  * caller's batch, so a point's outcome under each component is the one that component gets running
  * alone on the whole batch with the same seed: AutoAttack is never weaker than any of its parts.
  *
  * @example
- *   const r = await autoattack(model, x, y, { eps: 8 / 255 });
- *   console.log(r.brokenBy); // e.g. ['apgd-ce', null, 'clean', 'apgd-t', ...]
+ *   const r = await autoattack(model, x, y, { eps: 8 / 255, version: 'plus' });
+ *   console.log(r.version, r.brokenBy); // 'plus', e.g. ['apgd-ce', null, 'clean', 'fab', ...]
  *   r.xAdv.dispose();
  */
 import { tf } from '../tf.js';
 import { InputError, UsageError } from '../errors.js';
-import { apgd, apgdT } from './apgd.js';
-import { attackOptions } from './core/options.js';
+import { apgdCeInfo, apgdDlrInfo, apgdTInfo } from './apgd.js';
 import { defaultsOf, type OptionSchema } from '../options/schema.js';
+import { attackOptions } from './core/options.js';
 import { perExample, perturbationNorms } from './core/norms.js';
+import { fabInfo, fabTInfo } from './fab.js';
 import type { Model } from '../models/types.js';
 import type { AttackInfo, AttackResult, CommonAttackOptions } from './core/types.js';
-import { square } from './square.js';
+import { squareInfo } from './square.js';
 
-/** The attacks AutoAttack can run. */
-export type AutoAttackComponent = 'apgd-ce' | 'apgd-t' | 'square';
+/** The published versions. */
+export type AutoAttackVersion = 'standard' | 'plus' | 'rand';
+export const AUTOATTACK_VERSIONS: readonly AutoAttackVersion[] = ['standard', 'plus', 'rand'];
+
+/** The registry entries AutoAttack can run, by name. */
+const COMPONENTS: Record<string, AttackInfo> = Object.fromEntries(
+  [apgdCeInfo, apgdDlrInfo, apgdTInfo, fabInfo, fabTInfo, squareInfo].map((info) => [info.name, info as AttackInfo]),
+);
+
+/** One component of a version: a registry name and the options the version gives it. */
+export interface AutoAttackComponent {
+  name: string;
+  options: Record<string, unknown>;
+}
+
+const one = { restarts: 1 };
+const five = { restarts: 5 };
+const targets9 = { restarts: 1, targetClasses: 9 };
+const queries5000 = { queries: 5000 };
+const VERSIONS: Record<AutoAttackVersion, { components: AutoAttackComponent[]; eotIterations: number }> = {
+  standard: {
+    components: [{ name: 'apgd-ce', options: one }, { name: 'apgd-t', options: targets9 }, { name: 'fab-t', options: targets9 }, { name: 'square', options: queries5000 }],
+    eotIterations: 1,
+  },
+  plus: {
+    components: [
+      { name: 'apgd-ce', options: five }, { name: 'apgd-dlr', options: five }, { name: 'fab', options: five },
+      { name: 'square', options: queries5000 }, { name: 'apgd-t', options: targets9 }, { name: 'fab-t', options: targets9 },
+    ],
+    eotIterations: 1,
+  },
+  rand: { components: [{ name: 'apgd-ce', options: one }, { name: 'apgd-dlr', options: one }], eotIterations: 20 },
+};
+
+/** The published versions' components, in order, with the options each gets (for docs and reports). */
+export function autoattackVersions(): Record<AutoAttackVersion, { components: AutoAttackComponent[]; eotIterations: number }> {
+  return structuredClone(VERSIONS);
+}
 
 /** Options of `autoattack`. */
 export interface AutoAttackOptions extends CommonAttackOptions {
-  /** Attacks to run, in order. Default ['apgd-ce', 'apgd-t', 'square'] (the standard version without FAB-T). */
-  attacks?: AutoAttackComponent[];
-  /** APGD iterations (APGD-CE and each APGD-T target). Default 100. */
+  /** Which published version to run. Default 'standard'. */
+  version?: AutoAttackVersion;
+  /** Registry names of the attacks to run instead of the version's, in order (each with the version's options for it, if any). */
+  attacks?: string[];
+  /** Iterations of every component that has steps (APGD, FAB). Default: each component's own (100). */
   steps?: number;
-  /** APGD restarts. Default 1. */
+  /** Restarts of every component that has restarts. Default: the version's. */
   restarts?: number;
-  /** APGD-T target classes. Default 9. */
+  /** Target classes of APGD-T and FAB-T. Default: the version's (9). */
   targetClasses?: number;
-  /** Square's query budget per example. Default 5000. */
+  /** Square's query budget per example. Default: the version's (5000). */
   queries?: number;
-  /** Keys of the per-example random streams (see `ApgdOptions.exampleIds`). Default 0..b−1. */
-  exampleIds?: ArrayLike<number>;
+  /**
+   * Forward passes averaged into every logit, and so every gradient (EOT), for a model that draws fresh
+   * randomness on every call. Default 20 for 'rand', else 1. Each gradient evaluation and query counted then
+   * stands for this many passes. (The reference averages loss gradients; this averages logits.)
+   */
+  eotIterations?: number;
 }
 
 /** What one component did. */
 export interface ComponentReport {
-  name: AutoAttackComponent;
+  name: string;
   /** Points it ran on (those still robust). */
   attacked: number;
   /** Points it broke. */
@@ -64,29 +108,38 @@ export interface ComponentReport {
   queries: number;
 }
 
-/** AutoAttack's result: the worst case per point, and who found it. */
+/** AutoAttack's result: the worst case per point, who found it, and which version ran. */
 export interface AutoAttackResult extends AttackResult {
+  version: AutoAttackVersion;
   /** Per point: the attack that broke it, 'clean' when the model was already wrong, or null when it held. */
-  brokenBy: (AutoAttackComponent | 'clean' | null)[];
+  brokenBy: (string | null)[];
   /** One entry per attack run, in order. */
   components: ComponentReport[];
 }
 
 const OPTIONS = {
-  attacks: { type: 'enum-array', values: ['apgd-ce', 'apgd-t', 'square'] as AutoAttackComponent[], default: ['apgd-ce', 'apgd-t', 'square'] as AutoAttackComponent[], doc: 'attacks to run, in order' },
-  steps: { type: 'integer', min: 1, default: 100, doc: 'APGD iterations (APGD-CE and each APGD-T target)' },
-  restarts: { type: 'integer', min: 1, default: 1, doc: 'APGD restarts' },
-  targetClasses: { type: 'integer', min: 1, default: 9, doc: 'APGD-T target classes' },
-  queries: { type: 'integer', min: 2, default: 5000, doc: "Square's query budget per example" },
+  version: { type: 'enum', values: AUTOATTACK_VERSIONS, default: 'standard', doc: 'published version: standard, plus or rand' },
+  attacks: { type: 'enum-array', values: Object.keys(COMPONENTS), doc: "attacks to run instead of the version's, in order" },
+  steps: { type: 'integer', min: 1, doc: "iterations of every component that has steps (default: each one's own, 100)" },
+  restarts: { type: 'integer', min: 1, doc: "restarts of every component that has them (default: the version's)" },
+  targetClasses: { type: 'integer', min: 1, doc: "target classes of APGD-T and FAB-T (default: the version's, 9)" },
+  queries: { type: 'integer', min: 2, doc: "Square's query budget per example (default: the version's, 5000)" },
+  eotIterations: { type: 'integer', min: 1, doc: 'forward passes averaged into every logit, EOT (default: 20 for rand, else 1)' },
 } as const satisfies OptionSchema;
 const DEFAULTS = { norm: 'linf' as const, ...defaultsOf(OPTIONS) };
+const BUDGET_KEYS = ['steps', 'restarts', 'targetClasses', 'queries'] as const;
+
+/** `model` with every logit the mean of `n` forward passes (EOT for a model with random draws per call). */
+function averaged(model: Model, n: number): Model {
+  if (n === 1) return model;
+  return { ...model, predict: (x) => tf.tidy(() => tf.div(tf.addN(Array.from({ length: n }, () => model.predict(x))), n) as tf.Tensor2D) };
+}
 
 /** Rows `rows` of `sub` (one per index in `idx`) written over `base`; consumes nothing. */
 function scatterRows(base: tf.Tensor, sub: tf.Tensor, idx: number[], rows: number[]): tf.Tensor {
   return tf.tidy(() => {
-    const n = base.shape[0] ?? 0;
-    const from = new Int32Array(n);
-    const sel = new Uint8Array(n);
+    const from = new Int32Array(base.shape[0] ?? 0);
+    const sel = new Uint8Array(base.shape[0] ?? 0);
     for (const j of rows) {
       from[idx[j] ?? 0] = j;
       sel[idx[j] ?? 0] = 1;
@@ -96,25 +149,40 @@ function scatterRows(base: tf.Tensor, sub: tf.Tensor, idx: number[], rows: numbe
   });
 }
 
+/** The components to run, each with its options: the version's, `attacks` if given, budget overrides on top. */
+function plan(o: AutoAttackOptions & { version: AutoAttackVersion }): { info: AttackInfo; options: Record<string, unknown> }[] {
+  const version = VERSIONS[o.version];
+  if (!version) throw new UsageError(`autoattack: unknown version "${String(o.version)}"; choose one of ${AUTOATTACK_VERSIONS.join(', ')}`);
+  const names = o.attacks ?? version.components.map((c) => c.name);
+  if (names.length === 0) throw new UsageError(`autoattack: attacks is empty; name at least one of ${Object.keys(COMPONENTS).join(', ')}`);
+  return names.map((name) => {
+    const info = COMPONENTS[name];
+    if (!info) throw new UsageError(`autoattack: unknown attack "${name}"; choose from ${Object.keys(COMPONENTS).join(', ')}`);
+    const options = { ...(version.components.find((c) => c.name === name)?.options ?? {}) };
+    for (const key of BUDGET_KEYS) {
+      const value = o[key];
+      if (value !== undefined && key in info.options) options[key] = value;
+    }
+    return { info, options };
+  });
+}
+
 /**
- * AutoAttack (Croce & Hein 2020), standard version without FAB-T. See the module comment.
+ * AutoAttack (Croce & Hein 2020), standard, plus or rand. See the module comment.
  * @example
  *   const r = await autoattack(model, x, y, { eps: 0.3, steps: 20, targetClasses: 3, queries: 500 });
  */
-export async function autoattack(
-  model: Model,
-  x: tf.Tensor,
-  y: Int32Array,
-  options: AutoAttackOptions = {},
-): Promise<AutoAttackResult> {
+export async function autoattack(model: Model, x: tf.Tensor, y: Int32Array, options: AutoAttackOptions = {}): Promise<AutoAttackResult> {
   const o = attackOptions('autoattack', OPTIONS, DEFAULTS, options);
   const n = y.length;
   if ((o.targeting?.kind ?? 'untargeted') !== 'untargeted') {
-    throw new UsageError('autoattack is untargeted (APGD-T picks its own targets): drop --targeted');
+    throw new UsageError('autoattack is untargeted (APGD-T and FAB-T pick their own targets): drop --targeted');
   }
   if (o.eps === undefined) throw new UsageError('autoattack needs an eps (e.g. --eps 0.3)');
   if (typeof o.eps !== 'number' && o.eps.length !== n) throw new InputError(`autoattack: ${o.eps.length} eps values for ${n} inputs`);
   if (o.norm !== 'linf' && o.norm !== 'l2') throw new UsageError(`autoattack supports --norm linf|l2, not ${o.norm}`);
+  const steps = plan(o);
+  const eot = o.eotIterations ?? VERSIONS[o.version].eotIterations;
   if (x.shape[0] !== n) throw new InputError(`autoattack: ${x.shape[0]} inputs but ${n} labels`);
   const shape = x.shape.slice(1);
   if (shape.length !== model.inputShape.length || shape.some((v, i) => v !== model.inputShape[i])) {
@@ -122,6 +190,8 @@ export async function autoattack(
   }
   const ids = o.exampleIds ? Array.from(o.exampleIds) : [...Array(n).keys()];
   if (ids.length !== n) throw new UsageError(`autoattack: ${ids.length} exampleIds for ${n} examples; pass one per example`);
+  const epsOf = (i: number) => (typeof o.eps === 'number' ? o.eps : ((o.eps as Float32Array)[i] ?? 0));
+  const target = averaged(model, eot);
 
   const ownsClean = o.cleanLogits === undefined;
   const clean = o.cleanLogits ?? tf.tidy(() => model.predict(x));
@@ -132,46 +202,40 @@ export async function autoattack(
     const wrongT = tf.tidy(() => tf.notEqual(tf.argMax(clean, 1), tf.tensor1d(y, 'int32')));
     const wrong = await wrongT.data();
     wrongT.dispose();
-    const brokenBy: AutoAttackResult['brokenBy'] = Array.from(wrong, (v) => (v ? 'clean' : null));
+    const brokenBy: (string | null)[] = Array.from(wrong, (v) => (v ? 'clean' : null));
     const components: ComponentReport[] = [];
-    for (const name of o.attacks) {
+    for (const { info, options: own } of steps) {
       const idx = brokenBy.flatMap((b, i) => (b === null ? [i] : []));
       if (idx.length === 0) break;
       const idxT = tf.tensor1d(idx, 'int32');
       const xs = tf.gather(x, idxT);
       const cs = tf.gather(clean, idxT);
       idxT.dispose();
-      const common: CommonAttackOptions & { exampleIds: number[] } = {
-        norm: o.norm,
-        eps: typeof o.eps === 'number' ? o.eps : Float32Array.from(idx, (i) => (o.eps as Float32Array)[i] ?? 0),
-        seed: o.seed,
-        mask: o.mask,
-        bounds: o.bounds,
-        earlyStop: o.earlyStop,
-        cleanLogits: cs,
-        exampleIds: idx.map((i) => ids[i] ?? i),
-      };
+      const eps = Float32Array.from(idx, epsOf);
       const ys = Int32Array.from(idx, (i) => y[i] ?? 0);
       let r: AttackResult;
       try {
-        if (name === 'apgd-ce') r = await apgd(model, xs, ys, { ...common, loss: 'ce', steps: o.steps, restarts: o.restarts });
-        else if (name === 'apgd-t') r = await apgdT(model, xs, ys, { ...common, steps: o.steps, restarts: o.restarts, targetClasses: o.targetClasses });
-        else if (name === 'square') r = await square(model, xs, ys, { ...common, queries: o.queries });
-        else throw new UsageError(`autoattack: unknown attack "${String(name)}"; choose from apgd-ce, apgd-t, square`);
+        r = await info.run(target, xs, ys, {
+          ...own, norm: o.norm, eps, seed: o.seed, mask: o.mask, bounds: o.bounds, earlyStop: o.earlyStop,
+          cleanLogits: cs, exampleIds: idx.map((i) => ids[i] ?? i),
+        } as CommonAttackOptions);
       } finally {
         tf.dispose([xs, cs]);
       }
-      const hits = [...r.isAdversarial.keys()].filter((j) => r.isAdversarial[j]);
+      // A minimum-norm component's find counts only within eps.
+      const size = info.kind === 'minimum-norm' ? r.perturbation[o.norm] : null;
+      const hits = [...r.isAdversarial.keys()].filter((j) => r.isAdversarial[j] && (!size || (size[j] as number) <= (eps[j] as number)));
       const next = scatterRows(xAdv, r.xAdv, idx, hits);
       tf.dispose([xAdv, r.xAdv]);
       xAdv = next;
-      for (const j of hits) brokenBy[idx[j] ?? 0] = name;
+      for (const j of hits) brokenBy[idx[j] ?? 0] = info.name;
       gradientEvaluations += r.gradientEvaluations;
       queries += r.queries;
-      components.push({ name, attacked: idx.length, broken: hits.length, gradientEvaluations: r.gradientEvaluations, queries: r.queries });
+      components.push({ name: info.name, attacked: idx.length, broken: hits.length, gradientEvaluations: r.gradientEvaluations, queries: r.queries });
     }
     return {
       xAdv,
+      version: o.version,
       isAdversarial: Uint8Array.from(brokenBy, (b) => (b === null ? 0 : 1)),
       perturbation: await perturbationNorms(x, xAdv),
       gradientEvaluations,
@@ -190,7 +254,7 @@ export async function autoattack(
 /** Registry entry of `autoattack`. */
 export const autoattackInfo: AttackInfo<AutoAttackOptions> = {
   name: 'autoattack',
-  title: 'AutoAttack, standard ensemble (APGD-CE, APGD-T, Square)',
+  title: 'AutoAttack: standard (APGD-CE, APGD-T, FAB-T, Square), plus, or rand',
   paper: 'Croce & Hein 2020, Reliable evaluation of adversarial robustness with an ensemble of diverse parameter-free attacks (ICML)',
   kind: 'fixed-eps',
   norms: ['linf', 'l2'],

@@ -7,6 +7,10 @@ export { pgd, pgdInfo, type PgdOptions } from './pgd.js';
 export { mifgsm, mifgsmInfo, type MifgsmOptions } from './mifgsm.js';
 export { cw, cwInfo, type CwOptions } from './cw.js';
 export { deepfool, deepfoolInfo, type DeepFoolOptions } from './deepfool.js';
+export { ddn, ddnInfo, type DdnOptions } from './ddn.js';
+export { fmn, fmnInfo, type FmnOptions } from './fmn.js';
+export { fab, fabT, fabInfo, fabTInfo, type FabOptions, type FabTOptions } from './fab.js';
+export { projectOnHyperplane } from './core/hyperplane.js';
 export { apgd, apgdT, apgdCeInfo, apgdDlrInfo, apgdTInfo, type ApgdOptions, type ApgdTOptions } from './apgd.js';
 export { square, squareInfo, type SquareOptions } from './square.js';
 export { autoattack, autoattackInfo, type AutoAttackOptions, type AutoAttackResult } from './autoattack.js';
@@ -26,7 +30,7 @@ export { AttackRun, harness, type AttackMeta, type GradientResult, type Objectiv
 export { NORMS, NORM_NAMES, exactSign, l1, l2, linf, perturbationNorms, type Norm, type NormName, type Radius } from './core/norms.js';
 export { crossEntropy, dlr, margin, maxOther, pick } from './core/losses.js';
 export { adversarialMask, resolveTargets } from './core/criteria.js';
-export { applyMask, boundTensors, clip, type BoundTensors } from '../tensor/bounds.js';
+export { applyMask, boundTensors, clip, meanRange, type BoundTensors } from '../tensor/bounds.js';
 export { makeRng, type Rng } from '../tensor/random.js';
 export { checkConstraints, hasConstraints, projectFeasible, type FeatureConstraints } from './core/constraints.js';
 export type {

@@ -5,8 +5,11 @@ import { checkOptions, suggest } from '../options/schema.js';
 import { COMMON_OPTIONS } from './core/options.js';
 import type { AttackInfo } from './core/types.js';
 import { cwInfo } from './cw.js';
+import { ddnInfo } from './ddn.js';
 import { deepfoolInfo } from './deepfool.js';
+import { fabInfo, fabTInfo } from './fab.js';
 import { fgsmInfo } from './fgsm.js';
+import { fmnInfo } from './fmn.js';
 import { mifgsmInfo } from './mifgsm.js';
 import { pgdInfo } from './pgd.js';
 import { squareInfo } from './square.js';
@@ -23,6 +26,10 @@ export const ATTACKS: AttackInfo[] = [
   mifgsmInfo,
   cwInfo,
   deepfoolInfo,
+  ddnInfo,
+  fmnInfo,
+  fabInfo,
+  fabTInfo,
   // ── Add new attacks below (apgd-ce, apgd-dlr, apgd-t, square, autoattack). ──
   apgdCeInfo,
   apgdDlrInfo,

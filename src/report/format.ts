@@ -71,7 +71,7 @@ export function shardLabel(shard: NonNullable<SuiteResult['manifest']['shard']>,
 
 /** One row of the attack × eps table: an attack's outcome at one eps, or the worst case over attacks. */
 export interface ResultRow {
-  /** The attack id ("pgd@linf"), or "worst@linf" for the worst case. */
+  /** The attack's label (`attackLabel`: "pgd@linf", "autoattack@linf (standard)"), or "worst@linf" for the worst case. */
   group: string;
   /** The outcome key thresholds refer to ("pgd@linf:0.3"). */
   key: string;
@@ -92,6 +92,12 @@ export function thresholdsByKey(result: SuiteResult): Map<string, ThresholdOutco
   return new Map(result.thresholds.map((t) => [t.key, t]));
 }
 
+/** How reports name an attack: its id, with the version of an attack that has versions (AutoAttack's). */
+export function attackLabel(attack: { id: string; params: Record<string, unknown> }): string {
+  const version = attack.params['version'];
+  return typeof version === 'string' ? `${attack.id} (${version})` : attack.id;
+}
+
 /** Every attack's rows in order, then the worst-case rows. */
 export function resultRows(result: SuiteResult): ResultRow[] {
   const thresholds = thresholdsByKey(result);
@@ -99,7 +105,7 @@ export function resultRows(result: SuiteResult): ResultRow[] {
   for (const attack of result.attacks) {
     for (const r of attack.results) {
       rows.push({
-        group: attack.id,
+        group: attackLabel(attack),
         key: r.key,
         norm: attack.norm,
         eps: r.eps,

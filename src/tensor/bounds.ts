@@ -42,3 +42,23 @@ export function applyMask(x: tf.Tensor, xAdv: tf.Tensor, mask: tf.Tensor | null)
   if (!mask) return tf.clone(xAdv);
   return tf.tidy(() => tf.where(tf.greater(mask, 0), xAdv, x));
 }
+
+/** Mean of hi − lo over the features of one example of shape `shape`: the unit of scale-free radii and steps (1 for [0, 1] images). */
+export async function meanRange(b: BoundTensors, shape: number[]): Promise<number> {
+  const t = tf.tidy(() => tf.mean(tf.mul(tf.sub(b.hi, b.lo), tf.ones([1, ...shape]))));
+  const v = (await t.data())[0] as number;
+  t.dispose();
+  return v;
+}
+
+/**
+ * `grad` with the components that point out of the box zeroed: those of features at their lower bound
+ * with a negative component, and at their upper bound with a positive one (an ascent step along `grad`
+ * cannot move them). A step or a linearised distance from what is left spends nothing on clipped moves.
+ */
+export function inwardGradient(grad: tf.Tensor, x: tf.Tensor, b: BoundTensors): tf.Tensor {
+  return tf.tidy(() => {
+    const blocked = tf.logicalOr(tf.logicalAnd(tf.lessEqual(x, b.lo), tf.less(grad, 0)), tf.logicalAnd(tf.greaterEqual(x, b.hi), tf.greater(grad, 0)));
+    return tf.where(blocked, tf.zerosLike(grad), grad);
+  });
+}

@@ -2,6 +2,7 @@ import { tf } from '../../tf.js';
 import { UsageError } from '../../errors.js';
 import type { Model } from '../../models/types.js';
 import { resolveTargetLabels } from './harness.js';
+import { NORMS } from './norms.js';
 import type { AttackInfo, AttackResult, CommonAttackOptions, PerturbationNorms, Targeting } from './types.js';
 import { scatterRows, selectRows } from '../../tensor/rows.js';
 
@@ -79,7 +80,6 @@ export async function attackManyEps(
 
     if (info.kind === 'minimum-norm') {
       const norm = options.norm ?? info.norms[0] ?? 'l2';
-      if (norm === 'l1' && epsList) throw new UsageError(`${info.name}: several epsilons are supported for linf and l2 only`);
       const found = await info.run(model, x, y, { ...options, cleanLogits: clean, targeting: targetingFor(null) });
       gradientEvaluations += found.gradientEvaluations;
       queries += found.queries;
@@ -87,7 +87,15 @@ export async function attackManyEps(
         results.push({ eps: null, ...found });
         return { results, cleanCorrect, targets, gradientEvaluations, queries };
       }
-      const size = found.perturbation[norm === 'linf' ? 'linf' : 'l2'];
+      // Results carry Linf, L2 and L0 sizes; an L1 run measures its own.
+      let size: Float32Array;
+      if (norm === 'l1') {
+        const t = tf.tidy(() => NORMS.l1.distance(tf.sub(found.xAdv, x)));
+        size = (await t.data()) as Float32Array;
+        t.dispose();
+      } else {
+        size = found.perturbation[norm === 'linf' ? 'linf' : 'l2'];
+      }
       try {
         for (const eps of epsList) {
           const ok = Uint8Array.from(found.isAdversarial, (a, i) => (a && (size[i] as number) <= eps ? 1 : 0));

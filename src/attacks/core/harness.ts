@@ -68,6 +68,7 @@ export class AttackRun {
   private result: tf.Tensor;
   private readonly hasCandidate: Uint8Array;
   private readonly score: Float32Array;
+  private readonly smallest: Float32Array;
   private starts = 0;
 
   private constructor(
@@ -97,6 +98,7 @@ export class AttackRun {
     this.result = tf.clone(xAll);
     this.hasCandidate = new Uint8Array(this.n);
     this.score = new Float32Array(this.n).fill(-Infinity);
+    this.smallest = new Float32Array(this.n).fill(Infinity);
   }
 
   /** Check the options against the attack and the model, run the clean pass, and build the working batch. */
@@ -322,6 +324,51 @@ export class AttackRun {
   }
 
   /**
+   * A minimum-norm attack's best-so-far: row r of `rows` (working example `local[r]`, default r) becomes
+   * that example's result when `fooled[r]` is 1 and `size[r]` is below the smallest size kept for it so far.
+   */
+  keepSmallest(rows: tf.Tensor, fooled: ArrayLike<number>, size: ArrayLike<number>, local?: readonly number[]): void {
+    const improved: number[] = [];
+    const rowOf: number[] = [];
+    for (let r = 0; r < fooled.length; r++) {
+      const j = local ? (local[r] as number) : r;
+      const i = this.active[j] as number;
+      if (fooled[r] && (size[r] as number) < (this.smallest[i] as number)) {
+        this.smallest[i] = size[r] as number;
+        improved.push(j);
+        rowOf.push(r);
+      }
+    }
+    this.write(rows, improved, rowOf);
+  }
+
+  /** Per working example, the smallest size `keepSmallest` has kept for it (Infinity where none). */
+  smallestSizes(): Float32Array {
+    return Float32Array.from(this.active, (i) => this.smallest[i] as number);
+  }
+
+  /**
+   * `keepSmallest` judged by the harness's criterion: `logits` are those of `xAdv` (rows `local`, default
+   * the whole working batch), sizes are in the run's norm. Consumes nothing; returns per row 1 where it
+   * fools the model, and its size.
+   */
+  async keepFooling(xAdv: tf.Tensor, logits: tf.Tensor2D, local?: readonly number[]): Promise<{ fooled: Uint8Array; size: Float32Array }> {
+    const stats = tf.tidy(() => {
+      const at = local ? tf.tensor1d(Int32Array.from(local), 'int32') : null;
+      const y = at ? tf.gather(this.y, at) : this.y;
+      const labels = at ? tf.gather(this.labels, at) : this.labels;
+      const x = at ? tf.gather(this.x, at) : this.x;
+      const fooled = tf.cast(adversarialMask(logits, y as tf.Tensor1D, this.targeted ? (labels as tf.Tensor1D) : null), 'float32');
+      return tf.concat([fooled, this.norm.distance(tf.sub(xAdv, x))]);
+    });
+    const s = (await stats.data()) as Float32Array;
+    stats.dispose();
+    const k = s.length / 2;
+    this.keepSmallest(xAdv, s.subarray(0, k), s.subarray(k), local);
+    return { fooled: Uint8Array.from(s.subarray(0, k)), size: s.slice(k) };
+  }
+
+  /**
    * Constrain, evaluate once and measure every result. The caller owns the returned `xAdv`. With feature
    * constraints, the constrained point is then projected onto the valid inputs (see constraints.ts), so
    * the model is evaluated, and success decided, on what a user could actually submit.
@@ -382,12 +429,20 @@ export class AttackRun {
   }
 
   /**
-   * Write working-batch rows `local` of `rows` into the results (a gather and a select, no host copy):
-   * `endRestart` writes what fooled the model, and a minimum-norm attack its best-so-far.
+   * Write rows of `rows` (`rowOf`, default `local`) as the results of working examples `local` (a gather and a
+   * select, no host copy): `endRestart` writes what fooled the model, and a minimum-norm attack its best-so-far.
    */
-  write(rows: tf.Tensor, local: number[]): void {
+  write(rows: tf.Tensor, local: number[], rowOf?: number[]): void {
     if (local.length === 0) return;
-    const next = scatterRows(this.result, rows, this.active, local);
+    let next: tf.Tensor;
+    if (rowOf === undefined) {
+      next = scatterRows(this.result, rows, this.active, local);
+    } else {
+      // Row rowOf[k] of `rows` goes to the result row of working example local[k].
+      const into = new Array<number>(rows.shape[0] ?? 0).fill(0);
+      rowOf.forEach((r, k) => (into[r] = this.active[local[k] as number] as number));
+      next = scatterRows(this.result, rows, into, rowOf);
+    }
     this.result.dispose();
     this.result = next;
   }

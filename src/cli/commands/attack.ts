@@ -51,6 +51,8 @@ export function optionFlags(): OptionFlag[] {
   const flags = new Map<string, OptionFlag>();
   for (const info of ATTACKS) {
     for (const [key, spec] of Object.entries(info.options)) {
+      // --version is robust's own (commander answers it before any command): AutoAttack's version is set in a suite file or the API.
+      if (key === 'version') continue;
       const flag = flags.get(key) ?? { key, spec, attacks: [] };
       flag.attacks.push(info.name);
       flags.set(key, flag);

@@ -1,0 +1,115 @@
+import { tf } from '../tf.js';
+import { applyMask, clip, inwardGradient, meanRange } from '../tensor/bounds.js';
+import { defaultsOf, type OptionSchema } from '../options/schema.js';
+import { harness, type AttackMeta } from './core/harness.js';
+import { attackOptions } from './core/options.js';
+import { flat, l2, type NormName } from './core/norms.js';
+import type { AttackFn, AttackInfo, CommonAttackOptions } from './core/types.js';
+
+/** Options of `fmn`. */
+export interface FmnOptions extends CommonAttackOptions {
+  /** Iterations. Default 100. */
+  steps?: number;
+  /** Step size α₀ of the first iteration, in units of the mean input range; cosine-annealed to α₀/100. Default 1 (paper). */
+  stepSize?: number;
+  /** Initial factor γ₀ by which ε shrinks or grows; cosine-annealed to `gammaFinal`. Default 0.05 (paper). */
+  gamma?: number;
+  /** Final γ. Default 0.001 (paper). */
+  gammaFinal?: number;
+}
+
+const META: AttackMeta = { name: 'fmn', kind: 'minimum-norm', norms: ['l2', 'linf', 'l1'], needs: 'gradients', targeted: true };
+const OPTIONS = {
+  steps: { type: 'integer', min: 1, default: 100, doc: 'iterations' },
+  stepSize: { type: 'number', min: 0, exclusiveMin: true, default: 1, doc: 'first step size, in units of the input range; cosine-annealed to a hundredth' },
+  gamma: { type: 'number', min: 0, max: 1, exclusiveMin: true, exclusiveMax: true, default: 0.05, doc: 'first factor by which ε shrinks or grows; cosine-annealed to gammaFinal' },
+  gammaFinal: { type: 'number', min: 0, max: 1, exclusiveMax: true, default: 0.001, doc: 'last such factor' },
+} as const satisfies OptionSchema;
+const DEFAULTS = { norm: 'l2' as const, ...defaultsOf(OPTIONS) };
+
+/** ‖g‖ in the dual of each norm, per example: what turns a logit gap into a linearised distance. */
+const DUAL: Record<NormName, (g: tf.Tensor) => tf.Tensor1D> = {
+  l2: (g) => l2.distance(g),
+  linf: (g) => tf.tidy(() => tf.sum(tf.abs(flat(g)), 1) as tf.Tensor1D),
+  l1: (g) => tf.tidy(() => tf.max(tf.abs(flat(g)), 1) as tf.Tensor1D),
+};
+
+/**
+ * Fast Minimum-Norm attack (Pintor, Roli, Brendel & Biggio 2021, "Fast Minimum-norm Adversarial Attacks
+ * through Adaptive Norm Constraints", NeurIPS), for L2, Linf and L1. Each step ascends the logit margin
+ * m = max_{j≠y} z_j − z_y (targeted: z_t − max_{j≠t} z_j) by a normalised gradient step and projects onto
+ * an Lp ball of radius ε that adapts per example:
+ *
+ *   not yet fooled, none found:  ε = ‖δ‖ + |m| / ‖∇m‖_dual      (distance to the linearised boundary)
+ *   not fooled, one found:       ε = ε · (1 + γ_k)
+ *   fooled:                      ε = min(ε · (1 − γ_k), ‖δ*‖)  (δ* the smallest adversarial δ so far)
+ *   δ ← Π_ε(δ + α_k · ∇m/‖∇m‖₂), then into the bounds
+ *
+ * with α_k cosine-annealed from `stepSize` to `stepSize`/100 and γ_k from `gamma` to `gammaFinal`.
+ * Every example runs every step; the smallest adversarial iterate is kept. Steps are in units of the
+ * mean feature range, so the defaults suit any bounds. Gradient components that point out of the box
+ * (a feature at a bound pushed beyond it) are dropped before the step and the dual norm. L0 is not implemented (robust has no L0 norm).
+ * Defaults: norm l2, steps 100, stepSize 1, gamma 0.05, gammaFinal 0.001. Minimum-norm. Needs gradients.
+ *
+ * @example
+ *   const r = await fmn(model, x, y, { norm: 'linf' });
+ *   console.log(r.perturbation.linf);
+ *   r.xAdv.dispose();
+ */
+export const fmn: AttackFn<FmnOptions> = (model, x, y, options = {}) => {
+  const o = attackOptions('fmn', OPTIONS, DEFAULTS, options);
+  return harness(model, x, y, o, META, async (run) => {
+    const b = run.size;
+    const range = await meanRange(run.bounds, run.x.shape.slice(1));
+    const eps = new Float32Array(b);
+    const best = new Float32Array(b).fill(Infinity);
+    let xAdv = tf.clone(run.x);
+    for (let t = 0; t < o.steps; t++) {
+      const anneal = 0.5 * (1 + Math.cos((Math.PI * t) / o.steps));
+      const gamma = o.gammaFinal + (o.gamma - o.gammaFinal) * anneal;
+      const out = run.gradient(xAdv, run.margin);
+      const { logits, loss } = out;
+      // Components that would push a feature past its bound would be clipped away after the step; left
+      // in, they shrink the step that counts and overstate ‖∇m‖, so ε stalls short of the boundary.
+      const grad = inwardGradient(out.grad, xAdv, run.bounds);
+      out.grad.dispose();
+      const { fooled, size } = await run.keepFooling(xAdv, logits);
+      const statsT = tf.tidy(() => tf.concat([loss, DUAL[run.norm.name](grad)]));
+      const s = (await statsT.data()) as Float32Array;
+      tf.dispose([statsT, logits, loss]);
+      for (let j = 0; j < b; j++) {
+        const e = eps[j] as number;
+        if (fooled[j]) {
+          best[j] = Math.min(best[j] as number, size[j] as number);
+          eps[j] = Math.min(e * (1 - gamma), best[j] as number);
+        } else if (Number.isFinite(best[j])) {
+          eps[j] = e * (1 + gamma);
+        } else {
+          eps[j] = (size[j] as number) + Math.abs(s[j] as number) / Math.max(s[b + j] as number, 1e-12);
+        }
+      }
+      const alpha = o.stepSize * range * (0.01 + 0.99 * anneal);
+      const next = tf.tidy(() => {
+        const delta = tf.add(tf.sub(xAdv, run.x), tf.mul(l2.stepDirection(grad), alpha));
+        const inBall = run.norm.project(delta, tf.tensor1d(eps));
+        return applyMask(run.x, clip(tf.add(run.x, inBall), run.bounds), run.mask);
+      });
+      tf.dispose([grad, xAdv]);
+      xAdv = next;
+    }
+    // The last iterate was never evaluated: one more forward pass gives it its chance.
+    const logits = run.predict(xAdv);
+    await run.keepFooling(xAdv, logits);
+    tf.dispose([logits, xAdv]);
+  });
+};
+
+/** Registry entry of `fmn`. */
+export const fmnInfo: AttackInfo<FmnOptions> = {
+  ...META,
+  title: 'Fast Minimum-Norm (FMN)',
+  paper: 'Pintor, Roli, Brendel & Biggio 2021, Fast Minimum-norm Adversarial Attacks through Adaptive Norm Constraints (NeurIPS)',
+  options: OPTIONS,
+  defaults: { ...DEFAULTS },
+  run: fmn,
+};

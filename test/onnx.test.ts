@@ -95,6 +95,28 @@ describe.skipIf(ort === undefined).each(TEST_BACKENDS)('ONNX translation on %s',
     core.dispose();
   });
 
+  it('loads a single-sigmoid-output export as a binary classifier: logits [0, z] with z from onnxruntime, and PGD attacks it', async () => {
+    const path = join(DIR, 'sigmoid_output_op13.onnx');
+    const model = await loadModel(path);
+    expect(model.numClasses).toBe(2);
+    expect(model.sigmoidStripped).toBe(true);
+    const shape = [16, 6];
+    const x = seededInput(shape, 3);
+    const logits = tf.tidy(() => model.predict(tf.tensor(x, shape)).dataSync());
+    const p = await reference(path, x, shape);
+    const z = Array.from(p, (v) => Math.log(v / (1 - v)));
+    for (let i = 0; i < 16; i++) expect(logits[2 * i]).toBe(0);
+    expect(relativeError(Float32Array.from({ length: 16 }, (_, i) => logits[2 * i + 1]!), z)).toBeLessThan(1e-4);
+    // Labels the model gets right; a large enough Linf budget flips every one of them.
+    const y = Int32Array.from(z, (v) => (v > 0 ? 1 : 0));
+    const info = getAttack('pgd');
+    const xt = tf.tensor(x, shape);
+    const r = await info.run(model, xt, y, { ...info.defaults, eps: 5, steps: 20, bounds: { min: -10, max: 10 } });
+    expect(Array.from(r.isAdversarial).every((f) => f === 1)).toBe(true);
+    tf.dispose([xt, r.xAdv]);
+    model.dispose();
+  });
+
   it.each(['depthwise_bn_relu6_op13.onnx', 'tabular_mlp_op11.onnx', 'residual_op17.onnx'])(
     '%s: input gradients agree with central differences of onnxruntime',
     async (file) => {

@@ -567,6 +567,7 @@ const SKIP: Record<string, string> = {
   [tf.StringNGrams]: 'string op: robust feeds models numeric tensors only',
   [tf.StringSplit]: 'string op: robust feeds models numeric tensors only',
   [tf.StringToHashBucketFast]: 'string op: robust feeds models numeric tensors only',
+  RobustActivationGrad: "robust's own kernel (the attack-time pass's one-pass relu/relu6 gradient), checked against TF.js's relu and relu6 gradients on cpu and wasm in test/models-optimize.test.ts",
 };
 
 /**

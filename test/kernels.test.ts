@@ -277,10 +277,12 @@ describe('kernel fixes are registered', () => {
         'FusedDepthwiseConv2D',
         'RotateWithOffset',
         'Transform',
+        // The attack-time pass's one-pass relu/relu6 gradient (src/backends/kernels/activationGrad.ts).
+        'RobustActivationGrad',
       ].sort(),
     );
     expect([...kernelFixes('cpu')].sort()).toEqual(
-      ['AvgPoolGrad', 'Cumprod', 'Cumsum', 'ResizeBilinearGrad', 'ResizeNearestNeighborGrad', 'Transform'].sort(),
+      ['AvgPoolGrad', 'Cumprod', 'Cumsum', 'ResizeBilinearGrad', 'ResizeNearestNeighborGrad', 'Transform', 'RobustActivationGrad'].sort(),
     );
     for (const name of kernelFixes('wasm')) expect(tf.getKernel(name, 'wasm')).toBeDefined();
   });

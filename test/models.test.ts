@@ -444,8 +444,14 @@ describe.each(TEST_BACKENDS)('models on %s', (backend) => {
     await saveLayersModel(source, dir);
     source.dispose();
     const before = tf.memory().numTensors;
-    const model = await loadModel(dir);
+    const plain = await loadModel(dir, { optimize: false });
     expect(tf.memory().numTensors).toBe(before + 4);
+    plain.dispose();
+    expect(tf.memory().numTensors).toBe(before);
+    // The attack-time pass keeps its own folded weights beside the model's; dispose frees both.
+    const model = await loadModel(dir);
+    expect(model.optimized).toBe(true);
+    expect(tf.memory().numTensors).toBeGreaterThan(before + 4);
     model.dispose();
     model.dispose();
     expect(tf.memory().numTensors).toBe(before);

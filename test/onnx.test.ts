@@ -111,7 +111,7 @@ describe.skipIf(ort === undefined).each(TEST_BACKENDS)('ONNX translation on %s',
     const y = Int32Array.from(z, (v) => (v > 0 ? 1 : 0));
     const info = getAttack('pgd');
     const xt = tf.tensor(x, shape);
-    const r = await info.run(model, xt, y, { ...info.defaults, eps: 5, steps: 20, bounds: { min: -10, max: 10 } });
+    const r = await info.run(model, xt, y, { ...info.defaults, eps: 5, bounds: { min: -10, max: 10 } } as Parameters<typeof info.run>[3]);
     expect(Array.from(r.isAdversarial).every((f) => f === 1)).toBe(true);
     tf.dispose([xt, r.xAdv]);
     model.dispose();

@@ -216,7 +216,10 @@ describe('long runs say how long before they start', () => {
     await expect(run).rejects.toThrow('stop here');
     expect(attacked).toBe(false);
     expect(seen!.gradientEvaluations).toBe(20 * (2 * 100_000 * 3 + 1 + 5 * 200));
-    expect(attackWork('autoattack', {}, 1)).toBe(100 * 1 * (1 + 9) + 5000 / 3);
+    // Standard AutoAttack: APGD-CE (100 steps), APGD-T and FAB-T (100 steps × 9 targets each), Square (5,000 queries, a third each).
+    expect(attackWork('autoattack', {}, 1)).toBe(attackWork('apgd-ce', {}, 1) + attackWork('apgd-t', { targetClasses: 9 }, 1) + attackWork('fab-t', { targetClasses: 9 }, 1) + 5000 / 3);
+    expect(attackWork('apgd-t', { targetClasses: 9 }, 1)).toBe(900);
+    expect(attackWork('autoattack', { version: 'rand' }, 1)).toBe(20 * (attackWork('apgd-ce', {}, 1) + attackWork('apgd-dlr', {}, 1)));
     expect(seen!.seconds).toBeGreaterThan(0);
     expect([duration(30), duration(600), duration(7200)]).toEqual(['30 s', '10.0 min', '2.0 h']);
   });

@@ -3,6 +3,7 @@
  * option value a later attack rejects, an output onto the model under test) fails in its first second instead
  * of after hours. Each check throws a UsageError (exit 2) whose message names the file and the key.
  */
+import { autoattackVersions, type AutoAttackVersion } from '../attacks/autoattack.js';
 import { getAttack } from '../attacks/registry.js';
 import type { DataSource } from '../data/source.js';
 import { COUNT_LIMITS, isCount } from '../util/limits.js';
@@ -45,9 +46,16 @@ export function attackWork(name: string, options: Record<string, unknown>, epsCo
       return steps * num('candidates', 1);
     case 'square':
       return epsCount * queries;
-    case 'autoattack':
-      return epsCount * (steps * restarts * (1 + num('targetClasses', 1)) + queries);
+    case 'autoattack': {
+      // The sum of its components' work, each with the version's options and any the suite overrides, times EOT.
+      const version = autoattackVersions()[(o.version as AutoAttackVersion | undefined) ?? 'standard'];
+      const names = Array.isArray(o.attacks) ? (o.attacks as string[]) : version.components.map((c) => c.name);
+      const overrides = Object.fromEntries(['steps', 'restarts', 'targetClasses', 'queries'].filter((k) => typeof options[k] === 'number').map((k) => [k, options[k]]));
+      const eot = num('eotIterations', version.eotIterations);
+      return eot * names.reduce((sum, n) => sum + attackWork(n, { ...(version.components.find((c) => c.name === n)?.options ?? {}), ...overrides }, epsCount), 0);
+    }
     case 'apgd-t':
+    case 'fab-t':
       return epsCount * steps * restarts * num('targetClasses', 1);
     default:
       return epsCount * steps * restarts;

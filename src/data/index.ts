@@ -23,6 +23,7 @@ export {
   dataSourceFromFlags,
   formatDataSource,
   parseDataSource,
+  mapSourcePaths,
   parseDataSpec,
   type CsvSource,
   type DataSource,

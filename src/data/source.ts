@@ -165,7 +165,15 @@ function parseObject(v: Record<string, unknown>, field: string): DataSource {
 }
 
 function resolvePaths(src: DataSource, baseDir: string): DataSource {
-  const at = (p: string): string => (isAbsolute(p) ? p : resolve(baseDir, p));
+  return mapSourcePaths(src, (p) => (isAbsolute(p) ? p : resolve(baseDir, p)));
+}
+
+/**
+ * `src` with every file path it names (npy's x and y, an image folder and its labels, a CSV) passed through
+ * `at`: the one place that knows which fields of a source are paths.
+ * @example mapSourcePaths(parseDataSource('npy:x.npy,y.npy'), (p) => `data/${p}`) // { kind: 'npy', x: 'data/x.npy', y: 'data/y.npy' }
+ */
+export function mapSourcePaths(src: DataSource, at: (path: string) => string): DataSource {
   switch (src.kind) {
     case 'mnist':
       return src;

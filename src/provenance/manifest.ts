@@ -13,7 +13,7 @@ import { cpus, release, type as osType } from 'node:os';
 import { dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { readModelFiles } from '../models/io.js';
 import { readOnnxFiles } from '../models/onnx/files.js';
-import { formatDataSource, type DataSource } from '../data/source.js';
+import { formatDataSource, mapSourcePaths, type DataSource } from '../data/source.js';
 
 /** The machine a result was computed on. */
 export interface HostInfo {
@@ -163,15 +163,5 @@ async function tfjsModelPaths(modelPath: string): Promise<string[]> {
  * @example relativeSource({ kind: 'npy', x: '/p/x.npy', y: '/p/y.npy' }, '/p') // "npy:x.npy,y.npy"
  */
 export function relativeSource(src: DataSource, baseDir: string): string {
-  const at = (p: string): string => relativeTo(p, baseDir);
-  switch (src.kind) {
-    case 'mnist':
-      return formatDataSource(src);
-    case 'npy':
-      return formatDataSource({ ...src, x: at(src.x), y: at(src.y) });
-    case 'images':
-      return formatDataSource({ ...src, dir: at(src.dir), ...(src.labels !== undefined ? { labels: at(src.labels) } : {}) });
-    case 'csv':
-      return formatDataSource({ ...src, path: at(src.path) });
-  }
+  return formatDataSource(mapSourcePaths(src, (p) => relativeTo(p, baseDir)));
 }

@@ -4,7 +4,7 @@
  */
 import { relative, dirname, resolve } from 'node:path';
 import type { LoadedModel } from '../models/index.js';
-import { formatDataSource, parseDataSource, type DataSource } from '../data/index.js';
+import { formatDataSource, mapSourcePaths, parseDataSource } from '../data/index.js';
 import { boundsRange } from '../tensor/range.js';
 
 export interface InitOptions {
@@ -30,6 +30,11 @@ export function startingEps(model: Pick<LoadedModel, 'bounds'>): number[] {
   const { min, max } = boundsRange(model.bounds);
   const range = max - min;
   return [0.1, 0.2, 0.3].map((f) => Number((f * range).toPrecision(3)));
+}
+
+/** `init --data` as a source string: a bare path is taken as `npy:` (an x.npy,y.npy pair). */
+export function initDataSource(data: string): string {
+  return /^(mnist|npy|images|csv):/.test(data) ? data : `npy:${data}`;
 }
 
 /** Whether a model takes MNIST digits (28×28×1, 10 classes), the one data set robust ships. */
@@ -64,7 +69,7 @@ export function initConfig(model: LoadedModel, o: InitOptions): string {
   const measuredNote = o.measured
     ? `  # robust init measured on the first ${o.measured.n} examples: clean accuracy ${o.measured.cleanAccuracy.toFixed(3)}${o.measured.robustAccuracy !== undefined ? `, PGD-20 robust accuracy ${o.measured.robustAccuracy.toFixed(3)} at linf ${eps[0]}` : ''}; the thresholds sit a little below (a regression gate)`
     : '  # starting values: tighten them after the first run';
-  const dataSource = formatDataSource(rebase(parseDataSource(/^(mnist|npy|images|csv):/.test(o.data) ? o.data : `npy:${o.data}`), rel));
+  const dataSource = formatDataSource(mapSourcePaths(parseDataSource(initDataSource(o.data)), rel));
   return `# robust test suite for ${model.name} (written by robust init; see docs/ci.md)
 # Validate in your editor with: # yaml-language-server: $schema=schema/robust.config.schema.json
 model:
@@ -105,16 +110,3 @@ outputs:
 `;
 }
 
-/** A data source whose file paths (given relative to the working directory) are made relative to the config. */
-function rebase(src: DataSource, rel: (p: string) => string): DataSource {
-  switch (src.kind) {
-    case 'mnist':
-      return src;
-    case 'npy':
-      return { ...src, x: rel(src.x), y: rel(src.y) };
-    case 'images':
-      return { ...src, dir: rel(src.dir), ...(src.labels !== undefined ? { labels: rel(src.labels) } : {}) };
-    case 'csv':
-      return { ...src, path: rel(src.path) };
-  }
-}

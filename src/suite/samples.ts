@@ -7,6 +7,7 @@ import type { AttackReport } from '../attacks/run.js';
 import type { Dataset } from '../data/index.js';
 import type { Model } from '../models/types.js';
 import type { ExampleOutcomes, VisualSample } from './types.js';
+import { epsKey, parseEpsKey } from './keys.js';
 
 /** Which adversarial examples the gallery shows: one attack's (or every attack's, for a worst case) at one budget. */
 export interface GalleryChoice {
@@ -23,10 +24,10 @@ export interface GalleryChoice {
  */
 export function chooseGallery(attacks: { id: string; norm: string; eps: (number | null)[] }[], robust: Record<string, number[]>, thresholds: Record<string, number> = {}): GalleryChoice | null {
   const keysFor = (key: string): string[] => {
-    const at = key.lastIndexOf(':');
-    const [who, norm] = key.slice(0, at).split('@');
-    const eps = String(Number(key.slice(at + 1)));
-    return attacks.filter((a) => a.norm === norm && (who === 'worst' || a.id === `${who}@${norm}`)).map((a) => `${a.id}:${eps}`).filter((k) => robust[k] !== undefined);
+    const parts = parseEpsKey(key);
+    if (parts === null) return [];
+    const { who, norm, eps } = parts;
+    return attacks.filter((a) => a.norm === norm && (who === 'worst' || a.id === `${who}@${norm}`)).map((a) => epsKey(a.id, eps)).filter((k) => robust[k] !== undefined);
   };
   for (const [key, least] of Object.entries(thresholds)) {
     const keys = keysFor(key);

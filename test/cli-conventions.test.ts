@@ -268,3 +268,32 @@ describe("the README's library example", () => {
     expect(tf.memory().numTensors).toBe(before);
   });
 });
+
+describe('init and scan never write over their inputs', () => {
+  it('robust init --force --out onto the model or the data exits 2 before any work and changes nothing', async () => {
+    const dir = tmp.fresh();
+    const model = join(dir, 'model.json');
+    writeFileSync(model, readFileSync(modelPath));
+    const before = readFileSync(model, 'utf8');
+    const onModel = await runCli('--backend', 'cpu', 'init', '--model', model, '--data', `npy:${xPath},${yPath}`, '--out', model, '--force');
+    expect(onModel.code).toBe(2);
+    expect(onModel.stderr).toMatch(/--out/);
+    expect(readFileSync(model, 'utf8')).toBe(before);
+    const xBefore = readFileSync(xPath);
+    const onData = await runCli('--backend', 'cpu', 'init', '--model', modelPath, '--data', `npy:${xPath},${yPath}`, '--out', xPath, '--force');
+    expect(onData.code).toBe(2);
+    expect(readFileSync(xPath).equals(xBefore)).toBe(true);
+  });
+
+  it('robust scan --out onto a scanned file exits 2 and leaves it; into a scanned folder is fine', async () => {
+    const dir = tmp.fresh();
+    const file = join(dir, 'weights.bin');
+    writeFileSync(file, Buffer.from([1, 2, 3, 4]));
+    const onFile = await runCli('scan', file, '--out', file);
+    expect(onFile.code).toBe(2);
+    expect(readFileSync(file)).toEqual(Buffer.from([1, 2, 3, 4]));
+    const inFolder = await runCli('scan', dir, '--format', 'json', '--out', join(dir, 'scan.json'));
+    expect(inFolder.code).toBe(0);
+    expect(JSON.parse(readFileSync(join(dir, 'scan.json'), 'utf8'))).toBeTypeOf('object');
+  });
+});

@@ -3,6 +3,7 @@ import { Option } from 'commander';
 import { failsAt, renderScanConsole, renderScanJson, renderScanSarif, scanPaths, SEVERITIES, type Severity } from '../../scan/index.js';
 import { CheckError } from '../../errors.js';
 import { writeFileAtomic } from '../../util/atomic.js';
+import { checkOutputs } from '../../util/paths.js';
 import type { Io } from '../io.js';
 
 /** `robust scan <path...>`: static scanning of model files (exit 0 clean, 1 findings at or above --fail-on, 2 error). */
@@ -15,6 +16,8 @@ export function registerScanCommand(program: Command, io: Io): void {
     .addOption(new Option('--fail-on <severity>', 'exit 1 when a finding is at or above this severity').choices([...SEVERITIES]).default('high'))
     .option('--out <file>', 'write the report to this file (atomically) instead of stdout')
     .action(async (paths: string[], flags: { format: 'table' | 'json' | 'sarif'; failOn: Severity; out?: string }) => {
+      // The report may go inside a scanned folder (`robust scan . --out scan.sarif`), never onto a scanned file.
+      if (flags.out !== undefined) await checkOutputs([{ label: '--out', path: flags.out }], paths.map((path) => ({ label: 'a scanned path', path })));
       const report = await scanPaths(paths);
       const text = flags.format === 'json' ? renderScanJson(report) : flags.format === 'sarif' ? renderScanSarif(report) : renderScanConsole(report);
       if (flags.out !== undefined) {

@@ -4,10 +4,10 @@ import { Option, type Command } from 'commander';
 import { loadConfig } from '../../suite/config.js';
 import { parseShard, runSuite, type SuiteProgress } from '../../suite/run.js';
 import { mergeResults } from '../../suite/merge.js';
-import { initConfig, startingEps, takesMnist, type InitMeasurement } from '../../suite/init.js';
+import { initConfig, initDataSource, startingEps, takesMnist, type InitMeasurement } from '../../suite/init.js';
 import { runAttack } from '../../attacks/run.js';
 import { createInterface } from 'node:readline/promises';
-import { loadDataset, takeSubset, validateDataset } from '../../data/index.js';
+import { loadDataset, parseDataSource, takeSubset, validateDataset } from '../../data/index.js';
 import { accuracy, predictLabels } from '../../metrics/accuracy.js';
 import { discoverConfig } from '../../suite/discover.js';
 import type { SuiteResult } from '../../suite/types.js';
@@ -225,10 +225,15 @@ export function registerTestCommands(program: Command, io: Io): void {
     .action(async (flags: { model: string; data?: string; n: number; out: string; force?: boolean }, self: Command) => {
       const globals = globalsOf(self);
       if (existsSync(flags.out) && !flags.force) throw new UsageError(`${flags.out} exists; pass --force to overwrite it or --out <file> to write elsewhere`);
+      // --force may replace an old suite, never the model or the data the new one is about.
+      const out = [{ label: '--out', path: flags.out }];
+      const inputsOf = (data: string | undefined) => ({ modelPath: flags.model, ...(data !== undefined ? { data: parseDataSource(initDataSource(data)) } : {}) });
+      await preflightOutputs(out, inputsOf(flags.data));
       await startBackend(globals, io);
       const model = await loadModel(flags.model);
       try {
         const data = flags.data ?? (takesMnist(model) ? 'mnist:test' : await askForData(model, io));
+        if (flags.data === undefined) await preflightOutputs(out, inputsOf(data));
         const measured = await measureStart(model, data, Math.min(flags.n, INIT_PROBE_EXAMPLES), globals.seed);
         // A suite cannot ask for more examples than the data has.
         const n = Math.min(flags.n, measured.total);
@@ -248,8 +253,7 @@ const INIT_PROBE_EXAMPLES = 200;
  * robust accuracy under a short PGD at the suite's smallest eps, so `init` writes thresholds that fit.
  */
 async function measureStart(model: Awaited<ReturnType<typeof loadModel>>, data: string, n: number, seed: string): Promise<InitMeasurement & { total: number }> {
-  const source = /^(mnist|npy|images|csv):/.test(data) ? data : `npy:${data}`;
-  const all = await loadDataset(source, { seed });
+  const all = await loadDataset(initDataSource(data), { seed });
   const ds = all.n > n ? { ...takeSubset(all, { n }), total: all.n } : all;
   validateDataset(ds, { inputShape: model.inputShape, numClasses: model.numClasses, bounds: model.bounds });
   const cleanAccuracy = accuracy(await predictLabels(model, ds), ds.y);

@@ -5,6 +5,7 @@
  * output is kept so `--verbose` can show it.
  */
 import { spawnSync } from 'node:child_process';
+import { createRequire } from 'node:module';
 
 export interface WebGpuProbe {
   /** Dawn returned an adapter. */
@@ -15,9 +16,9 @@ export interface WebGpuProbe {
   log: string;
 }
 
+/** The child's script; it is handed the path of robust's own `webgpu` install as its first argument. */
 const PROBE = `
-let dawn;
-try { dawn = require('webgpu'); } catch (e) { process.stdout.write(JSON.stringify({ adapter: false, reason: 'not installed' })); process.exit(0); }
+const dawn = require(process.argv[1]);
 dawn.create([]).requestAdapter().then(
   (a) => process.stdout.write(JSON.stringify(a ? { adapter: true } : { adapter: false, reason: 'no GPU adapter available' })),
   (e) => process.stdout.write(JSON.stringify({ adapter: false, reason: String((e && e.message) || e).split('\\n')[0] })),
@@ -29,14 +30,15 @@ let cached: WebGpuProbe | undefined;
 /** Probe once per process; later calls reuse the answer. */
 export function probeWebGpu(): WebGpuProbe {
   if (cached) return cached;
-  const child = spawnSync(process.execPath, ['-e', PROBE], {
-    cwd: process.cwd(),
-    encoding: 'utf8',
-    timeout: 30_000,
-    stdio: ['ignore', 'pipe', 'pipe'],
-    // Resolve `webgpu` from robust's own install, not the user's working directory.
-    env: { ...process.env, NODE_PATH: moduleRoots() },
-  });
+  let entry: string;
+  try {
+    // Resolved from robust's own install, not the user's working directory; absent means not installed.
+    entry = createRequire(import.meta.url).resolve('webgpu');
+  } catch {
+    cached = { adapter: false, reason: 'not installed', log: '' };
+    return cached;
+  }
+  const child = spawnSync(process.execPath, ['-e', PROBE, entry], { encoding: 'utf8', timeout: 30_000, stdio: ['ignore', 'pipe', 'pipe'] });
   const log = (child.stderr ?? '').trim();
   try {
     const parsed = JSON.parse(child.stdout ?? '') as { adapter: boolean; reason?: string };
@@ -51,18 +53,4 @@ export function probeWebGpu(): WebGpuProbe {
 /** The answer of the last probe in this process, if one ran. */
 export function lastWebGpuProbe(): WebGpuProbe | undefined {
   return cached;
-}
-
-/** The node_modules folders above this file, so the child finds the same optional packages robust would. */
-function moduleRoots(): string {
-  const roots: string[] = [];
-  let dir = new URL('.', import.meta.url).pathname;
-  for (;;) {
-    roots.push(`${dir.replace(/\/$/, '')}/node_modules`);
-    const parent = dir.replace(/\/[^/]+\/?$/, '/');
-    if (parent === dir || parent === '') break;
-    dir = parent;
-  }
-  const existing = process.env.NODE_PATH;
-  return [...roots, ...(existing ? [existing] : [])].join(':');
 }

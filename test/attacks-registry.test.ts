@@ -18,7 +18,7 @@ import { labelledByModel, mlpModel } from './attacks.fixtures.js';
 
 const D = 16;
 const N = 24;
-const EPS: Record<NormName, number> = { linf: 0.15, l2: 0.6, l1: 2 };
+const EPS: Record<NormName, number> = { linf: 0.15, l2: 0.6, l1: 2, l0: 4 };
 /**
  * Per-attack options that keep this table fast on 2 shared cores (defaults otherwise). An attack
  * whose defaults cost much more than ~1 s on 24 small examples should get an entry here.
@@ -41,6 +41,7 @@ function lowHigh(bounds: Bounds, i: number): [number, number] {
 }
 
 function normOf(delta: Float32Array, norm: NormName): number {
+  if (norm === 'l0') return delta.filter((v) => v !== 0).length;
   let s = 0;
   for (const v of delta) s = norm === 'linf' ? Math.max(s, Math.abs(v)) : norm === 'l2' ? s + v * v : s + Math.abs(v);
   return norm === 'l2' ? Math.sqrt(s) : s;
@@ -107,6 +108,7 @@ describe.each(TEST_BACKENDS)('every registered attack on %s', (backend) => {
           expect(normOf(delta, norm)).toBeLessThanOrEqual(EPS[norm] + 1e-6);
           expect(r.perturbation.linf[i]).toBeCloseTo(normOf(delta, 'linf'), 5);
           expect(r.perturbation.l2[i]).toBeCloseTo(normOf(delta, 'l2'), 5);
+          expect(r.perturbation.l0[i]).toBe(normOf(delta, 'l0'));
           expect(r.isAdversarial[i]).toBe(pred[i] !== f.y[i] ? 1 : 0);
           if (pred[i] === f.y[i]) correct++;
         }

@@ -1,5 +1,5 @@
 import { tf } from '../tf.js';
-import { applyMask, clip, inwardGradient, meanRange } from '../tensor/bounds.js';
+import { applyMask, clip, inwardGradient, meanRange, type BoundTensors } from '../tensor/bounds.js';
 import { defaultsOf, type OptionSchema } from '../options/schema.js';
 import { harness, type AttackMeta } from './core/harness.js';
 import { attackOptions } from './core/options.js';
@@ -18,7 +18,7 @@ export interface FmnOptions extends CommonAttackOptions {
   gammaFinal?: number;
 }
 
-const META: AttackMeta = { name: 'fmn', kind: 'minimum-norm', norms: ['l2', 'linf', 'l1'], needs: 'gradients', targeted: true };
+const META: AttackMeta = { name: 'fmn', kind: 'minimum-norm', norms: ['l2', 'linf', 'l1', 'l0'], needs: 'gradients', targeted: true };
 const OPTIONS = {
   steps: { type: 'integer', min: 1, default: 100, doc: 'iterations' },
   stepSize: { type: 'number', min: 0, exclusiveMin: true, default: 1, doc: 'first step size, in units of the input range; cosine-annealed to a hundredth' },
@@ -27,16 +27,40 @@ const OPTIONS = {
 } as const satisfies OptionSchema;
 const DEFAULTS = { norm: 'l2' as const, ...defaultsOf(OPTIONS) };
 
-/** ‖g‖ in the dual of each norm, per example: what turns a logit gap into a linearised distance. */
-const DUAL: Record<NormName, (g: tf.Tensor) => tf.Tensor1D> = {
+/** ‖g‖ in the dual of each norm, per example: what turns a logit gap into a linearised distance (L0 has none; see `l0ToBoundary`). */
+const DUAL: Record<Exclude<NormName, 'l0'>, (g: tf.Tensor) => tf.Tensor1D> = {
   l2: (g) => l2.distance(g),
   linf: (g) => tf.tidy(() => tf.sum(tf.abs(flat(g)), 1) as tf.Tensor1D),
   l1: (g) => tf.tidy(() => tf.max(tf.abs(flat(g)), 1) as tf.Tensor1D),
 };
 
 /**
+ * Features an L0 step needs to reach the linearised boundary, per example: the largest gains |g_i|·room_i
+ * (room: how far feature i can still move the way g_i points, inside the bounds), taken greedily until
+ * they cover the margin |m|; every feature when even all of them fall short. An L0 ball has no dual norm,
+ * and without the bounds the linearised L0 distance is always one feature; with them this is, for a linear
+ * model, the exact minimal L0 (every feature costs one, so the largest gains first is optimal).
+ */
+function l0ToBoundary(grad: tf.Tensor, xAdv: tf.Tensor, bounds: BoundTensors, margin: tf.Tensor1D): tf.Tensor1D {
+  return tf.tidy(() => {
+    const room = tf.where(tf.greater(grad, 0), tf.sub(bounds.hi, xAdv), tf.sub(xAdv, bounds.lo));
+    const gain = flat(tf.mul(tf.abs(grad), room));
+    const d = gain.shape[1];
+    const covered = tf.cumsum(tf.topk(gain, d).values, 1);
+    const short = tf.sum(tf.cast(tf.less(covered, tf.reshape(tf.abs(margin), [-1, 1])), 'float32'), 1);
+    return tf.minimum(tf.add(short, 1), d) as tf.Tensor1D;
+  });
+}
+
+/** FMN's radius update for L0, where ε counts features: at least one feature per step, else the paper's γ factors. */
+function nextL0(eps: number, fooled: boolean, best: number, gamma: number, d: number): number {
+  if (fooled) return Math.max(0, Math.min(eps - 1, Math.floor(eps * (1 - gamma)), best));
+  return Math.min(d, Math.max(eps + 1, Math.floor(eps * (1 + gamma))));
+}
+
+/**
  * Fast Minimum-Norm attack (Pintor, Roli, Brendel & Biggio 2021, "Fast Minimum-norm Adversarial Attacks
- * through Adaptive Norm Constraints", NeurIPS), for L2, Linf and L1. Each step ascends the logit margin
+ * through Adaptive Norm Constraints", NeurIPS), for L2, Linf, L1 and L0. Each step ascends the logit margin
  * m = max_{j≠y} z_j − z_y (targeted: z_t − max_{j≠t} z_j) by a normalised gradient step and projects onto
  * an Lp ball of radius ε that adapts per example:
  *
@@ -48,7 +72,12 @@ const DUAL: Record<NormName, (g: tf.Tensor) => tf.Tensor1D> = {
  * with α_k cosine-annealed from `stepSize` to `stepSize`/100 and γ_k from `gamma` to `gammaFinal`.
  * Every example runs every step; the smallest adversarial iterate is kept. Steps are in units of the
  * mean feature range, so the defaults suit any bounds. Gradient components that point out of the box
- * (a feature at a bound pushed beyond it) are dropped before the step and the dual norm. L0 is not implemented (robust has no L0 norm).
+ * (a feature at a bound pushed beyond it) are dropped before the step and the dual norm.
+ *
+ * Under L0, ε counts features: it moves by at least one feature per step (fooled: ε − 1 or ⌊ε(1 − γ)⌋,
+ * not fooled: ε + 1 or ⌊ε(1 + γ)⌋), the linearised distance is `l0ToBoundary`, and the step is clipped
+ * into the bounds before the projection keeps the ⌊ε⌋ largest changes, so a kept change is one that
+ * survives the box.
  * Defaults: norm l2, steps 100, stepSize 1, gamma 0.05, gammaFinal 0.001. Minimum-norm. Needs gradients.
  *
  * @example
@@ -61,6 +90,8 @@ export const fmn: AttackFn<FmnOptions> = (model, x, y, options = {}) => {
   return harness(model, x, y, o, META, async (run) => {
     const b = run.size;
     const range = await meanRange(run.bounds, run.x.shape.slice(1));
+    const features = run.x.size / b;
+    const sparse = run.norm.name === 'l0';
     const eps = new Float32Array(b);
     const best = new Float32Array(b).fill(Infinity);
     let xAdv = tf.clone(run.x);
@@ -74,12 +105,17 @@ export const fmn: AttackFn<FmnOptions> = (model, x, y, options = {}) => {
       const grad = inwardGradient(out.grad, xAdv, run.bounds);
       out.grad.dispose();
       const { fooled, size } = await run.keepFooling(xAdv, logits);
-      const statsT = tf.tidy(() => tf.concat([loss, DUAL[run.norm.name](grad)]));
+      const name = run.norm.name;
+      const statsT = tf.tidy(() => tf.concat([loss, name === 'l0' ? l0ToBoundary(grad, xAdv, run.bounds, loss) : DUAL[name](grad)]));
       const s = (await statsT.data()) as Float32Array;
       tf.dispose([statsT, logits, loss]);
       for (let j = 0; j < b; j++) {
         const e = eps[j] as number;
-        if (fooled[j]) {
+        if (sparse) {
+          const none = !fooled[j] && !Number.isFinite(best[j]);
+          if (fooled[j]) best[j] = Math.min(best[j] as number, size[j] as number);
+          eps[j] = none ? Math.max(e + 1, (size[j] as number) + (s[b + j] as number)) : nextL0(e, fooled[j] === 1, best[j] as number, gamma, features);
+        } else if (fooled[j]) {
           best[j] = Math.min(best[j] as number, size[j] as number);
           eps[j] = Math.min(e * (1 - gamma), best[j] as number);
         } else if (Number.isFinite(best[j])) {
@@ -90,7 +126,9 @@ export const fmn: AttackFn<FmnOptions> = (model, x, y, options = {}) => {
       }
       const alpha = o.stepSize * range * (0.01 + 0.99 * anneal);
       const next = tf.tidy(() => {
-        const delta = tf.add(tf.sub(xAdv, run.x), tf.mul(l2.stepDirection(grad), alpha));
+        let delta = tf.add(tf.sub(xAdv, run.x), tf.mul(l2.stepDirection(grad), alpha));
+        // Under L0 the box goes first: a change the bounds would clip to nothing must not take a kept place.
+        if (sparse) delta = tf.sub(clip(tf.add(run.x, delta), run.bounds), run.x);
         const inBall = run.norm.project(delta, tf.tensor1d(eps));
         return applyMask(run.x, clip(tf.add(run.x, inBall), run.bounds), run.mask);
       });

@@ -28,12 +28,19 @@ export interface PerturbationNorms {
   l0: Float32Array;
 }
 
-/** Per-example Linf, L2 and L0 (count of changed features, |delta| > 1e-7) of xAdv - x. */
+/**
+ * Magnitude below which a change of a feature does not count under L0: float32 rounding of x + δ − x
+ * (an ulp of 1 is 1.2e-7). Shared by the reported L0 and the `l0` norm, so an attack's own L0 and the
+ * reported one agree.
+ */
+export const L0_TOLERANCE = 1e-7;
+
+/** Per-example Linf, L2 and L0 (count of changed features, |delta| > `L0_TOLERANCE`) of xAdv - x. */
 export async function perturbationNorms(x: tf.Tensor, xAdv: tf.Tensor): Promise<PerturbationNorms> {
   const [li, l2n, l0] = tf.tidy(() => {
     const d = flat(tf.sub(xAdv, x));
     const a = tf.abs(d);
-    return [tf.max(a, 1), tf.sqrt(tf.sum(tf.square(d), 1)), tf.sum(tf.cast(tf.greater(a, 1e-7), 'float32'), 1)];
+    return [tf.max(a, 1), tf.sqrt(tf.sum(tf.square(d), 1)), tf.sum(tf.cast(tf.greater(a, L0_TOLERANCE), 'float32'), 1)];
   });
   const out = {
     linf: (await li.data()) as Float32Array,

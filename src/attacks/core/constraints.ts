@@ -11,7 +11,7 @@
  */
 import { InputError } from '../../errors.js';
 import type { Bounds } from '../../models/types.js';
-import type { NormName } from './norms.js';
+import { L0_TOLERANCE, type NormName } from './norms.js';
 
 /** Validity rules for the features of one example (flattened). */
 export interface FeatureConstraints {
@@ -89,7 +89,8 @@ function norm(delta: Float32Array, pick: (f: number) => boolean, name: NormName)
   delta.forEach((d, f) => {
     if (!pick(f)) return;
     const a = Math.abs(d);
-    s = name === 'linf' ? Math.max(s, a) : name === 'l2' ? s + a * a : s + a;
+    if (name === 'l0') s += a > L0_TOLERANCE ? 1 : 0;
+    else s = name === 'linf' ? Math.max(s, a) : name === 'l2' ? s + a * a : s + a;
   });
   return name === 'l2' ? Math.sqrt(s) : s;
 }
@@ -101,6 +102,8 @@ function norm(delta: Float32Array, pick: (f: number) => boolean, name: NormName)
 function continuousShrink(discrete: number, continuous: number, eps: number, name: NormName): number | null {
   if (discrete > eps) return null;
   if (name === 'linf' || continuous === 0) return 1;
+  // Shrinking a change never removes it from an L0 count: the continuous part stays whole or goes.
+  if (name === 'l0') return discrete + continuous <= eps ? 1 : 0;
   const room = name === 'l2' ? Math.sqrt(eps * eps - discrete * discrete) : eps - discrete;
   return Math.min(1, room / continuous);
 }

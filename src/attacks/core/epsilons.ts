@@ -94,7 +94,7 @@ export async function attackManyEps(
         size = (await t.data()) as Float32Array;
         t.dispose();
       } else {
-        size = found.perturbation[norm === 'linf' ? 'linf' : 'l2'];
+        size = found.perturbation[norm];
       }
       try {
         for (const eps of epsList) {

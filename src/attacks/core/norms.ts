@@ -1,12 +1,12 @@
 import { tf } from '../../tf.js';
 import type { Rng } from '../../tensor/random.js';
-import { exactSign, flat, perExample } from '../../tensor/batch.js';
+import { L0_TOLERANCE, exactSign, flat, perExample } from '../../tensor/batch.js';
 
 // Shared with the rest of robust through src/tensor; re-exported for the attacks that read them here.
-export { exactSign, flat, perExample, perturbationNorms, type PerturbationNorms } from '../../tensor/batch.js';
+export { L0_TOLERANCE, exactSign, flat, perExample, perturbationNorms, type PerturbationNorms } from '../../tensor/batch.js';
 
-export type NormName = 'linf' | 'l2' | 'l1';
-export const NORM_NAMES: readonly NormName[] = ['linf', 'l2', 'l1'];
+export type NormName = 'linf' | 'l2' | 'l1' | 'l0';
+export const NORM_NAMES: readonly NormName[] = ['linf', 'l2', 'l1', 'l0'];
 
 /** A radius: one number for the batch, or a [batch] tensor with one per example. */
 export type Radius = number | tf.Tensor1D;
@@ -123,4 +123,40 @@ export const l1: Norm = {
   distance: (delta) => tf.tidy(() => tf.sum(tf.abs(flat(delta)), 1) as tf.Tensor1D),
 };
 
-export const NORMS: Record<NormName, Norm> = { linf, l2, l1 };
+/**
+ * Projection onto the L0 ball: per example keep the ⌊eps⌋ components of largest |δ| and zero the rest
+ * (the Euclidean projection onto {‖δ‖₀ ≤ k}). Ties are broken by feature index, so exactly ⌊eps⌋ survive
+ * even where many |δ| are equal, as they are on images whose pixels were pushed to a bound. Components
+ * within `L0_TOLERANCE` of zero are zeroed too, so every surviving change counts.
+ */
+function projectL0(delta: tf.Tensor, eps: Radius): tf.Tensor {
+  return tf.tidy(() => {
+    const v = flat(delta);
+    const [b, d] = v.shape;
+    const a = tf.abs(v);
+    // order[r] is the feature of rank r; sorting the order by feature gives each feature's rank.
+    const order = tf.topk(a, d).indices;
+    const rank = tf.topk(tf.neg(tf.cast(order, 'float32')), d).indices;
+    const k = typeof eps === 'number' ? tf.fill([b, 1], Math.floor(eps)) : tf.reshape(tf.floor(eps), [b, 1]);
+    const keep = tf.logicalAnd(tf.less(tf.cast(rank, 'float32'), k), tf.greater(a, L0_TOLERANCE));
+    return tf.reshape(tf.where(keep, v, tf.zerosLike(v)), delta.shape);
+  });
+}
+
+/**
+ * L0, the number of features changed. Its ball has no useful steepest-ascent direction of its own, so
+ * the step is the L2-normalised gradient, as FMN takes it for every norm (Pintor et al. 2021), and the
+ * projection does the sparsifying. A uniform random start would need a magnitude per feature that an
+ * L0 radius does not give; no fixed-eps attack declares L0, so none asks for one.
+ */
+export const l0: Norm = {
+  name: 'l0',
+  project: projectL0,
+  stepDirection: (grad) => l2.stepDirection(grad),
+  randomStart: () => {
+    throw new Error('l0 has no random start: no fixed-eps attack supports L0');
+  },
+  distance: (delta) => tf.tidy(() => tf.sum(tf.cast(tf.greater(tf.abs(flat(delta)), L0_TOLERANCE), 'float32'), 1) as tf.Tensor1D),
+};
+
+export const NORMS: Record<NormName, Norm> = { linf, l2, l1, l0 };

@@ -1,4 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { tf } from '../src/tf.js';
 import { fmn } from '../src/attacks/fmn.js';
 import { getAttack } from '../src/attacks/registry.js';
@@ -8,6 +11,10 @@ import type { AttackResult } from '../src/attacks/core/types.js';
 import type { Model } from '../src/models/types.js';
 import { TEST_BACKENDS, activate, noLeak } from './helpers/backends.js';
 import { linearModel, normals, uniforms } from './attacks.fixtures.js';
+import { runCli } from './helpers/cli.js';
+import { linearWeights, writeLinearData, writeLinearGraphModel } from './fixtures/suite-fixtures.js';
+import { parseConfig } from '../src/suite/config.js';
+import type { SuiteResult } from '../src/suite/types.js';
 
 /**
  * The L0 threat model (features changed) and FMN under it. Oracle: for a linear classifier inside a box
@@ -166,4 +173,58 @@ describe.each(TEST_BACKENDS)('L0 on %s', (backend) => {
       });
     });
   }
+});
+
+describe('L0 through the suite and the CLI', () => {
+  let dir: string;
+  let model: string;
+  let data: { x: string; y: string };
+  const { W, b } = linearWeights('l0-suite');
+  beforeAll(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'robust-l0-'));
+    model = writeLinearGraphModel(join(dir, 'model'), W, b);
+    data = await writeLinearData(join(dir, 'data'), 12, W, b, 'l0-data');
+  });
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('a suite file may ask fmn for l0, never an attack without it (one line naming the choices)', () => {
+    const base = { model: { path: 'm/model.json' }, data: { source: 'mnist:test' } };
+    expect(parseConfig(JSON.stringify({ ...base, attacks: [{ name: 'fmn', norm: 'l0', eps: [2, 5] }] }), 'c.json', '/tmp').attacks[0]?.norm).toBe('l0');
+    expect(() => parseConfig(JSON.stringify({ ...base, attacks: [{ name: 'pgd', norm: 'l0', eps: [2] }] }), 'c.json', '/tmp')).toThrow(/^c\.json: attacks\[0\]\.norm: expected one of linf, l2, l1, got "l0"/);
+  });
+
+  it('robust test runs fmn under l0: per-budget robust accuracy follows the minimal L0 found, and every report names l0', async () => {
+    const config = join(dir, 'l0.json');
+    const md = join(dir, 'l0.md');
+    const json = join(dir, 'l0.result.json');
+    writeFileSync(config, JSON.stringify({ model: { path: model }, data: { source: { x: data.x, y: data.y } }, backend: 'cpu', seed: 1, samples: 0, perExample: true, attacks: [{ name: 'fmn', norm: 'l0', eps: [1, 3], options: { steps: 30 } }] }));
+    const r = await runCli('--quiet', '--json', json, 'test', '--config', config, '--markdown', md, '--no-scan');
+    expect(r.stderr).toBe('');
+    const result = JSON.parse(readFileSync(json, 'utf8')) as SuiteResult;
+    const ex = result.examples!;
+    const found = ex.minNorm['fmn@l0']!;
+    for (const eps of [1, 3]) {
+      const robust = ex.robust[`fmn@l0:${eps}`]!;
+      robust.forEach((v, i) => {
+        const d = found[i];
+        if (d !== 0) expect(v).toBe(d === null || (d as number) > eps ? 1 : 0);
+      });
+    }
+    expect(ex.robust['fmn@l0:3']!.filter((v) => v === 0).length).toBeGreaterThan(ex.robust['fmn@l0:1']!.filter((v) => v === 0).length);
+    // The minimal L0 is a whole number of features.
+    expect(found.every((d) => d === null || Number.isInteger(d))).toBe(true);
+    expect(result.worstCase.map((w) => w.key)).toEqual(['worst@l0:1', 'worst@l0:3']);
+    expect(r.stdout).toMatch(/fmn@l0/);
+    expect(readFileSync(md, 'utf8')).toMatch(/fmn@l0/);
+  });
+
+  it('robust attack --norm l0 shows the L0 median; --norm l0 for an attack without it is exit 2, one line, before any work', async () => {
+    const ok = await runCli('--quiet', '--backend', 'cpu', 'attack', '--model', model, '--x', data.x, '--y', data.y, '--attack', 'fmn', '--norm', 'l0', '--steps', '30');
+    expect(ok.code).toBe(0);
+    expect(ok.stdout).toMatch(/fmn \(l0\)/);
+    expect(ok.stdout).toMatch(/l0 median/);
+    const bad = await runCli('--quiet', '--backend', 'cpu', 'attack', '--model', join(dir, 'missing.json'), '--x', data.x, '--y', data.y, '--attack', 'deepfool', '--norm', 'l0');
+    expect(bad.code).toBe(2);
+    expect(bad.stderr.trim()).toBe('robust: --norm l0: deepfool supports l2, linf');
+  });
 });

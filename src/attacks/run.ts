@@ -75,8 +75,8 @@ export interface EpsReport {
   robustAccuracy: number;
   /** Fraction of the clean-correct examples the attack broke (0 when none is clean-correct). */
   attackSuccessRate: number;
-  /** Over the clean-correct examples the attack broke. */
-  perturbation: { linf: PerturbationSummary; l2: PerturbationSummary };
+  /** Over the clean-correct examples the attack broke; `l0` counts features changed. */
+  perturbation: { linf: PerturbationSummary; l2: PerturbationSummary; l0: PerturbationSummary };
   /** 1 where the example is clean-correct and not broken. */
   robust: Uint8Array;
   /** 1 where xAdv fools the model (clean mistakes included). */
@@ -258,6 +258,7 @@ export async function runAttack(model: Model, dataset: Dataset, spec: AttackSpec
       perturbation: {
         linf: summarizePerturbation(broken.map((i) => sizes.linf[i] as number)),
         l2: summarizePerturbation(broken.map((i) => sizes.l2[i] as number)),
+        l0: summarizePerturbation(broken.map((i) => sizes.l0[i] as number)),
       },
       robust,
       isAdversarial: adv,

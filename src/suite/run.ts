@@ -326,7 +326,8 @@ export async function runSuite(loaded: LoadedConfig, options: RunSuiteOptions = 
       };
       if (minimum) {
         const found = report.results[0]!;
-        const size = found.norms[meta.norm === 'linf' ? 'linf' : 'l2'];
+        // Per-example sizes are kept in Linf, L2 and L0; an L1 run is measured by L2 here (no L1 is kept).
+        const size = found.norms[meta.norm === 'l1' ? 'l2' : meta.norm];
         const d = Array.from(correct, (c, i) => (!c ? 0 : found.isAdversarial[i] ? (size[i] as number) : null));
         examples.minNorm[meta.id] = d;
         for (const eps of meta.eps) {

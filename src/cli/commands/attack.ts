@@ -140,9 +140,12 @@ const pct = (v: number) => `${(100 * v).toFixed(1)}%`;
 const num = (v: number | null) => (v === null ? '-' : v.toFixed(4));
 
 function table(report: AttackReport): string {
-  const rows = [['eps', 'robust acc', 'success rate', 'linf mean', 'l2 mean', 'l2 median']];
+  // An L0 run's own size is a count of features; the others are read from the Linf and L2 columns.
+  const sparse = report.norm === 'l0';
+  const rows = [['eps', 'robust acc', 'success rate', 'linf mean', 'l2 mean', 'l2 median', ...(sparse ? ['l0 median'] : [])]];
   for (const r of report.results) {
-    rows.push([r.eps === null ? 'min-norm' : String(r.eps), pct(r.robustAccuracy), pct(r.attackSuccessRate), num(r.perturbation.linf.mean), num(r.perturbation.l2.mean), num(r.perturbation.l2.median)]);
+    const p = r.perturbation;
+    rows.push([r.eps === null ? 'min-norm' : String(r.eps), pct(r.robustAccuracy), pct(r.attackSuccessRate), num(p.linf.mean), num(p.l2.mean), num(p.l2.median), ...(sparse ? [p.l0.median === null ? '-' : String(p.l0.median)] : [])]);
   }
   const widths = rows[0]!.map((_, c) => maxOf(rows.map((row) => row[c]!.length)));
   return rows.map((row) => row.map((cell, c) => cell.padStart(widths[c]!)).join('  ')).join('\n');
@@ -167,6 +170,7 @@ export function registerAttackCommand(program: Command, io: Io): void {
     const globals = globalsOf(self);
     if (!flags.model) throw new UsageError('robust attack needs --model <model.json|model.onnx>');
     const info = getAttack(flags.attack);
+    if (flags.norm && !info.norms.includes(flags.norm)) throw new UsageError(`--norm ${flags.norm}: ${info.name} supports ${info.norms.join(', ')}`);
     if (!flags.eps && info.kind === 'fixed-eps') throw new UsageError(`${info.name} needs --eps (e.g. --eps 0.3 or --eps 0.1,0.2,0.3)`);
     // Every output is checked against the inputs and each other before the backend even starts.
     const source = dataSourceOf(flags, self);

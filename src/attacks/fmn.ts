@@ -64,7 +64,7 @@ function nextL0(eps: number, fooled: boolean, best: number, gamma: number, d: nu
  * m = max_{j≠y} z_j − z_y (targeted: z_t − max_{j≠t} z_j) by a normalised gradient step and projects onto
  * an Lp ball of radius ε that adapts per example:
  *
- *   not yet fooled, none found:  ε = ‖δ‖ + |m| / ‖∇m‖_dual      (distance to the linearised boundary)
+ *   not yet fooled, none found:  ε = max(‖δ‖ + |m| / ‖∇m‖_dual, ε · (1 + γ_k))  (the linearised boundary, and onwards)
  *   not fooled, one found:       ε = ε · (1 + γ_k)
  *   fooled:                      ε = min(ε · (1 − γ_k), ‖δ*‖)  (δ* the smallest adversarial δ so far)
  *   δ ← Π_ε(δ + α_k · ∇m/‖∇m‖₂), then into the bounds
@@ -121,7 +121,10 @@ export const fmn: AttackFn<FmnOptions> = (model, x, y, options = {}) => {
         } else if (Number.isFinite(best[j])) {
           eps[j] = e * (1 + gamma);
         } else {
-          eps[j] = (size[j] as number) + Math.abs(s[j] as number) / Math.max(s[b + j] as number, 1e-12);
+          // The linearised distance lands on the boundary itself (exactly, for a linear model), where a
+          // candidate must still clear the harness's margin slack; growing ε by γ_k at least keeps the
+          // iterate moving past it instead of settling there.
+          eps[j] = Math.max((size[j] as number) + Math.abs(s[j] as number) / Math.max(s[b + j] as number, 1e-12), e * (1 + gamma));
         }
       }
       const alpha = o.stepSize * range * (0.01 + 0.99 * anneal);

@@ -27,6 +27,9 @@ export { exampleRng, resolveTargetLabels, type AttackMeta };
  * An attack writes its loop against `AttackRun` and is wrapped by `harness()`; see `pgd.ts`.
  */
 
+/** Margin, relative to the largest |logit| (at least 1), a minimum-norm candidate must clear: far above float rounding, far below any size that matters. */
+const MARGIN_SLACK = 1e-4;
+
 /** A per-example objective the attack ascends, given logits of the working batch. */
 export type Objective = (logits: tf.Tensor2D) => tf.Tensor1D;
 
@@ -350,7 +353,7 @@ export class AttackRun {
   /**
    * `keepSmallest` judged by the harness's criterion: `logits` are those of `xAdv` (rows `local`, default
    * the whole working batch), sizes are in the run's norm. Consumes nothing; returns per row 1 where it
-   * fools the model, and its size.
+   * fools the model with a margin clear of float rounding (`MARGIN_SLACK`), and its size.
    */
   async keepFooling(xAdv: tf.Tensor, logits: tf.Tensor2D, local?: readonly number[]): Promise<{ fooled: Uint8Array; size: Float32Array }> {
     const stats = tf.tidy(() => {
@@ -358,7 +361,11 @@ export class AttackRun {
       const y = at ? tf.gather(this.y, at) : this.y;
       const labels = at ? tf.gather(this.labels, at) : this.labels;
       const x = at ? tf.gather(this.x, at) : this.x;
-      const fooled = tf.cast(adversarialMask(logits, y as tf.Tensor1D, this.targeted ? (labels as tf.Tensor1D) : null), 'float32');
+      // A best-so-far must stay adversarial when the final check evaluates it again: on another code
+      // path (predict, not the gradient's forward pass) logits differ by float rounding, and a point kept
+      // at a margin of 1e-6 flipped back (FMN, MNIST digit 141). So a candidate needs a margin clear of that.
+      const clear = tf.greater(margin(logits, labels as tf.Tensor1D, this.targeted), tf.mul(tf.maximum(tf.max(tf.abs(logits), 1), 1), MARGIN_SLACK));
+      const fooled = tf.cast(tf.logicalAnd(adversarialMask(logits, y as tf.Tensor1D, this.targeted ? (labels as tf.Tensor1D) : null), clear), 'float32');
       return tf.concat([fooled, this.norm.distance(tf.sub(xAdv, x))]);
     });
     const s = (await stats.data()) as Float32Array;

@@ -28,7 +28,7 @@ export { exampleRng, resolveTargetLabels, type AttackMeta };
  */
 
 /** Margin, relative to the largest |logit| (at least 1), a minimum-norm candidate must clear: far above float rounding, far below any size that matters. */
-const MARGIN_SLACK = 1e-4;
+const MARGIN_SLACK = 1e-5;
 
 /** A per-example objective the attack ascends, given logits of the working batch. */
 export type Objective = (logits: tf.Tensor2D) => tf.Tensor1D;
@@ -72,6 +72,8 @@ export class AttackRun {
   private readonly hasCandidate: Uint8Array;
   private readonly score: Float32Array;
   private readonly smallest: Float32Array;
+  /** 1 where the kept candidate's margin cleared `MARGIN_SLACK`. */
+  private readonly clearKept: Uint8Array;
   private starts = 0;
 
   private constructor(
@@ -102,6 +104,7 @@ export class AttackRun {
     this.hasCandidate = new Uint8Array(this.n);
     this.score = new Float32Array(this.n).fill(-Infinity);
     this.smallest = new Float32Array(this.n).fill(Infinity);
+    this.clearKept = new Uint8Array(this.n);
   }
 
   /** Check the options against the attack and the model, run the clean pass, and build the working batch. */
@@ -329,14 +332,19 @@ export class AttackRun {
   /**
    * A minimum-norm attack's best-so-far: row r of `rows` (working example `local[r]`, default r) becomes
    * that example's result when `fooled[r]` is 1 and `size[r]` is below the smallest size kept for it so far.
+   * With `clear` (1 where the margin clears float rounding, see `keepFooling`), a clear candidate beats
+   * one that is not, whatever their sizes.
    */
-  keepSmallest(rows: tf.Tensor, fooled: ArrayLike<number>, size: ArrayLike<number>, local?: readonly number[]): void {
+  keepSmallest(rows: tf.Tensor, fooled: ArrayLike<number>, size: ArrayLike<number>, local?: readonly number[], clear?: ArrayLike<number>): void {
     const improved: number[] = [];
     const rowOf: number[] = [];
     for (let r = 0; r < fooled.length; r++) {
       const j = local ? (local[r] as number) : r;
       const i = this.active[j] as number;
-      if (fooled[r] && (size[r] as number) < (this.smallest[i] as number)) {
+      const c = clear ? (clear[r] as number) : 1;
+      const kept = this.clearKept[i] as number;
+      if (fooled[r] && (c > kept || (c === kept && (size[r] as number) < (this.smallest[i] as number)))) {
+        this.clearKept[i] = c;
         this.smallest[i] = size[r] as number;
         improved.push(j);
         rowOf.push(r);
@@ -353,7 +361,8 @@ export class AttackRun {
   /**
    * `keepSmallest` judged by the harness's criterion: `logits` are those of `xAdv` (rows `local`, default
    * the whole working batch), sizes are in the run's norm. Consumes nothing; returns per row 1 where it
-   * fools the model with a margin clear of float rounding (`MARGIN_SLACK`), and its size.
+   * fools the model with a margin clear of float rounding (`MARGIN_SLACK`; a point fooled by less is kept
+   * only while no clear one is found, and is not reported as fooled), and its size.
    */
   async keepFooling(xAdv: tf.Tensor, logits: tf.Tensor2D, local?: readonly number[]): Promise<{ fooled: Uint8Array; size: Float32Array }> {
     const stats = tf.tidy(() => {
@@ -363,16 +372,18 @@ export class AttackRun {
       const x = at ? tf.gather(this.x, at) : this.x;
       // A best-so-far must stay adversarial when the final check evaluates it again: on another code
       // path (predict, not the gradient's forward pass) logits differ by float rounding, and a point kept
-      // at a margin of 1e-6 flipped back (FMN, MNIST digit 141). So a candidate needs a margin clear of that.
-      const clear = tf.greater(margin(logits, labels as tf.Tensor1D, this.targeted), tf.mul(tf.maximum(tf.max(tf.abs(logits), 1), 1), MARGIN_SLACK));
-      const fooled = tf.cast(tf.logicalAnd(adversarialMask(logits, y as tf.Tensor1D, this.targeted ? (labels as tf.Tensor1D) : null), clear), 'float32');
-      return tf.concat([fooled, this.norm.distance(tf.sub(xAdv, x))]);
+      // at a margin of 1e-6 flipped back (FMN, MNIST digit 141). So a candidate whose margin clears that
+      // beats any that does not, and only such a one counts as fooled for the attack's own steps.
+      const fooled = adversarialMask(logits, y as tf.Tensor1D, this.targeted ? (labels as tf.Tensor1D) : null);
+      const clear = tf.logicalAnd(fooled, tf.greater(margin(logits, labels as tf.Tensor1D, this.targeted), tf.mul(tf.maximum(tf.max(tf.abs(logits), 1), 1), MARGIN_SLACK)));
+      return tf.concat([tf.cast(fooled, 'float32'), tf.cast(clear, 'float32'), this.norm.distance(tf.sub(xAdv, x))]);
     });
     const s = (await stats.data()) as Float32Array;
     stats.dispose();
-    const k = s.length / 2;
-    this.keepSmallest(xAdv, s.subarray(0, k), s.subarray(k), local);
-    return { fooled: Uint8Array.from(s.subarray(0, k)), size: s.slice(k) };
+    const k = s.length / 3;
+    const clear = s.subarray(k, 2 * k);
+    this.keepSmallest(xAdv, s.subarray(0, k), s.subarray(2 * k), local, clear);
+    return { fooled: Uint8Array.from(clear), size: s.slice(2 * k) };
   }
 
   /**

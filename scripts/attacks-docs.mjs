@@ -8,7 +8,7 @@ const cell = (v) => String(v).replace(/\|/g, '\\|');
  * @param {import('./attacks-docs.d.mts').DocsInput} input
  * @returns {string}
  */
-export function attacksMarkdown({ attacks: ATTACKS, defenses: DEFENSES, autoattackVersions, options: { defaultText, expectedText, kebab } }) {
+export function attacksMarkdown({ attacks: ATTACKS, defenses: DEFENSES, autoattackVersions, options: { defaultText, expectedText, flagOf } }) {
   /** Each option's default as the tables list it, in the order the entry declares them (all from its schema). */
   const optionDefaults = (schema) => Object.entries(schema).flatMap(([key, spec]) => defaultText(key, spec) ?? []);
 
@@ -40,13 +40,14 @@ export function attacksMarkdown({ attacks: ATTACKS, defenses: DEFENSES, autoatta
     ...ATTACKS.flatMap((a) =>
       Object.entries(a.options).map(([key, spec]) => {
         const fallback = defaultText(key, spec)?.slice(key.length + 1) ?? '-';
-        return `| \`${a.name}\` | \`${key}\` | \`--${kebab(key)}\` | ${cell(expectedText(spec))} | ${cell(fallback)} | ${cell(spec.doc)} |`;
+        return `| \`${a.name}\` | \`${key}\` | \`${flagOf(key, spec)}\` | ${cell(expectedText(spec))} | ${cell(fallback)} | ${cell(spec.doc)} |`;
       }),
     ),
     '',
     '## AutoAttack versions',
     '',
-    'Pick one with `{ name: autoattack, options: { version: plus } }` in a suite file (or `version` in the API);',
+    'Pick one with `{ name: autoattack, options: { version: plus } }` in a suite file, `--aa-version plus` in',
+    '`robust attack` (`--version` alone prints robust\'s own version), or `version` in the API;',
     'reports label the attack with it, e.g. `autoattack@linf (standard)`, and its JSON `params` carry it. Each',
     'component runs only on the points the earlier ones left robust. `steps`, `restarts`, `targetClasses` and',
     '`queries` override the budget of every component that has that option.',

@@ -214,6 +214,8 @@ describe('L0 through the suite and the CLI', () => {
     // The minimal L0 is a whole number of features.
     expect(found.every((d) => d === null || Number.isInteger(d))).toBe(true);
     expect(result.worstCase.map((w) => w.key)).toEqual(['worst@l0:1', 'worst@l0:3']);
+    const { resultSchemaErrors } = await import('../src/report/index.js');
+    expect(resultSchemaErrors(result)).toEqual([]);
     expect(r.stdout).toMatch(/fmn@l0/);
     expect(readFileSync(md, 'utf8')).toMatch(/fmn@l0/);
   });

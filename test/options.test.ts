@@ -9,7 +9,7 @@ import { ATTACKS, getAttack } from '../src/attacks/registry.js';
 import { runAttack } from '../src/attacks/run.js';
 import { pgd } from '../src/attacks/pgd.js';
 import { DEFENSES } from '../src/defenses/registry.js';
-import { defaultsOf, isValid, kebab, type OptionSpec } from '../src/options/schema.js';
+import { defaultsOf, flagOf, isValid, type OptionSpec } from '../src/options/schema.js';
 import { parseConfig } from '../src/suite/config.js';
 import { configSchema } from '../src/suite/schema.js';
 import { saveLayersModel } from '../src/models/index.js';
@@ -147,8 +147,9 @@ describe('robust attack: one flag per option of every attack', () => {
     const r = await runCli('attack', '--help');
     expect(r.code).toBe(0);
     for (const { key, spec } of entries) {
-      expect(r.stdout).toContain(`--${kebab(key)}`);
-      if (spec.type === 'boolean') expect(r.stdout).toContain(`--no-${kebab(key)}`);
+      // `--x ` with a space or `<`: `--version` must not pass for `--aa-version` being listed, nor the reverse.
+      expect(r.stdout).toMatch(new RegExp(`(^|\\s)${flagOf(key, spec)}[ ,]`, 'm'));
+      if (spec.type === 'boolean') expect(r.stdout).toContain(`--no-${flagOf(key, spec).slice(2)}`);
     }
   });
 

@@ -118,7 +118,7 @@ export interface AutoAttackResult extends AttackResult {
 }
 
 const OPTIONS = {
-  version: { type: 'enum', values: AUTOATTACK_VERSIONS, default: 'standard', doc: 'published version: standard, plus or rand' },
+  version: { type: 'enum', values: AUTOATTACK_VERSIONS, default: 'standard', flag: 'aa-version', doc: 'published version: standard, plus or rand' },
   attacks: { type: 'enum-array', values: Object.keys(COMPONENTS), doc: "attacks to run instead of the version's, in order" },
   steps: { type: 'integer', min: 1, doc: "iterations of every component that has steps (default: each one's own, 100)" },
   restarts: { type: 'integer', min: 1, doc: "restarts of every component that has them (default: the version's)" },

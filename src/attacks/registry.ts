@@ -65,6 +65,6 @@ export function getAttack(name: string): AttackInfo {
  * The options every attack takes (seed, targeting, mask, ...) pass through; the harness checks them.
  * @throws UsageError with a "did you mean", e.g. `options.step: pgd has no option "step"; did you mean "steps"?`
  */
-export function checkAttackOptions(info: AttackInfo, values: object, context: { where?: string; flags?: boolean } = {}): void {
+export function checkAttackOptions(info: AttackInfo, values: object, context: { where?: string; flags?: boolean; otherFlags?: Readonly<Record<string, string>> } = {}): void {
   checkOptions(info.options, values, { owner: info.name, ...context, passThrough: COMMON_OPTIONS });
 }

@@ -1,7 +1,7 @@
 /**
  * Typed option schemas: every attack and defence declares its options once (type, range, default, one-line
  * doc) and everything else derives from that declaration: the defaults the code runs with, the runtime
- * check of the library API, the CLI's flags (kebab-case of the name), the suite file's JSON Schema and the
+ * check of the library API, the CLI's flags (kebab-case of the name, or the spec's own `flag`), the suite file's JSON Schema and the
  * docs. So an option cannot be settable in one place and unknown in another, and a misspelt one is an
  * error everywhere, with a "did you mean".
  *
@@ -13,6 +13,11 @@ import { UsageError } from '../errors.js';
 interface Doc {
   /** One line for `--help`, the schema's description and the docs. */
   doc: string;
+  /**
+   * The CLI flag's name (without dashes) where the kebab-case of the option's name would clash with a flag
+   * of robust's own: AutoAttack's `version` is `--aa-version`, since `--version` prints robust's version.
+   */
+  flag?: string;
 }
 interface Range {
   min?: number;
@@ -67,9 +72,14 @@ export function defaultsOf<S extends OptionSchema>(schema: S): OptionDefaults<S>
   return out as OptionDefaults<S>;
 }
 
-/** `targetClasses` → `target-classes`, the CLI flag of an option. */
+/** `targetClasses` → `target-classes`, the kebab-case of an option's name. */
 export function kebab(name: string): string {
   return name.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
+}
+
+/** The CLI flag of an option: `--target-classes` for `targetClasses`, or `--${spec.flag}` where the spec names its own. */
+export function flagOf(key: string, spec: OptionSpec | undefined): string {
+  return `--${spec?.flag ?? kebab(key)}`;
 }
 
 function editDistance(a: string, b: string): number {
@@ -163,6 +173,8 @@ export interface CheckContext {
   where?: string;
   /** Name options as the CLI's flags (`--step-size`) rather than by path. */
   flags?: boolean;
+  /** With `flags`: the flags of keys this schema lacks but another declares with a flag of its own (`version` → `--aa-version`). */
+  otherFlags?: Readonly<Record<string, string>>;
   /** Keys accepted here without a check, because another layer owns them (e.g. an attack's seed or targeting). */
   passThrough?: readonly string[];
 }
@@ -173,7 +185,7 @@ export interface CheckContext {
  *   `spec.options.step: pgd has no option "step"; did you mean "steps"?` or `--steps: expected a whole number >= 1 for pgd, got 0`.
  */
 export function checkOptions(schema: OptionSchema, values: object, ctx: CheckContext): void {
-  const name = (key: string) => (ctx.flags ? `--${kebab(key)}` : key);
+  const name = (key: string) => (ctx.flags ? (schema[key] ? flagOf(key, schema[key]) : (ctx.otherFlags?.[key] ?? flagOf(key, undefined))) : key);
   const label = (key: string) => (ctx.flags ? name(key) : ctx.where ? `${ctx.where}.${key}` : `${ctx.owner}: options.${key}`);
   const known = Object.keys(schema);
   for (const [key, value] of Object.entries(values)) {

@@ -231,7 +231,7 @@ export function configSchema(): Json {
               { type: 'number', minimum: 0, maximum: 100 },
               { type: 'object', additionalProperties: false, properties: Object.fromEntries(NORM_NAMES.map((n) => [n, { type: 'number', minimum: 0, maximum: 100 }])) },
             ],
-            'x-expected': 'a number in [0, 100] or {linf?, l2?, l1?}',
+            'x-expected': `a number in [0, 100] or {${NORM_NAMES.map((n) => `${n}?`).join(', ')}}`,
           },
           certifiedAccuracy: {
             type: 'object',

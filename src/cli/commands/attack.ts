@@ -13,7 +13,7 @@ import type { BackendInfo } from '../../backends/index.js';
 import type { Io } from '../io.js';
 import { globalsOf } from '../globals.js';
 import { addDataOptions, dataSourceOf, loadDataFromFlags, memoryBudgetOf, reportBatchPlan, startBackend, type DataFlags } from '../options.js';
-import { kebab, parseFlagText, type OptionSpec } from '../../options/schema.js';
+import { flagOf, parseFlagText, type OptionSpec } from '../../options/schema.js';
 import { parseInteger, parseNumberList } from '../parse.js';
 import { makeProgress } from '../progress.js';
 import { maxOf } from '../../tensor/range.js';
@@ -35,10 +35,14 @@ interface AttackFlags extends DataFlags {
   [option: string]: unknown;
 }
 
-/** One flag per option name over every attack: its declaration (the first attack's) and the attacks that take it. */
+/** One flag per option name over every attack: its declaration (the first attack's), its flag and the attacks that take it. */
 interface OptionFlag {
   key: string;
   spec: OptionSpec;
+  /** `--target-classes`, or the spec's own flag (`--aa-version`). */
+  flag: string;
+  /** Where commander puts the flag's value: the camel case of the flag (`aaVersion`). */
+  attribute: string;
   attacks: string[];
 }
 
@@ -51,9 +55,7 @@ export function optionFlags(): OptionFlag[] {
   const flags = new Map<string, OptionFlag>();
   for (const info of ATTACKS) {
     for (const [key, spec] of Object.entries(info.options)) {
-      // --version is robust's own (commander answers it before any command): AutoAttack's version is set in a suite file or the API.
-      if (key === 'version') continue;
-      const flag = flags.get(key) ?? { key, spec, attacks: [] };
+      const flag = flags.get(key) ?? { key, spec, flag: flagOf(key, spec), attribute: new Option(flagOf(key, spec)).attributeName(), attacks: [] };
       flag.attacks.push(info.name);
       flags.set(key, flag);
     }
@@ -62,12 +64,11 @@ export function optionFlags(): OptionFlag[] {
 }
 
 function addOptionFlags(cmd: Command): Command {
-  for (const { key, spec, attacks } of optionFlags()) {
-    const flag = `--${kebab(key)}`;
+  for (const { key, spec, flag, attacks } of optionFlags()) {
     const help = `${spec.doc} (${attacks.join(', ')})`;
     if (spec.type === 'boolean') {
       cmd.option(flag, help);
-      cmd.option(`--no-${kebab(key)}`, `set ${key} false`);
+      cmd.option(`--no-${flag.slice(2)}`, `set ${key} false`);
     } else {
       const metavar = { number: 'x', integer: 'n', enum: 'name', string: 'text', 'number-array': 'list', 'enum-array': 'list' }[spec.type];
       cmd.option(`${flag} <${metavar}>`, help, (text: string) => parseFlagText(spec, flag, text));
@@ -92,9 +93,10 @@ function targetingOf(flags: AttackFlags, numClasses: number, n: number): Targeti
 
 function attackOptions(flags: AttackFlags, name: string, seed: string, targeting: Targeting): AttackOptions {
   const info = getAttack(name);
-  const given = Object.fromEntries(optionFlags().flatMap(({ key }) => (flags[key] === undefined ? [] : [[key, flags[key]]])));
-  checkAttackOptions(info, given, { flags: true });
-  checkCountLimits(given, (key) => `--${kebab(key)}`);
+  const all = optionFlags();
+  const given = Object.fromEntries(all.flatMap(({ key, attribute }) => (flags[attribute] === undefined ? [] : [[key, flags[attribute]]])));
+  checkAttackOptions(info, given, { flags: true, otherFlags: Object.fromEntries(all.map((f) => [f.key, f.flag])) });
+  checkCountLimits(given, (key) => all.find((f) => f.key === key)?.flag ?? `--${key}`);
   const options: AttackOptions = { ...given, seed, targeting };
   if (targeting.kind !== 'untargeted' && !info.targeted) throw new UsageError(`${name} has no targeted mode; drop --targeted or pick another attack`);
   return options;
@@ -205,7 +207,9 @@ export function registerAttackCommand(program: Command, io: Io): void {
       const json = attackJson(report, model, ds, backend, globals.seed);
       // With --json -, the JSON owns standard output and the table goes to stderr.
       const say = globals.json === '-' ? io.err : io.out;
-      say(`${info.name} (${report.norm}) on ${ds.source}, n=${ds.n}, backend ${backend.name}: clean accuracy ${pct(report.cleanAccuracy)}`);
+      // An attack with published versions (AutoAttack) says which one ran, as the suite's reports do.
+      const version = typeof report.params['version'] === 'string' ? `, version ${report.params['version']}` : '';
+      say(`${info.name} (${report.norm}${version}) on ${ds.source}, n=${ds.n}, backend ${backend.name}: clean accuracy ${pct(report.cleanAccuracy)}`);
       say(table(report));
       say(`${report.timing.gradientEvaluations} gradient evaluations, ${report.timing.queries} queries, ${report.timing.seconds.toFixed(1)} s`);
       if (flags.saveAdv) {

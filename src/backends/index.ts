@@ -6,6 +6,7 @@
  * and reports which one it chose and why the others were skipped.
  */
 import { existsSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import { tf } from '../tf.js';
 import { UsageError, errorMessage } from '../errors.js';
 import { registerKernelFixes } from './kernels/index.js';
@@ -180,6 +181,18 @@ export async function useBackend(choice: BackendChoice = 'auto', options: UseBac
 function probeLogOf(): Pick<BackendInfo, 'probeLog'> {
   const log = lastWebGpuProbe()?.log;
   return log ? { probeLog: log } : {};
+}
+
+/**
+ * The threads the active TF.js backend computes on when it is one of the embedded CPU backends (wasm:
+ * the threads its build started; cpu: the cores), where a model is faster on onnxruntime's native
+ * kernels (see `src/models/native/engine.ts`), which then get as many; undefined on a GPU or on
+ * tfjs-node, whose kernels are native already.
+ */
+export async function embeddedCpuThreads(): Promise<number | undefined> {
+  const name = tf.getBackend();
+  if (name === loaders.wasm.tfName) return wasmThreadsInUse();
+  return name === loaders.cpu.tfName ? availableParallelism() : undefined;
 }
 
 /** Whether a backend can be loaded here, without keeping it active. Used by tests to skip with a reason. */

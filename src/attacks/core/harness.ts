@@ -30,6 +30,11 @@ export { exampleRng, resolveTargetLabels, type AttackMeta };
 /** Margin, relative to the largest |logit| (at least 1), a minimum-norm candidate must clear: far above float rounding, far below any size that matters. */
 const MARGIN_SLACK = 1e-5;
 
+/** Per row, whether the criterion's margin clears `MARGIN_SLACK` of the row's largest |logit|. */
+function clearMargin(logits: tf.Tensor2D, labels: tf.Tensor1D, targeted: boolean): tf.Tensor {
+  return tf.tidy(() => tf.greater(margin(logits, labels, targeted), tf.mul(tf.maximum(tf.max(tf.abs(logits), 1), 1), MARGIN_SLACK)));
+}
+
 /** A per-example objective the attack ascends, given logits of the working batch. */
 export type Objective = (logits: tf.Tensor2D) => tf.Tensor1D;
 
@@ -262,7 +267,9 @@ export class AttackRun {
       logits.dispose();
       logits = this.predict(valid);
     }
-    const adv = await this.flags(logits);
+    // An early stop is final, so it needs a margin the final check will see too (see `keepFooling`): an
+    // iterate on the boundary itself stays in the batch for another step (DeepFool Linf, MNIST digit 13).
+    const adv = await this.flags(logits, true);
     logits.dispose();
     const hits: number[] = [];
     adv.forEach((a, j) => a && hits.push(j));
@@ -375,7 +382,7 @@ export class AttackRun {
       // at a margin of 1e-6 flipped back (FMN, MNIST digit 141). So a candidate whose margin clears that
       // beats any that does not, and only such a one counts as fooled for the attack's own steps.
       const fooled = adversarialMask(logits, y as tf.Tensor1D, this.targeted ? (labels as tf.Tensor1D) : null);
-      const clear = tf.logicalAnd(fooled, tf.greater(margin(logits, labels as tf.Tensor1D, this.targeted), tf.mul(tf.maximum(tf.max(tf.abs(logits), 1), 1), MARGIN_SLACK)));
+      const clear = tf.logicalAnd(fooled, clearMargin(logits, labels as tf.Tensor1D, this.targeted));
       return tf.concat([tf.cast(fooled, 'float32'), tf.cast(clear, 'float32'), this.norm.distance(tf.sub(xAdv, x))]);
     });
     const s = (await stats.data()) as Float32Array;
@@ -438,9 +445,12 @@ export class AttackRun {
     return tf.tensor(valid, xAdv.shape);
   }
 
-  /** Criterion per working example: 1 where these logits already fool the model. */
-  private async flags(logits: tf.Tensor2D): Promise<Uint8Array> {
-    const t = adversarialMask(logits, this.y, this.targeted ? this.labels : null);
+  /** Criterion per working example: 1 where these logits already fool the model (with `clear`, by a margin clear of float rounding). */
+  private async flags(logits: tf.Tensor2D, clear = false): Promise<Uint8Array> {
+    const t = tf.tidy(() => {
+      const fooled = adversarialMask(logits, this.y, this.targeted ? this.labels : null);
+      return clear ? tf.logicalAnd(fooled, clearMargin(logits, this.labels, this.targeted)) : fooled;
+    });
     const d = await t.data();
     t.dispose();
     return Uint8Array.from(d);

@@ -216,6 +216,37 @@ describe.each(TEST_BACKENDS)('linear oracles on %s', (backend) => {
     await expectExact(unitBox, bounded.pts, bounded.y, run, 'l2', bounded.dist);
   });
 
+  const boundaryHuggers: { name: string; run: Run }[] = [
+    ...minimumNormL2,
+    ...minimumNormLinf.map((a) => ({ ...a, name: `${a.name} (linf)` })),
+    { name: 'deepfool', run: (m, xx, y) => deepfool(m, xx, y) },
+    { name: 'deepfool (linf)', run: (m, xx, y) => deepfool(m, xx, y, { norm: 'linf' }) },
+  ];
+
+  it.each(boundaryHuggers)('$name: every result clears the boundary by more than float rounding (margin > 1e-5 of the largest |logit|)', async ({ run }) => {
+    // These attacks end on the boundary; a result kept at a margin of 1e-7 can read as clean when the final
+    // check evaluates it on another code path (it did, on the reference CNN), so none may be that close.
+    const m = narrow();
+    const xt = tf.tensor2d(p.pts);
+    try {
+      const z = await noLeak(async () => {
+        const out = await run(m, xt, p.y);
+        const logits = tf.tidy(() => m.predict(out.xAdv));
+        const values = (await logits.data()) as Float32Array;
+        tf.dispose([logits, out.xAdv]);
+        return values;
+      });
+      p.y.forEach((label, i) => {
+        const [z0, z1] = [z[2 * i] as number, z[2 * i + 1] as number];
+        const gap = label === 1 ? z0 - z1 : z1 - z0;
+        expect(gap).toBeGreaterThan(1e-5 * Math.max(1, Math.abs(z0), Math.abs(z1)));
+      });
+    } finally {
+      xt.dispose();
+      m.dispose();
+    }
+  });
+
   describe('five classes', () => {
     let multi: Model;
     let xm: tf.Tensor;

@@ -53,7 +53,8 @@ export function pgdStep(xAdv: tf.Tensor, grad: tf.Tensor, stepSize: tf.Tensor | 
  * one backward pass. `loss` should run the model in inference mode. Leaves no tensor behind but the result.
  * @returns the last iterate; the caller disposes it.
  * @example
- *   const xAdv = pgdAscent((v) => tf.sum(crossEntropy(model.predict(v), y)), x, start, { x, norm: linf, eps: 0.3, bounds, mask: null }, { steps: 10, stepSize: 0.075 });
+ *   const ball = { x, norm: linf, eps: 0.3, bounds: boundTensors(model.bounds, model.inputShape), mask: null };
+ *   const xAdv = pgdAscent((v) => tf.sum(crossEntropy(model.predict(v), y)), x, ball, { steps: 10, stepSize: 0.075 });
  */
 export function pgdAscent(loss: (xAdv: tf.Tensor) => tf.Scalar, start: tf.Tensor, ball: Ball, o: { steps: number; stepSize: number }): tf.Tensor {
   const gradient = tf.grad(loss);

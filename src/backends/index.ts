@@ -182,6 +182,16 @@ function probeLogOf(): Pick<BackendInfo, 'probeLog'> {
   return log ? { probeLog: log } : {};
 }
 
+/**
+ * Whether the active TF.js backend is one of the embedded CPU backends (wasm, cpu), where a model is
+ * faster on onnxruntime's native kernels (see `src/models/native/engine.ts`); not on a GPU or on
+ * tfjs-node, whose kernels are native already.
+ */
+export function embeddedCpuBackend(): boolean {
+  const name = tf.getBackend();
+  return name === loaders.wasm.tfName || name === loaders.cpu.tfName;
+}
+
 /** Whether a backend can be loaded here, without keeping it active. Used by tests to skip with a reason. */
 export async function backendAvailable(name: BackendName): Promise<boolean> {
   const previous = tf.getBackend();

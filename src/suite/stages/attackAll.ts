@@ -2,7 +2,8 @@
  * Stage 4 of `runSuite`: run every planned attack over the same examples (the registry picks the attack,
  * `runAttack` batches it through the harness), and record per example whether it stayed robust at each eps.
  */
-import { runAttack, type AttackReport } from '../../attacks/run.js';
+import { runAttack, type AttackReport, type EpsReport } from '../../attacks/run.js';
+import type { NormName } from '../../attacks/core/norms.js';
 import { brokenWithin } from '../../attacks/core/epsilons.js';
 import type { PerturbationNorms } from '../../attacks/core/types.js';
 import type { Dataset } from '../../data/index.js';
@@ -73,7 +74,8 @@ export async function attackAll({ model, ds, positions, correct, attacks, threat
       { name: planned.name, norm: planned.norm, eps: minimum || planned.eps[0] === null ? null : (planned.eps as number[]), options: { ...planned.options, ...threat, seed: `${seed}/${planned.id}`, exampleIds: Int32Array.from(positions) } },
       {
         batchSize,
-        keepAdversarial: (config.samples ?? 8) > 0,
+        // The gallery needs the adversarial inputs, and so does an L1 minimum-norm attack (see foundSizes).
+        keepAdversarial: (config.samples ?? 8) > 0 || (minimum && planned.norm === 'l1'),
         onProgress: (done, total, robust) => options.onProgress?.({ stage: 'attack', attack: planned.id, done, total, robust }),
         ...memory,
         onBatchPlan: (plan) => options.onBatchPlan?.(planned.id, plan),
@@ -83,8 +85,7 @@ export async function attackAll({ model, ds, positions, correct, attacks, threat
     out.attacks.push({ ...planned, params, gradientEvaluations: report.timing.gradientEvaluations, queries: report.timing.queries, seconds: (performance.now() - a0) / 1000 });
     if (minimum) {
       const found = report.results[0]!;
-      // Results measure Linf, L2 and L0; an L1 attack is judged by its L2 size here (runAttack keeps no L1 sizes).
-      const size = found.norms[planned.norm === 'linf' ? 'linf' : 'l2'];
+      const size = foundSizes(found, planned.norm, ds.x);
       out.minNorm[planned.id] = Array.from(correct, (c, i) => (!c ? 0 : found.isAdversarial[i] ? (size[i] as number) : null));
       for (const eps of planned.eps) {
         const broken = brokenWithin(found.isAdversarial, size, eps ?? Infinity);
@@ -102,6 +103,23 @@ export async function attackAll({ model, ds, positions, correct, attacks, threat
     }
   }
   return out;
+}
+
+/**
+ * Each example's found perturbation in the attack's norm: `runAttack`'s own sizes, or for L1, which it does not
+ * measure, summed from the adversarial inputs (as `attackManyEps` measures L1 for a single attack's budgets).
+ */
+function foundSizes(found: EpsReport, norm: NormName, x: Float32Array): ArrayLike<number> {
+  if (norm !== 'l1') return found.norms[norm];
+  const adv = found.xAdv;
+  if (adv === undefined) throw new Error('attackAll: an L1 minimum-norm attack ran without keeping its adversarial inputs');
+  const n = found.isAdversarial.length;
+  const size = n === 0 ? 0 : x.length / n;
+  return Float32Array.from({ length: n }, (_, i) => {
+    let s = 0;
+    for (let f = i * size; f < (i + 1) * size; f++) s += Math.abs((adv[f] as number) - (x[f] as number));
+    return s;
+  });
 }
 
 /** The eps values of `norm` that robust-accuracy threshold keys (`<attack or worst>@<norm>:<eps>`) name. */

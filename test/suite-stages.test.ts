@@ -64,3 +64,24 @@ describe('attackAll: an L1 minimum-norm attack in a suite', () => {
     });
   });
 });
+
+describe('stages that fail dispose the model they were handed', () => {
+  const write = (name: string, extra: Record<string, unknown>): string => {
+    const path = join(dir, `${name}.json`);
+    writeFileSync(path, JSON.stringify({ model: { path: model }, data: { source: { x: data.x, y: data.y } }, backend: 'cpu', seed: 1, samples: 0, attacks: [{ name: 'fgsm', eps: 0.1 }], ...extra }));
+    return path;
+  };
+
+  const extras: Record<string, (m: string) => Record<string, unknown>> = { pin: (m) => ({ model: { path: m, sha256: '0'.repeat(64) } }), shard: () => ({}), pos: () => ({}) };
+  it.each([
+    ['openModel, on a wrong SHA-256 pin', 'pin', {}, /SHA-256/],
+    ['selectExamples, on an empty shard', 'shard', { shard: { index: 1, count: 25 } }, /shard 1\/25 of 24 examples is empty/],
+    ['selectExamples, on positions outside the selection', 'pos', { examples: [3, 24] }, /positions must be whole numbers in 0\.\.23/],
+  ] as const)('%s: no tensor is left behind', async (_name, file, options, message) => {
+    const config = await loadConfig(write(file, extras[file]!(model)));
+    await useBackend('cpu');
+    const before = tf.memory().numTensors;
+    await expect(runSuite(config, { ...options, backend: 'cpu' })).rejects.toThrow(message);
+    expect(tf.memory().numTensors).toBe(before);
+  });
+});

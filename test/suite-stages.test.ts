@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { linearWeights, writeLinearData, writeLinearGraphModel } from './fixtures/suite-fixtures.js';
 import { loadConfig } from '../src/suite/config.js';
-import { runSuite } from '../src/suite/run.js';
+import { runSuite, type RunSuiteOptions } from '../src/suite/run.js';
 import { runAttack } from '../src/attacks/run.js';
 import { loadModel } from '../src/models/index.js';
 import { loadDataset } from '../src/data/index.js';
@@ -73,11 +73,12 @@ describe('stages that fail dispose the model they were handed', () => {
   };
 
   const extras: Record<string, (m: string) => Record<string, unknown>> = { pin: (m) => ({ model: { path: m, sha256: '0'.repeat(64) } }), shard: () => ({}), pos: () => ({}) };
-  it.each([
+  const cases: [string, string, RunSuiteOptions, RegExp][] = [
     ['openModel, on a wrong SHA-256 pin', 'pin', {}, /SHA-256/],
     ['selectExamples, on an empty shard', 'shard', { shard: { index: 1, count: 25 } }, /shard 1\/25 of 24 examples is empty/],
     ['selectExamples, on positions outside the selection', 'pos', { examples: [3, 24] }, /positions must be whole numbers in 0\.\.23/],
-  ] as const)('%s: no tensor is left behind', async (_name, file, options, message) => {
+  ];
+  it.each(cases)('%s: no tensor is left behind', async (_name, file, options, message) => {
     const config = await loadConfig(write(file, extras[file]!(model)));
     await useBackend('cpu');
     const before = tf.memory().numTensors;

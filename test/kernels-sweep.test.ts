@@ -249,6 +249,12 @@ for (const [kernel, op, takesInt] of BINARY) {
   const divisor: Gen = kernel === tf.FloorDiv ? positive : moderate;
   add(kernel, `${kernel} broadcast [4,1]×[1,6]`, [F([4, 1], moderate), F([1, 6], divisor)], f, { tol: ACC, grad });
   add(kernel, `${kernel} broadcast [3,4,5]×[5]`, [F([3, 4, 5], moderate), F([5], divisor)], f, { tol: ACC, grad });
+  // The shapes of an attack's projection: a per-example radius, a per-feature bound, a scalar, either side.
+  const projection = new Set<string>([tf.Add, tf.Sub, tf.Multiply, tf.Maximum, tf.Minimum, ...COMPARISONS]);
+  const wide: Gen = tricky;
+  if (projection.has(kernel)) add(kernel, `${kernel} broadcast [3,4,5,2]×[3,1,1,1]`, [F([3, 4, 5, 2], wide), F([3, 1, 1, 1], divisor)], f, { tol: ACC, grad });
+  if (projection.has(kernel)) add(kernel, `${kernel} broadcast [1,4,5,2]×[3,4,5,2]`, [F([1, 4, 5, 2], moderate), F([3, 4, 5, 2], wide)], f, { tol: ACC, grad });
+  if (projection.has(kernel)) add(kernel, `${kernel} broadcast []×[3,4,1,2]`, [F([], moderate), F([3, 4, 1, 2], wide)], f, { tol: ACC, grad });
   if (COMPARISONS.has(kernel)) add(kernel, `${kernel} ties`, [F([6, 8], ties), F([6, 8], ties)], f);
   if (takesInt) {
     const base = kernel === tf.Pow ? smallInts(-5, 5) : ints;
@@ -363,9 +369,13 @@ for (const [dtype, mk] of [
   add(tf.SplitV, `SplitV count axis 0 ${dtype}`, [mk([4, 3])], (x) => tf.split(x, 2, 0));
   add(tf.Tile, `Tile ${dtype}`, [mk([2, 3])], (x) => tf.tile(x, [3, 2]));
   add(tf.Tile, `Tile rank 3 ${dtype}`, [mk([2, 1, 3])], (x) => tf.tile(x, [1, 4, 2]));
+  add(tf.Tile, `Tile per-example over a batch ${dtype}`, [mk([3, 1, 1, 1])], (x) => tf.tile(x, [1, 5, 4, 3]));
+  add(tf.Tile, `Tile every axis ${dtype}`, [mk([2, 3, 1, 2])], (x) => tf.tile(x, [3, 2, 4, 2]));
   add(tf.Reverse, `Reverse axes [0,2] ${dtype}`, [x3], (x) => tf.reverse(x, [0, 2]));
   add(tf.Reverse, `Reverse axis -1 ${dtype}`, [mk([4, 7])], (x) => tf.reverse(x, -1));
   add(tf.GatherV2, `GatherV2 axis 0 ${dtype}`, [mk([5, 4]), V([0, 4, 4, 2, 1, 0], [6])], (x, i) => tf.gather(x, i, 0));
+  add(tf.GatherV2, `GatherV2 rows of a batch ${dtype}`, [mk([4, 5, 3, 2]), V([3, 0, 0, 2], [4])], (x, i) => tf.gather(x, i, 0));
+  add(tf.GatherV2, `GatherV2 axis 2 ${dtype}`, [mk([3, 4, 5, 2]), V([4, 1], [2])], (x, i) => tf.gather(x, i, 2));
   add(tf.GatherV2, `GatherV2 axis -1 2-D indices ${dtype}`, [x3, V([4, 0, 2, 2], [2, 2])], (x, i) => tf.gather(x, i, -1));
   // tfjs-core's gather gradient with batchDims uses a chained op (x.split) that its Node bundle lacks.
   add(tf.GatherV2, `GatherV2 batchDims 1 ${dtype}`, [mk([3, 5, 4]), V([4, 0, 1, 1, 3, 2], [3, 2])], (x, i) => tf.gather(x, i, 1, 1), { grad: false });

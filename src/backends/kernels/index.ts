@@ -19,6 +19,8 @@
  *   `Conv3DBackpropFilterV2`, `Dilation2D` and its gradients, `MaxPool3DGrad`, `MaxPoolWithArgmax`
  *   (wrong values); `FusedConv2D` / `FusedDepthwiseConv2D` (garbage with stray prelu weights);
  *   `RotateWithOffset` (fill truncated to int) and `Transform` ('reflect' wrong).
+ *   For speed (PGD's projection and early stop): `Minimum`, `Maximum` and the comparisons (a generic
+ *   per-element broadcast, 20–30× slower than a planned one), `Tile` and `GatherV2` (block copies).
  * - cpu: `RobustActivationGrad` (as on wasm), `AvgPoolGrad` (the same padded-border divisor bug as wasm), `ResizeBilinearGrad` and
  *   `ResizeNearestNeighborGrad` (`halfPixelCenters` ignored; wrong or throwing for batch > 1),
  *   `Transform` (every image after the first left as fill), `Cumsum` / `Cumprod` (negative axis gave
@@ -39,7 +41,8 @@ import { conv3dBackpropFilterConfig, conv3dBackpropInputConfig } from './conv3d.
 import { dilation2dBackpropFilterConfig, dilation2dBackpropInputConfig, dilation2dConfig } from './dilation.js';
 import { fusedConvConfig } from './fused.js';
 import { rotateWithOffsetConfig, transformConfig } from './image.js';
-import { cumulativeAxisConfig, gatherV2Config, reverseConfig, selectConfig, stridedSliceConfig } from './layout.js';
+import { cumulativeAxisConfig, gatherV2Config, reverseConfig, selectConfig, stridedSliceConfig, tileConfig } from './layout.js';
+import { BROADCAST_KERNELS, broadcastBinaryConfig } from './broadcast.js';
 import { maxPool3dGradConfig } from './pool3d.js';
 import {
   castConfig,
@@ -108,6 +111,8 @@ function fixesFor(tfBackendName: string): tf.KernelConfig[] {
           [tf.Select, selectConfig],
           [tf.Reverse, reverseConfig],
           [tf.GatherV2, gatherV2Config],
+          [tf.Tile, tileConfig],
+          ...BROADCAST_KERNELS.map((name): [string, (original: tf.KernelConfig) => tf.KernelConfig] => [name, broadcastBinaryConfig]),
           [tf.Cumsum, cumulativeAxisConfig],
           [tf.Cumprod, cumulativeAxisConfig],
           [tf.FusedConv2D, fusedConvConfig],

@@ -180,8 +180,11 @@ export function fusedMatMulConfig(original: tf.KernelConfig): tf.KernelConfig {
       const out = original.kernelFunc({ inputs: ins, backend: wasm, attrs: at });
       return Array.isArray(out) ? (out[0] as tf.TensorInfo) : out;
     };
-    // The shipped kernel also refuses a bias of rank 2 ([M, N] or [M, 1]), which Add broadcasts fine.
-    if (bias === undefined || bias === null || (!a.transposeA && !a.transposeB && !batched && bias.shape.length <= 1)) {
+    // The shipped kernel also refuses a bias of rank 2 ([M, N] or [M, 1]), which Add broadcasts fine, and
+    // reads N values past a one-element bias (whatever the heap holds there), which Add broadcasts too.
+    const columns = input(inputs, 'b').shape.at(-1) ?? 1;
+    const biasSize = bias?.shape.reduce((p, q) => p * q, 1);
+    if (bias === undefined || bias === null || (!a.transposeA && !a.transposeB && !batched && bias.shape.length <= 1 && biasSize === columns)) {
       return runOriginal(inputs, attrs ?? {});
     }
     const product = runOriginal(

@@ -6,7 +6,7 @@
  * alternately with benchmarks/arch_compare.mjs.
  *
  *   node benchmarks/arch_bench.mjs --arch mobilenetv2|resnet18|resnet20|mnist-cnn [--model model.json]
- *     [--batch 8] [--steps 10] [--threads 2] [--no-optimize] [--profile] [--backend wasm]
+ *     [--batch 8] [--steps 10] [--threads 2] [--no-optimize] [--engine auto|onnxruntime|tfjs] [--profile] [--backend wasm]
  *
  * Memory per example is measured as on the peer: the growth of the process's peak RSS (maxRSS) from a
  * batch of 1 to a batch of --batch, divided by (batch − 1). robust's own estimate (peak tensor bytes
@@ -28,6 +28,7 @@ const { values } = parseArgs({
     threads: { type: 'string', default: '2' },
     backend: { type: 'string', default: 'wasm' },
     'no-optimize': { type: 'boolean', default: false },
+    engine: { type: 'string', default: 'auto' },
     profile: { type: 'boolean', default: false },
     seed: { type: 'string', default: '0' },
   },
@@ -56,7 +57,7 @@ if (modelPath === undefined) {
     modelPath = join(tmp, 'model.json');
   }
 }
-const model = await loadModel(modelPath, { optimize });
+const model = await loadModel(modelPath, { optimize, engine: values.engine });
 const batch = Number(values.batch);
 const steps = Number(values.steps);
 const shape = model.inputShape;
@@ -141,6 +142,7 @@ console.log(
     side: 'robust',
     arch: values.arch,
     optimized: model.optimized,
+    engine: model.engine,
     backend: values.backend,
     threads: Number(values.threads),
     batch,

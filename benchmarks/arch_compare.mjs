@@ -5,7 +5,7 @@
  * machine moves single figures by 2x; alternating spreads it over both sides.
  *
  *   node benchmarks/arch_compare.mjs [--runs 5] [--archs mobilenetv2,resnet18,resnet20,mnist-cnn]
- *     [--threads 2] [--out benchmarks/results/arch.json] [--python /usr/bin/python3]
+ *     [--threads 2] [--engine auto|onnxruntime|tfjs] [--out benchmarks/results/arch.json] [--python /usr/bin/python3]
  *
  * Sizes per architecture (batch, PGD steps) are below; `npm run build` first.
  */
@@ -24,9 +24,12 @@ const { values } = parseArgs({
     threads: { type: 'string', default: '2' },
     out: { type: 'string', default: join(here, 'results', 'arch.json') },
     python: { type: 'string', default: '/usr/bin/python3' },
+    engine: { type: 'string', default: 'auto' },
   },
 });
-const SIZES = { mobilenetv2: [4, 3], resnet18: [4, 3], resnet20: [32, 5], 'mnist-cnn': [128, 5] };
+// 10 PGD steps on both sides (the peer's default): a suite's PGD runs 10 to 40, and 3 would weigh the
+// attack's one clean and one final forward pass as much as a third of the steps.
+const SIZES = { mobilenetv2: [4, 10], resnet18: [4, 10], resnet20: [32, 10], 'mnist-cnn': [128, 10] };
 const median = (xs) => {
   const s = [...xs].sort((a, b) => a - b);
   const m = s.length >> 1;
@@ -41,7 +44,7 @@ for (const arch of values.archs.split(',')) {
   const runs = [];
   for (let i = 0; i < Number(values.runs); i++) {
     const load = os.loadavg()[0];
-    const r = run(process.execPath, [join(here, 'arch_bench.mjs'), ...common]);
+    const r = run(process.execPath, [join(here, 'arch_bench.mjs'), ...common, '--engine', values.engine]);
     const p = run(values.python, [join(here, 'peer', 'arch_bench.py'), ...common]);
     runs.push({ load, robust: r, pytorch: p });
     const ratio = r.pgd.imgStepsPerSecond / p.pgd.imgStepsPerSecond;

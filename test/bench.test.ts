@@ -5,7 +5,7 @@
  * reference CNN's weights so that its predictions agree with robust's. No timing is asserted.
  */
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -14,6 +14,8 @@ import { loadDataset, type Dataset } from '../src/data/index.js';
 import { loadModel } from '../src/models/index.js';
 import { benchMarkdown, benchRatios, verdictLines, measureMemory, readBenchResult, parsePyTorchPeer, runBenchmarks, runPyTorchPeer, type BenchResult } from '../src/bench/index.js';
 import { activate, TEST_BACKENDS } from './helpers/backends.js';
+import { runCli } from './helpers/cli.js';
+import type { ModelBench } from '../src/bench/model.js';
 import { CLASSES, FEATURES, linearWeights, writeLinearData, writeLinearGraphModel } from './fixtures/suite-fixtures.js';
 
 let dir: string;
@@ -308,5 +310,26 @@ describe.skipIf(!hasTorch)('the PyTorch peer (python3-torch installed)', () => {
     } finally {
       model.dispose();
     }
+  });
+});
+
+describe('robust bench --model', () => {
+  it('measures a user model as a suite runs it: the engine, both rates, memory, the PGD-40 cost; JSON never over the model', async () => {
+    const out = join(dir, 'model-bench.json');
+    const r = await runCli('--backend', 'wasm', '--json', out, 'bench', '--model', 'models/mnist-cnn/model.json', '--batch', '4', '--steps', '2');
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/PGD-40 on 1,000 examples: about/);
+    const j = JSON.parse(readFileSync(out, 'utf8')) as ModelBench;
+    expect(j.inputShape).toEqual([28, 28, 1]);
+    expect(j.classes).toBe(10);
+    expect(['onnxruntime', 'tfjs']).toContain(j.engine);
+    expect(j.pgd.steps).toBe(2);
+    expect(j.pgd.gradientEvaluations).toBe(8);
+    expect(j.ceiling.imageGradientStepsPerSecond).toBeGreaterThan(0);
+    expect(j.perExampleBytes).toBeGreaterThan(28 * 28 * 4);
+    expect(j.pgd40Per1000Seconds).toBeCloseTo(40_000 / j.pgd.imageGradientStepsPerSecond, 6);
+    const clash = await runCli('--json', 'models/mnist-cnn/model.json', 'bench', '--model', 'models/mnist-cnn/model.json');
+    expect(clash.code).toBe(2);
+    expect(clash.stderr).toMatch(/would overwrite --model/);
   });
 });

@@ -11,7 +11,7 @@ import { UsageError, errorMessage } from '../errors.js';
 import { registerKernelFixes } from './kernels/index.js';
 import { MAX_WASM_THREADS, defaultWasmThreads, registerWasm, threadsSupported, wasmThreadsInUse } from './wasmThreads.js';
 import { lastWebGpuProbe, probeWebGpu } from './webgpuProbe.js';
-import { BACKEND_NAMES, backendFacts, type BackendChoice, type BackendName } from './names.js';
+import { BACKEND_NAMES, activeBackendFacts, backendFacts, type BackendChoice, type BackendName } from './names.js';
 
 export { MAX_WASM_THREADS, defaultWasmThreads } from './wasmThreads.js';
 
@@ -180,6 +180,15 @@ export async function useBackend(choice: BackendChoice = 'auto', options: UseBac
 function probeLogOf(): Pick<BackendInfo, 'probeLog'> {
   const log = lastWebGpuProbe()?.log;
   return log ? { probeLog: log } : {};
+}
+
+/**
+ * Whether the active TF.js backend is one of the embedded CPU backends (wasm, cpu), where a model is
+ * faster on onnxruntime's native kernels (see `src/models/native/engine.ts`); not on a GPU or on
+ * tfjs-node, whose kernels are native already.
+ */
+export function embeddedCpuBackend(): boolean {
+  return activeBackendFacts()?.embedded ?? false;
 }
 
 /** Whether a backend can be loaded here, without keeping it active. Used by tests to skip with a reason. */

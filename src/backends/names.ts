@@ -25,17 +25,22 @@ export interface BackendFacts {
   threads: boolean;
   /** Whether its kernels are plain JavaScript: minutes where wasm takes seconds, so benchmarks skip heavy tables. */
   pureJs: boolean;
+  /**
+   * Whether it is embedded (JavaScript or WebAssembly on the CPU, in this process): there a model is faster on
+   * onnxruntime's native kernels (`src/models/native/engine.ts`); GPU backends and tfjs-node are native already.
+   */
+  embedded: boolean;
 }
 
 /** The default budget on the wasm backend (see {@link BackendFacts.defaultBudgetBytes}). */
 export const WASM_BUDGET_BYTES = 2 * 1024 ** 3;
 
 const FACTS: Record<BackendName, BackendFacts> = {
-  'tensorflow-gpu': { tfName: 'tensorflow', package: '@tensorflow/tfjs-node-gpu', defaultBudgetBytes: null, threads: false, pureJs: false },
-  tensorflow: { tfName: 'tensorflow', package: '@tensorflow/tfjs-node', defaultBudgetBytes: null, threads: false, pureJs: false },
-  webgpu: { tfName: 'webgpu', package: '@tensorflow/tfjs-backend-webgpu', defaultBudgetBytes: null, threads: false, pureJs: false },
-  wasm: { tfName: 'wasm', package: '@tensorflow/tfjs-backend-wasm', defaultBudgetBytes: WASM_BUDGET_BYTES, threads: true, pureJs: false },
-  cpu: { tfName: 'cpu', package: '@tensorflow/tfjs-backend-cpu', defaultBudgetBytes: null, threads: false, pureJs: true },
+  'tensorflow-gpu': { tfName: 'tensorflow', package: '@tensorflow/tfjs-node-gpu', defaultBudgetBytes: null, threads: false, pureJs: false, embedded: false },
+  tensorflow: { tfName: 'tensorflow', package: '@tensorflow/tfjs-node', defaultBudgetBytes: null, threads: false, pureJs: false, embedded: false },
+  webgpu: { tfName: 'webgpu', package: '@tensorflow/tfjs-backend-webgpu', defaultBudgetBytes: null, threads: false, pureJs: false, embedded: false },
+  wasm: { tfName: 'wasm', package: '@tensorflow/tfjs-backend-wasm', defaultBudgetBytes: WASM_BUDGET_BYTES, threads: true, pureJs: false, embedded: true },
+  cpu: { tfName: 'cpu', package: '@tensorflow/tfjs-backend-cpu', defaultBudgetBytes: null, threads: false, pureJs: true, embedded: true },
 };
 
 /**

@@ -5,3 +5,4 @@ export { measureCeiling, measureCw, measureMemory, measurePgd, measurePlainLoop 
 export { parsePyTorchPeer, parseStockTfjsPeer, runPyTorchPeer, runStockTfjsPeer, type PeerOptions } from './peer.js';
 export { machineInfo, packageVersions } from './machine.js';
 export * from './types.js';
+export { benchModel, type ModelBench, type ModelBenchOptions } from './model.js';

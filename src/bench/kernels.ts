@@ -28,6 +28,11 @@ function cases(b: number): KernelCase[] {
   const dense = tf.variable(denseInit, false);
   denseInit.dispose();
   const denseDy = seeded([b, 128], 8);
+  // An attack's projection and bookkeeping on the input batch: a per-example radius, a scalar bound.
+  const images = seeded([b, 28, 28, 1], 9);
+  const radius = seeded([b, 1, 1, 1], 10);
+  const rows = tf.tensor1d(Array.from({ length: b }, (_, i) => (i * 7) % b), 'int32');
+  const bound = tf.scalar(0);
   const conv = { strides: [1, 1], pad: 'valid', dataFormat: 'NHWC', dimRoundingMode: undefined, dilations: [1, 1] };
   return [
     { kernel: tf.Conv2D, label: 'Conv2D (forward, for scale)', inputs: { x, filter: w }, attrs: conv as unknown as tf.NamedAttrMap },
@@ -37,6 +42,11 @@ function cases(b: number): KernelCase[] {
     { kernel: tf.BatchMatMul, label: 'BatchMatMul dy·Wᵀ (dense input gradient, W a variable)', inputs: { a: denseDy, b: dense }, attrs: { transposeA: false, transposeB: true } },
     { kernel: tf.BatchMatMul, label: 'BatchMatMul xᵀ·dy (dense weight gradient)', inputs: { a: flat, b: denseDy }, attrs: { transposeA: true, transposeB: false } },
     { kernel: tf.Identity, label: 'Identity (every Layers output)', inputs: { x: act }, attrs: {} },
+    { kernel: tf.Minimum, label: 'Minimum against a per-example radius (PGD projection)', inputs: { a: images, b: radius }, attrs: {} },
+    { kernel: tf.Maximum, label: 'Maximum against a scalar bound (clip to bounds)', inputs: { a: images, b: bound }, attrs: {} },
+    { kernel: tf.Greater, label: 'Greater against a per-example radius (masks, checks)', inputs: { a: images, b: radius }, attrs: {} },
+    { kernel: tf.Tile, label: 'Tile a per-example value over the batch (tf.where, broadcastTo)', inputs: { x: radius }, attrs: { reps: [1, 28, 28, 1] } },
+    { kernel: tf.GatherV2, label: 'GatherV2 rows of the batch (early stop)', inputs: { x: images, indices: rows }, attrs: { axis: 0, batchDims: 0 } },
   ];
 }
 

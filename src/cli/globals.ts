@@ -9,6 +9,8 @@ import type { Command } from 'commander';
 export interface GlobalOptions {
   seed: string;
   backend: string;
+  /** `--engine`: auto, onnxruntime or tfjs (see LoadModelOptions.engine). */
+  engine: string;
   /** wasm threads (`--threads`); undefined: ROBUST_WASM_THREADS or one per core. */
   threads?: number;
   verbose: boolean;

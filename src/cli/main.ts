@@ -18,10 +18,11 @@ import { registerTestCommands } from './commands/test.js';
 import { registerScanCommand } from './commands/scan.js';
 import { registerVerifyCommand } from './commands/verify.js';
 import { VERSION } from '../version.js';
-import type { GlobalOptions } from './globals.js';
+import { globalsOf, type GlobalOptions } from './globals.js';
+import { setDefaultEngine, type EngineChoice } from '../models/load.js';
 
 export type { GlobalOptions };
-export { globalsOf } from './globals.js';
+export { globalsOf };
 
 export function buildProgram(io: Io): Command {
   const program = new Command('robust')
@@ -35,12 +36,18 @@ export function buildProgram(io: Io): Command {
         (raw: string) => parseSize(raw, '--max-memory'),
       ),
     )
+    .addOption(
+      new Option('--engine <name>', 'what runs the model: auto (onnxruntime native kernels when installed and the model allows, on wasm or cpu), onnxruntime or tfjs')
+        .choices(['auto', 'onnxruntime', 'tfjs'])
+        .default('auto'),
+    )
     .option('--verbose', 'say which backend was chosen and why, and the batch sizes chosen; show stack traces', false)
     .option('--quiet', 'no progress output', false)
     .option('--json <file>', 'also write the result as JSON (atomically)')
     .showHelpAfterError('(run with --help for usage)')
     .configureOutput({ writeOut: (s) => io.out(s.trimEnd()), writeErr: (s) => io.err(s.trimEnd()) })
-    .exitOverride();
+    .exitOverride()
+    .hook('preAction', (_, action) => setDefaultEngine(globalsOf(action).engine as EngineChoice));
   registerAttackCommand(program, io);
   registerCertifyCommand(program, io);
   registerDataCommand(program, io);

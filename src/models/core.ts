@@ -1,7 +1,8 @@
 /** What the Layers, graph and function wrappers hand to the shared assembly in `load.ts`. */
 import type * as tfl from '@tensorflow/tfjs-layers';
 import type { tf } from '../tf.js';
-import type { InputLayout, ModelAccess } from './types.js';
+import type { OptNode } from './optimize.js';
+import type { InputLayout, ModelAccess, ModelEngine } from './types.js';
 
 /**
  * What to do when the model's output is a softmax.
@@ -29,6 +30,12 @@ export interface Core {
   softmaxStripped: boolean;
   /** True when `forward` is the attack-time pass of `optimize.ts` rather than the model as loaded. */
   optimized?: boolean;
+  /** The folded attack-time graph behind an optimised `forward`, which the native engine can run. */
+  graph?: readonly OptNode[];
+  /** What runs `forward`: TF.js's backend (default) or onnxruntime's native kernels (`native/engine.ts`). */
+  engine?: ModelEngine;
+  /** See {@link Model.engineBytesPerExample}. */
+  engineBytesPerExample?: number;
   /**
    * Present when the model ends in a sigmoid (a single-output binary classifier, usually): `logits` is
    * the exact forward pass up to the sigmoid's input, when the loader could find it.

@@ -1,7 +1,7 @@
 /** The model layer: loading, saving and wrapping classifiers as robust {@link Model}s. */
-export type { Bounds, InputLayout, Model, ModelAccess, Normalization } from './types.js';
+export type { Bounds, InputLayout, Model, ModelAccess, ModelEngine, Normalization } from './types.js';
 export type { OnnxInfo } from './onnx/load.js';
-export { loadModel, type LoadModelOptions, type LoadedModel, type LogitsFunction, type LogitsMode, type ModelSource } from './load.js';
+export { loadModel, setDefaultEngine, type EngineChoice, type LoadModelOptions, type LoadedModel, type LogitsFunction, type LogitsMode, type ModelSource } from './load.js';
 export {
   asBinaryClassifier,
   checkOutputMode,
@@ -29,3 +29,5 @@ export { DEFAULT_BOUNDS, checkBounds, checkNormalization, readRobustMetadata, ty
 export { buildReferenceCnn, REFERENCE_INPUT_SHAPE } from './reference.js';
 export { ARCHITECTURES, buildMobileNetV2, buildResNet18, buildResNet20, type ArchitectureName, type ArchitectureOptions } from './architectures.js';
 export { compileGraph, foldGraph, graphFromLayers, optimizeLayersModel, type CompiledGraph, type OptNode, type OptOp, type OptimizeOptions } from './optimize.js';
+export { nativeEngine, nativeEngineAvailable, type NativeEngine, type NativeEngineOptions } from './native/engine.js';
+export { buildNativeGraphs, supportsGraph, type NativeGraphs } from './native/onnxGraph.js';

@@ -123,6 +123,7 @@ export function layersCore(model: tfl.LayersModel, mode: LogitsMode, ownsModel: 
     format: 'layers-model',
     forward,
     optimized: fast !== undefined,
+    ...(fast !== undefined ? { graph: fast.nodes } : {}),
     ...(sigmoid !== undefined ? { sigmoid } : {}),
     declaredInputShape: model.inputs[0]?.shape.slice(1),
     outputsProbabilities: probabilities && !stripped,

@@ -25,7 +25,9 @@ import {
   usageFailure,
   type ErrorFactory,
 } from './metadata.js';
-import type { Bounds, Model, ModelAccess, Normalization } from './types.js';
+import type { Bounds, Model, ModelAccess, ModelEngine, Normalization } from './types.js';
+import { type NativeEngine, nativeEngine, nativeEngineAvailable } from './native/engine.js';
+import { embeddedCpuBackend } from '../backends/index.js';
 
 /** A classifier as a function from a batch of inputs to a batch of logits. */
 export type LogitsFunction = (x: tf.Tensor) => tf.Tensor;
@@ -64,6 +66,23 @@ export interface LoadModelOptions {
    * Set false to train `layersModel` through `predict`.
    */
   optimize?: boolean;
+  /**
+   * What runs the optimised model (see {@link ModelEngine}). `auto` (default; {@link setDefaultEngine}
+   * changes it): onnxruntime's native CPU kernels when onnxruntime-node is installed, the model's
+   * attack-time graph has only ops they cover and the TF.js backend is an embedded CPU one (wasm, cpu);
+   * else TF.js. `onnxruntime` insists (a UsageError when it cannot); `tfjs` never leaves TF.js.
+   */
+  engine?: EngineChoice;
+}
+
+/** {@link LoadModelOptions.engine}. */
+export type EngineChoice = ModelEngine | 'auto';
+
+let defaultEngine: EngineChoice = 'auto';
+
+/** The engine `loadModel` uses when its options name none (the CLI's `--engine`). */
+export function setDefaultEngine(choice: EngineChoice): void {
+  defaultEngine = choice;
 }
 
 /** The {@link Model} robust builds, with what it learnt while loading. */
@@ -89,6 +108,8 @@ export interface LoadedModel extends Model {
   readonly layersModel?: tfl.LayersModel;
   /** True when `predict` runs the attack-time pass (see {@link LoadModelOptions.optimize}). */
   readonly optimized: boolean;
+  /** What runs `predict` (see {@link LoadModelOptions.engine}). */
+  readonly engine: ModelEngine;
   /** For ONNX models: the opset, the op producing the raw output, and what could not be translated. */
   readonly onnx?: OnnxInfo;
 }
@@ -215,6 +236,8 @@ function assemble(core: Core, options: LoadModelOptions, ctx: Context, onnx?: On
     modelJsonPath: ctx.modelJsonPath,
     layersModel: core.layersModel,
     optimized: core.optimized ?? false,
+    engine: core.engine ?? 'tfjs',
+    ...(core.engineBytesPerExample !== undefined ? { engineBytesPerExample: core.engineBytesPerExample } : {}),
     predict(x: tf.Tensor): tf.Tensor2D {
       if (x.rank !== inputShape.length + 1 || x.shape.slice(1).some((d, i) => d !== inputShape[i])) {
         throw new UsageError(`model ${name} takes inputs [batch, ${inputShape.join(', ')}], got [${x.shape.join(', ')}]`);
@@ -274,6 +297,7 @@ async function loadFromPath(path: string, options: LoadModelOptions, mode: Logit
       throw new InputError(`${where} could not be loaded as a Layers model: ${errorMessage(err)}`);
     }
     core = guard(() => layersCore(model, mode, true, fail, options.optimize ?? true), () => model.dispose());
+    core = await withEngine(core, options.engine ?? defaultEngine);
   } else {
     let model: tfc.GraphModel;
     try {
@@ -285,6 +309,44 @@ async function loadFromPath(path: string, options: LoadModelOptions, mode: Logit
   }
   const ctx: Context = { name: options.name ?? path, sha256: files.sha256, modelJsonPath: where, fail, metadataFail: fail };
   return guard(() => assemble(core, options, ctx), () => core.dispose());
+}
+
+/**
+ * `core` with its optimised graph moved onto onnxruntime's native kernels where `choice` and the
+ * circumstances allow (see {@link LoadModelOptions.engine}); otherwise `core` itself.
+ */
+async function withEngine(core: Core, choice: EngineChoice): Promise<Core> {
+  if (choice === 'tfjs') return core;
+  const insist = choice === 'onnxruntime';
+  const refuse = (why: string): Core => {
+    if (!insist) return core;
+    core.dispose();
+    throw new UsageError(`engine onnxruntime: ${why}; use engine auto or tfjs`);
+  };
+  if (!nativeEngineAvailable()) return refuse('onnxruntime-node is not installed');
+  const shape = core.declaredInputShape;
+  if (core.graph === undefined || shape === undefined || shape.some((d) => d === null)) {
+    return refuse("the model has no attack-time graph (a Layers model.json loaded with optimize on, with a fixed input shape)");
+  }
+  if (!insist && !embeddedCpuBackend()) return core;
+  let native: NativeEngine | undefined;
+  try {
+    native = await nativeEngine(core.graph, shape as number[]);
+  } catch (err) {
+    return refuse(`onnxruntime could not load the model's graph (${errorMessage(err)})`);
+  }
+  if (native === undefined) return refuse('the model has layers the native engine does not cover');
+  const run = native;
+  return {
+    ...core,
+    forward: run.forward,
+    engine: 'onnxruntime',
+    engineBytesPerExample: run.bytesPerExample,
+    dispose: () => {
+      run.dispose();
+      core.dispose();
+    },
+  };
 }
 
 /** Run `build`; if it throws, release what was loaded for it first. */

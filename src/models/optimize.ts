@@ -34,6 +34,7 @@ export type OptOp =
   | { kind: 'pad'; padding: [[number, number], [number, number]] }
   | { kind: 'add' }
   | { kind: 'globalAvgPool' }
+  | { kind: 'maxPool'; pool: [number, number]; strides: [number, number]; padding: 'same' | 'valid' }
   | { kind: 'reshape'; shape: number[] }
   | { kind: 'identity' }
   | { kind: 'layer'; layer: tfl.layers.Layer };
@@ -119,6 +120,10 @@ function opOf(layer: tfl.layers.Layer): OptOp | undefined {
       return { kind: 'add' };
     case 'GlobalAveragePooling2D':
       return channelsLast && c.keepDims !== true ? { kind: 'globalAvgPool' } : undefined;
+    case 'MaxPooling2D': {
+      const pool = pair(c.poolSize ?? 2);
+      return channelsLast ? { kind: 'maxPool', pool, strides: pair(c.strides ?? pool), padding: c.padding === 'same' ? 'same' : 'valid' } : undefined;
+    }
     case 'Flatten':
       return { kind: 'reshape', shape: [-1, layer.outputShape.slice(1).reduce<number>((a, d) => a * Number(d), 1)] };
     case 'Dropout':
@@ -363,6 +368,8 @@ function compileOp(op: OptOp): Compiled {
       return { apply: (...xs) => tf.addN(xs), dispose: none };
     case 'globalAvgPool':
       return { apply: (x) => tf.mean(x, [1, 2]), dispose: none };
+    case 'maxPool':
+      return { apply: (x) => tf.maxPool(x as tf.Tensor4D, op.pool, op.strides, op.padding), dispose: none };
     case 'reshape':
       return { apply: (x) => tf.reshape(x, op.shape), dispose: none };
     case 'layer':

@@ -11,6 +11,12 @@ export interface Normalization {
   std: number | number[];
 }
 
+/**
+ * What runs a model's forward pass and input gradient: `tfjs` (the active TF.js backend) or `onnxruntime`
+ * (onnxruntime's native CPU kernels, for the attack-time graph; see `src/models/native/engine.ts`).
+ */
+export type ModelEngine = 'tfjs' | 'onnxruntime';
+
 /** What an attack can ask of a model. */
 export type ModelAccess = 'gradients' | 'scores' | 'decisions';
 
@@ -40,6 +46,11 @@ export interface Model {
   readonly layout?: InputLayout;
   /** Why `access` is less than gradients, when the format (not the caller) limits it; shown when an attack needs more. */
   readonly accessNote?: string;
+  /**
+   * Memory per example that the model's engine holds outside TF.js's tensors (onnxruntime's buffers for
+   * the native engine), which memory planning adds to what it measures; undefined or 0 for TF.js.
+   */
+  readonly engineBytesPerExample?: number;
   /** Logits [batch, numClasses] for inputs [batch, ...inputShape]. Differentiable when access is 'gradients'. */
   predict(x: tf.Tensor): tf.Tensor2D;
   /** Release the model's weights. */

@@ -167,7 +167,8 @@ export function estimateMemory(model: Model, options: EstimateMemoryOptions = {}
   const two = probePeak(model, 2, gradients);
   // The probe input counts: its bytes are added here because it was made before the sampling began.
   const inputBytes = 4 * model.inputShape.reduce((a, b) => a * b, 1);
-  const perExampleBytes = Math.max(two - one, 0) + inputBytes;
+  // A native engine's buffers are invisible to TF.js's accounting; the model says what they cost.
+  const perExampleBytes = Math.max(two - one, 0) + inputBytes + (model.engineBytesPerExample ?? 0);
   return { perExampleBytes, fixedBytes: Math.max(0, one - (perExampleBytes - inputBytes)), gradients };
 }
 

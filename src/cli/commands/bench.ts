@@ -4,7 +4,13 @@ import { benchMarkdown, benchRatios, readBenchResult, runBenchmarks } from '../.
 import { UsageError } from '../../errors.js';
 import { writeFileAtomic } from '../../util/atomic.js';
 import type { Io } from '../io.js';
-import { globalsOf } from '../globals.js';
+import { globalsOf, type GlobalOptions } from '../globals.js';
+import { benchModel } from '../../bench/model.js';
+import { loadModel } from '../../models/load.js';
+import { checkOutputs } from '../../util/paths.js';
+import { formatBytes } from '../../util/memory.js';
+import { parseInteger } from '../parse.js';
+import { startBackend } from '../options.js';
 
 interface BenchFlags {
   quick?: boolean;
@@ -16,6 +22,9 @@ interface BenchFlags {
   render?: string;
   compare?: string;
   threadsList?: string;
+  model?: string;
+  batch?: number;
+  steps?: number;
 }
 
 function backendList(text: string): BackendChoice[] {
@@ -35,6 +44,33 @@ function threadsOf(list: string | undefined, single: number | undefined): { wasm
   return { wasmThreads: counts };
 }
 
+/** `robust bench --model`: one user model, measured (see src/bench/model.ts); a thin shell over `benchModel`. */
+async function benchOneModel(path: string, flags: BenchFlags, globals: GlobalOptions, io: Io): Promise<void> {
+  const outputs = [globals.json, flags.markdown].flatMap((p, i) => (p === undefined ? [] : [{ label: i === 0 ? '--json' : '--markdown', path: p }]));
+  await checkOutputs(outputs, [{ label: '--model', path }]);
+  if (flags.markdown !== undefined) throw new UsageError('--markdown is for the reference benchmark; with --model use --json');
+  await startBackend(globals, io);
+  const model = await loadModel(path);
+  try {
+    const r = await benchModel(model, { ...(flags.batch !== undefined ? { batch: flags.batch } : {}), ...(flags.steps !== undefined ? { steps: flags.steps } : {}), seed: Number(globals.seed) || 0 });
+    const shape = `[${r.inputShape.join(', ')}]`;
+    io.out(`${path}: inputs ${shape}, ${r.classes} classes, engine ${r.engine}${r.optimized ? ' (attack-time pass)' : ''}`);
+    io.out(`forward + input gradient: ${r.ceiling.imageGradientStepsPerSecond.toFixed(2)} examples/s (batch ${r.ceiling.batchSize})`);
+    io.out(`PGD, early stop off: ${r.pgd.imageGradientStepsPerSecond.toFixed(2)} image-gradient steps/s (${r.pgd.steps} steps, batch ${r.pgd.batchSize})`);
+    io.out(`memory per example: ${formatBytes(r.perExampleBytes)}`);
+    io.out(`PGD-40 on 1,000 examples: about ${formatDuration(r.pgd40Per1000Seconds)}`);
+    if (globals.json) await writeFileAtomic(globals.json, `${JSON.stringify(r, null, 2)}\n`);
+  } finally {
+    model.dispose();
+  }
+}
+
+function formatDuration(seconds: number): string {
+  if (seconds < 90) return `${seconds.toFixed(0)} s`;
+  if (seconds < 5400) return `${(seconds / 60).toFixed(0)} min`;
+  return `${(seconds / 3600).toFixed(1)} h`;
+}
+
 /** `robust bench`: robust's attack speed and memory, and its peers (PyTorch, stock TF.js) in the same run. */
 export function registerBenchCommand(program: Command, io: Io): void {
   program
@@ -49,8 +85,16 @@ export function registerBenchCommand(program: Command, io: Io): void {
     .option('--render <result.json>', 'measure nothing: report a result written earlier by --json')
     .option('--threads-list <list>', 'wasm thread counts to measure one after the other, e.g. 2,1 (the first feeds the ratios; default: --threads)')
     .option('--compare <files>', 'earlier results (comma-separated JSON files) for a run-to-run table of the ratios')
+    .option('--model <model.json>', 'measure this model instead, as a suite would run it: forward + input gradient, PGD steps with early stop off, memory per example, and the cost of PGD-40 on 1,000 examples')
+    .option('--batch <n>', 'with --model: examples per batch (default 8)', parseInteger('--batch', 1))
+    .option('--steps <n>', 'with --model: PGD steps (default 10)', parseInteger('--steps', 1))
     .action(async (flags: BenchFlags, self: Command) => {
       const globals = globalsOf(self);
+      if (flags.model !== undefined) {
+        await benchOneModel(flags.model, flags, globals, io);
+        return;
+      }
+      if (flags.batch !== undefined || flags.steps !== undefined) throw new UsageError('--batch and --steps go with --model');
       if (flags.peerOnly && !flags.peer) throw new UsageError('--peer-only and --no-peer leave nothing to run; drop one');
       const earlier = await Promise.all((flags.compare ?? '').split(',').filter(Boolean).map((f) => readBenchResult(f.trim())));
       const result = flags.render ? await readBenchResult(flags.render) : await runBenchmarks({

@@ -1,0 +1,416 @@
+/**
+ * The attack-time graph ({@link OptNode}s of `optimize.ts`) written out as ONNX, for onnxruntime's
+ * native CPU kernels (see `engine.ts`). Two graphs come from one folded graph:
+ * - the forward pass: x (the model's NHWC input) → logits;
+ * - its vector-Jacobian product: (x, dy) → dx = (∂logits/∂x)ᵀ·dy, the forward pass followed by the
+ *   reverse pass written out op by op (onnxruntime runs graphs, it does not differentiate them).
+ *
+ * Inside, images are NCHW as ONNX wants; the input is transposed once on the way in and dx once on the
+ * way out, and a flatten transposes back to NHWC first so that a Dense layer after it reads its features
+ * in the Keras order. The batch dimension stays symbolic, so one session serves every batch size.
+ * A graph with any node this module does not know (a `layer` node) is refused: undefined.
+ */
+import onnxProto from 'onnx-proto';
+import { tf } from '../../tf.js';
+import type { ConvPadding, FusedActivation, OptNode } from '../optimize.js';
+
+const onnx = onnxProto.onnx;
+const FLOAT = onnx.TensorProto.DataType.FLOAT;
+const INT64 = onnx.TensorProto.DataType.INT64;
+/** Opset 17: ScatterElements with reduction 'add' needs 16; Clip, Pad, Slice, ReduceSum take inputs. */
+const OPSET = 17;
+
+type Attr = number | number[] | string | { floats: number[] };
+
+/** Collects nodes and initialisers, naming every value. */
+class Builder {
+  readonly nodes: onnxProto.onnx.INodeProto[] = [];
+  readonly initializers: onnxProto.onnx.ITensorProto[] = [];
+  private next = 0;
+
+  private name(hint: string): string {
+    return `${hint}_${this.next++}`;
+  }
+
+  /** One node with a single output (or several, named from `outputs`); returns the first output. */
+  op(type: string, inputs: string[], attrs: Record<string, Attr> = {}, outputs = 1): string[] {
+    const outs = Array.from({ length: outputs }, () => this.name(type.toLowerCase()));
+    const attribute = Object.entries(attrs).map(([name, v]): onnxProto.onnx.IAttributeProto => {
+      if (typeof v === 'number') return Number.isInteger(v) ? { name, type: onnx.AttributeProto.AttributeType.INT, i: v } : { name, type: onnx.AttributeProto.AttributeType.FLOAT, f: v };
+      if (typeof v === 'string') return { name, type: onnx.AttributeProto.AttributeType.STRING, s: new TextEncoder().encode(v) };
+      if (Array.isArray(v)) return { name, type: onnx.AttributeProto.AttributeType.INTS, ints: v };
+      return { name, type: onnx.AttributeProto.AttributeType.FLOATS, floats: v.floats };
+    });
+    this.nodes.push({ opType: type, input: inputs, output: outs, attribute });
+    return outs;
+  }
+
+  one(type: string, inputs: string[], attrs: Record<string, Attr> = {}): string {
+    return this.op(type, inputs, attrs)[0] as string;
+  }
+
+  floats(data: ArrayLike<number>, dims: number[]): string {
+    const name = this.name('w');
+    this.initializers.push({ name, dataType: FLOAT, dims, rawData: new Uint8Array(Float32Array.from(data).buffer) });
+    return name;
+  }
+
+  ints(data: number[]): string {
+    const name = this.name('i');
+    this.initializers.push({ name, dataType: INT64, dims: [data.length], rawData: new Uint8Array(BigInt64Array.from(data.map(BigInt)).buffer) });
+    return name;
+  }
+
+  scalar(v: number): string {
+    const name = this.name('c');
+    this.initializers.push({ name, dataType: FLOAT, dims: [], rawData: new Uint8Array(Float32Array.of(v).buffer) });
+    return name;
+  }
+}
+
+/** Values of a tensor, transposed by `perm`, as a flat array. */
+function laidOut(t: tf.Tensor, perm: number[]): Float32Array {
+  // Not through tf.tidy: it would walk the returned array element by element looking for tensors.
+  const moved = tf.transpose(t, perm);
+  const values = moved.dataSync() as Float32Array;
+  moved.dispose();
+  return values;
+}
+
+/** Per-example shape of every node's output (NHWC for images, as TF.js sees them). */
+function shapesOf(nodes: readonly OptNode[], inputShape: number[]): number[][] {
+  const shapes: number[][] = [];
+  nodes.forEach((node, i) => {
+    const op = node.op;
+    const x = shapes[node.inputs[0] ?? 0] ?? [];
+    const [h, w, c] = x as [number, number, number];
+    switch (op.kind) {
+      case 'input':
+        shapes[i] = inputShape;
+        break;
+      case 'conv': {
+        const info = tf.backend_util.computeConv2DInfo([1, h, w, c], op.filter.shape, op.strides, 1, Array.isArray(op.padding) ? explicitPads(op.padding) : op.padding, undefined, op.depthwise);
+        shapes[i] = [info.outHeight, info.outWidth, info.outChannels];
+        break;
+      }
+      case 'maxPool': {
+        const info = tf.backend_util.computePool2DInfo([1, h, w, c], op.pool, op.strides, 1, op.padding);
+        shapes[i] = [info.outHeight, info.outWidth, c];
+        break;
+      }
+      case 'dense':
+        shapes[i] = [op.kernel.shape[1]];
+        break;
+      case 'pad':
+        shapes[i] = [h + op.padding[0][0] + op.padding[0][1], w + op.padding[1][0] + op.padding[1][1], c];
+        break;
+      case 'globalAvgPool':
+        shapes[i] = [c];
+        break;
+      case 'reshape':
+        shapes[i] = op.shape.slice(1);
+        break;
+      default:
+        shapes[i] = x;
+    }
+  });
+  return shapes;
+}
+
+function explicitPads(p: [[number, number], [number, number]]): tf.backend_util.ExplicitPadding {
+  return [[0, 0], p[0], p[1], [0, 0]] as unknown as tf.backend_util.ExplicitPadding;
+}
+
+/** [top, left, bottom, right] padding of a convolution or pooling on an h×w input. */
+function padsOf(padding: ConvPadding, h: number, w: number, window: [number, number], strides: [number, number]): [number, number, number, number] {
+  if (Array.isArray(padding)) return [padding[0][0], padding[1][0], padding[0][1], padding[1][1]];
+  if (padding === 'valid') return [0, 0, 0, 0];
+  const total = (n: number, k: number, s: number): number => Math.max((Math.ceil(n / s) - 1) * s + k - n, 0);
+  const th = total(h, window[0], strides[0]);
+  const tw = total(w, window[1], strides[1]);
+  return [Math.floor(th / 2), Math.floor(tw / 2), th - Math.floor(th / 2), tw - Math.floor(tw / 2)];
+}
+
+/** What the reverse pass needs of one forward node. */
+interface Saved {
+  input: string[];
+  output: string;
+  /**
+   * What the reverse pass multiplies by: a convolution's filter (for ConvTranspose) or its flipped,
+   * channel-swapped filter (for a stride-1 convolution: `flipped`), a Dense kernel's transpose, an affine
+   * map's scale; or MaxPool's indices.
+   */
+  extra?: string;
+  flipped?: boolean;
+}
+
+/** Both graphs, as encoded ModelProtos. */
+export interface NativeGraphs {
+  forward: Uint8Array;
+  vjp: Uint8Array;
+  /** Logits per example. */
+  classes: number;
+  /**
+   * Native memory one more example costs in the vector-Jacobian product, estimated: every node's output
+   * is kept for the reverse pass, beside a convolution's pre-activation output and the gradient flowing
+   * back (three floats per activation). TF.js's tensor accounting cannot see onnxruntime's buffers.
+   */
+  bytesPerExample: number;
+}
+
+/** Whether every node of `nodes` can be written out here. */
+export function supportsGraph(nodes: readonly OptNode[]): boolean {
+  return nodes.every((n) => n.op.kind !== 'layer' && (n.op.kind !== 'reshape' || n.op.shape.length === 2)) && nodes.length > 1;
+}
+
+/**
+ * Write the forward graph and its vector-Jacobian product for a folded graph whose input has the
+ * per-example shape `inputShape` (rank 1 or 3). Undefined when the graph has a node this module does
+ * not know (see {@link supportsGraph}).
+ */
+export function buildNativeGraphs(nodes: readonly OptNode[], inputShape: number[]): NativeGraphs | undefined {
+  if (!supportsGraph(nodes) || (inputShape.length !== 1 && inputShape.length !== 3)) return undefined;
+  const shapes = shapesOf(nodes, inputShape);
+  const out = shapes[nodes.length - 1] as number[];
+  if (out.length !== 1) return undefined;
+  const classes = out[0] as number;
+  const encode = (withVjp: boolean): Uint8Array => {
+    const b = new Builder();
+    const saved = forwardPass(b, nodes, shapes, withVjp);
+    const outputs = [{ name: saved.logits, type: { tensorType: { elemType: FLOAT, shape: { dim: [{ dimParam: 'batch' }, { dimValue: classes }] } } } }];
+    const inputs = [{ name: 'x', type: { tensorType: { elemType: FLOAT, shape: { dim: [{ dimParam: 'batch' }, ...inputShape.map((d) => ({ dimValue: d }))] } } } }];
+    if (withVjp) {
+      inputs.push({ name: 'dy', type: { tensorType: { elemType: FLOAT, shape: { dim: [{ dimParam: 'batch' }, { dimValue: classes }] } } } });
+      const dx = reversePass(b, nodes, shapes, saved.values, saved.folded);
+      outputs.push({ name: dx, type: { tensorType: { elemType: FLOAT, shape: { dim: [{ dimParam: 'batch' }, ...inputShape.map((d) => ({ dimValue: d }))] } } } });
+    }
+    const graph = { name: 'robust', node: b.nodes, initializer: b.initializers, input: inputs, output: outputs };
+    return onnx.ModelProto.encode({ irVersion: 8, producerName: 'robust', graph, opsetImport: [{ domain: '', version: OPSET }] }).finish();
+  };
+  const activations = shapes.reduce((sum, s) => sum + s.reduce((a, d) => a * d, 1), 0);
+  return { forward: encode(false), vjp: encode(true), classes, bytesPerExample: 3 * 4 * activations };
+}
+
+function activate(b: Builder, x: string, act: FusedActivation): string {
+  if (act === 'relu') return b.one('Relu', [x]);
+  if (act === 'relu6') return b.one('Clip', [x, b.scalar(0), b.scalar(6)]);
+  return x;
+}
+
+/**
+ * Zero paddings that can become the padding of the max pool reading them: the pool is their only reader
+ * and their input is a relu or relu6 output, so a zero never beats a real value and the pool's own
+ * padding (which no window maximum can come from) gives the same result. The gradient agrees too: where
+ * a window is all zeros, the relu before it passes no gradient at 0 either way. Keras writes ResNet's
+ * stem this way (ZeroPadding2D, then a 'valid' MaxPooling2D), and the separate Pad cost a tenth of the pass.
+ */
+function padsIntoPools(nodes: readonly OptNode[]): Set<number> {
+  const readers = nodes.map(() => [] as number[]);
+  nodes.forEach((n, i) => n.inputs.forEach((j) => readers[j]?.push(i)));
+  const folded = new Set<number>();
+  nodes.forEach((n, i) => {
+    const src = nodes[n.inputs[0] ?? -1]?.op;
+    const only = readers[i] ?? [];
+    const nonNegative = src !== undefined && (src.kind === 'conv' || src.kind === 'dense' || src.kind === 'activation') && (src.activation === 'relu' || src.activation === 'relu6');
+    const pool = nodes[only[0] as number]?.op;
+    // onnxruntime refuses pool padding as large as the window; 'valid' pools only, so nothing adds to it.
+    const fits = n.op.kind === 'pad' && pool?.kind === 'maxPool' && pool.padding === 'valid' && n.op.padding.every(([a, z], d) => Math.max(a, z) < (pool.pool[d] as number));
+    if (fits && nonNegative && only.length === 1 && i !== nodes.length - 1) folded.add(i);
+  });
+  return folded;
+}
+
+function forwardPass(b: Builder, nodes: readonly OptNode[], shapes: number[][], withIndices: boolean): { logits: string; values: Saved[]; folded: Set<number> } {
+  const values: Saved[] = [];
+  const folded = padsIntoPools(nodes);
+  nodes.forEach((node, i) => {
+    const op = node.op;
+    const ins = node.inputs.map((j) => (values[j] as Saved).output);
+    const x = ins[0] as string;
+    const [h, w] = (shapes[node.inputs[0] ?? 0] ?? []) as [number, number];
+    let output: string;
+    let extra: string | undefined;
+    let flipped = false;
+    switch (op.kind) {
+      case 'input':
+        output = (shapes[0] as number[]).length === 3 ? b.one('Transpose', ['x'], { perm: [0, 3, 1, 2] }) : 'x';
+        break;
+      case 'conv': {
+        const [kh, kw, inC, mult] = op.filter.shape;
+        const weights = op.depthwise
+          ? b.floats(laidOut(op.filter, [2, 3, 0, 1]), [inC * mult, 1, kh, kw])
+          : b.floats(laidOut(op.filter, [3, 2, 0, 1]), [mult, inC, kh, kw]);
+        const bias = op.bias ? [b.floats(op.bias.dataSync(), [op.bias.shape[0]])] : [];
+        const pads = padsOf(op.padding, h, w, [kh, kw], op.strides);
+        // The reverse pass of a stride-1 convolution is itself a convolution (of dy, with the filter flipped
+        // in space and its channel axes swapped), which onnxruntime runs on its blocked fast path; its
+        // ConvTranspose goes through im2col and col2im, one group at a time for a depthwise filter.
+        const flippedPads = [kh - 1 - pads[0], kw - 1 - pads[1], kh - 1 - pads[2], kw - 1 - pads[3]];
+        if (withIndices && op.strides[0] === 1 && op.strides[1] === 1 && flippedPads.every((p) => p >= 0)) {
+          const reversed = tf.reverse(op.filter, [0, 1]);
+          extra = b.floats(laidOut(reversed, [2, 3, 0, 1]), [inC, mult, kh, kw]);
+          reversed.dispose();
+          flipped = true;
+        } else {
+          extra = weights;
+        }
+        const conv = b.one('Conv', [x, weights, ...bias], { kernel_shape: [kh, kw], strides: op.strides, pads, group: op.depthwise ? inC : 1 });
+        output = activate(b, conv, op.activation);
+        break;
+      }
+      case 'dense': {
+        const [inF, outF] = op.kernel.shape;
+        const weights = b.floats(op.kernel.dataSync(), [inF, outF]);
+        extra = b.floats(laidOut(op.kernel, [1, 0]), [outF, inF]);
+        const mm = b.one('MatMul', [x, weights]);
+        output = activate(b, op.bias ? b.one('Add', [mm, b.floats(op.bias.dataSync(), [outF])]) : mm, op.activation);
+        break;
+      }
+      case 'affine': {
+        const c = op.scale.shape[0];
+        const dims = (shapes[i] as number[]).length === 3 ? [1, c, 1, 1] : [1, c];
+        extra = b.floats(op.scale.dataSync(), dims);
+        output = b.one('Add', [b.one('Mul', [x, extra]), b.floats(op.shift.dataSync(), dims)]);
+        break;
+      }
+      case 'activation':
+        output = op.activation === 'softmax' ? b.one('Softmax', [x], { axis: -1 }) : activate(b, x, op.activation);
+        break;
+      case 'pad': {
+        const [[t, bo], [l, r]] = op.padding;
+        output = folded.has(i) ? x : b.one('Pad', [x, b.ints([0, 0, t, l, 0, 0, bo, r])]);
+        break;
+      }
+      case 'add':
+        output = b.one('Sum', ins);
+        break;
+      case 'globalAvgPool':
+        output = b.one('Flatten', [b.one('GlobalAveragePool', [x])], { axis: 1 });
+        break;
+      case 'maxPool': {
+        const pads = padsOf(op.padding, h, w, op.pool, op.strides);
+        const before = nodes[node.inputs[0] ?? -1]?.op;
+        if (folded.has(node.inputs[0] ?? -1) && before?.kind === 'pad') {
+          const [[t, bo], [l, r]] = before.padding;
+          pads[0] += t;
+          pads[1] += l;
+          pads[2] += bo;
+          pads[3] += r;
+        }
+        const [y, indices] = b.op('MaxPool', [x], { kernel_shape: op.pool, strides: op.strides, pads }, withIndices ? 2 : 1);
+        output = y as string;
+        extra = indices;
+        break;
+      }
+      case 'reshape':
+        output = (shapes[node.inputs[0] ?? 0] as number[]).length === 3 ? b.one('Flatten', [b.one('Transpose', [x], { perm: [0, 2, 3, 1] })], { axis: 1 }) : x;
+        break;
+      case 'identity':
+        output = x;
+        break;
+      case 'layer':
+        throw new Error('a layer node cannot be written as ONNX');
+    }
+    values[i] = { input: ins, output, ...(extra !== undefined ? { extra } : {}), ...(flipped ? { flipped } : {}) };
+  });
+  return { logits: (values[nodes.length - 1] as Saved).output, values, folded };
+}
+
+/** dy masked by the derivative of `act`, read off the op's output y. */
+function maskGrad(b: Builder, dy: string, y: string, act: FusedActivation): string {
+  if (act === 'linear') return dy;
+  const zero = b.scalar(0);
+  const open = act === 'relu' ? b.one('Greater', [y, zero]) : b.one('And', [b.one('Greater', [y, zero]), b.one('Less', [y, b.scalar(6)])]);
+  // A multiply by the mask as floats: onnxruntime's Where with a broadcast operand was a third of the whole pass.
+  return b.one('Mul', [dy, b.one('Cast', [open], { to: FLOAT })]);
+}
+
+function reversePass(b: Builder, nodes: readonly OptNode[], shapes: number[][], values: Saved[], folded: Set<number>): string {
+  const grads: string[][] = nodes.map(() => []);
+  grads[nodes.length - 1] = ['dy'];
+  const gradOf = (i: number): string | undefined => {
+    const g = grads[i] as string[];
+    if (g.length === 0) return undefined;
+    return g.length === 1 ? (g[0] as string) : b.one('Sum', g);
+  };
+  for (let i = nodes.length - 1; i >= 1; i--) {
+    const node = nodes[i] as OptNode;
+    const dy = gradOf(i);
+    if (dy === undefined) continue;
+    const v = values[i] as Saved;
+    const x = v.input[0] as string;
+    const inShape = shapes[node.inputs[0] ?? 0] as number[];
+    const [h, w] = inShape as [number, number];
+    const push = (dx: string, k = 0): void => {
+      (grads[node.inputs[k] as number] as string[]).push(dx);
+    };
+    const op = node.op;
+    switch (op.kind) {
+      case 'conv': {
+        const [kh, kw, inC] = op.filter.shape;
+        const [oh, ow] = shapes[i] as [number, number];
+        const pads = padsOf(op.padding, h, w, [kh, kw], op.strides);
+        // The exact input size: the part of the input no window reached gets output padding.
+        const outputPadding = [h - ((oh - 1) * op.strides[0] + kh - pads[0] - pads[2]), w - ((ow - 1) * op.strides[1] + kw - pads[1] - pads[3])];
+        const g = maskGrad(b, dy, v.output, op.activation);
+        const group = op.depthwise ? inC : 1;
+        if (v.flipped === true) {
+          push(b.one('Conv', [g, v.extra as string], { kernel_shape: [kh, kw], strides: [1, 1], pads: [kh - 1 - pads[0], kw - 1 - pads[1], kh - 1 - pads[2], kw - 1 - pads[3]], group }));
+          break;
+        }
+        push(b.one('ConvTranspose', [g, v.extra as string], { kernel_shape: [kh, kw], strides: op.strides, pads, group, output_padding: outputPadding }));
+        break;
+      }
+      case 'dense':
+        push(b.one('MatMul', [maskGrad(b, dy, v.output, op.activation), v.extra as string]));
+        break;
+      case 'affine':
+        push(b.one('Mul', [dy, v.extra as string]));
+        break;
+      case 'activation':
+        if (op.activation === 'softmax') {
+          const dot = b.one('ReduceSum', [b.one('Mul', [dy, v.output]), b.ints([1])], { keepdims: 1 });
+          push(b.one('Mul', [v.output, b.one('Sub', [dy, dot])]));
+        } else {
+          push(maskGrad(b, dy, v.output, op.activation));
+        }
+        break;
+      case 'pad': {
+        const [[t], [l]] = op.padding;
+        if (folded.has(i)) {
+          push(dy);
+          break;
+        }
+        push(b.one('Slice', [dy, b.ints([t, l]), b.ints([t + h, l + w]), b.ints([2, 3])]));
+        break;
+      }
+      case 'add':
+        node.inputs.forEach((_, k) => push(dy, k));
+        break;
+      case 'globalAvgPool': {
+        const scaled = b.one('Mul', [b.one('Unsqueeze', [dy, b.ints([2, 3])]), b.scalar(1 / (h * w))]);
+        push(b.one('Expand', [scaled, b.one('Shape', [x])]));
+        break;
+      }
+      case 'maxPool': {
+        // Each output's gradient goes to the input element its MaxPool index names (the first maximum).
+        const flatX = b.one('Reshape', [x, b.ints([-1])]);
+        const zeros = b.one('ConstantOfShape', [b.one('Shape', [flatX])]);
+        const scattered = b.one('ScatterElements', [zeros, b.one('Reshape', [v.extra as string, b.ints([-1])]), b.one('Reshape', [dy, b.ints([-1])])], { axis: 0, reduction: 'add' });
+        push(b.one('Reshape', [scattered, b.one('Shape', [x])]));
+        break;
+      }
+      case 'reshape':
+        push(inShape.length === 3 ? b.one('Transpose', [b.one('Reshape', [dy, b.ints([-1, ...inShape])])], { perm: [0, 3, 1, 2] }) : dy);
+        break;
+      case 'identity':
+        push(dy);
+        break;
+      default:
+        break;
+    }
+  }
+  const dx = gradOf(0);
+  if (dx === undefined) return b.one('Mul', ['x', b.scalar(0)]);
+  return (shapes[0] as number[]).length === 3 ? b.one('Transpose', [dx], { perm: [0, 2, 3, 1] }) : dx;
+}

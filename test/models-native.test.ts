@@ -1,0 +1,122 @@
+/**
+ * The native engine (src/models/native/): the attack-time graph written as ONNX and run by onnxruntime.
+ * Oracle: the Layers model itself as TF.js runs it (no pass, no folding), on cpu and on wasm. Logits must
+ * agree within 1e-5 relative and input gradients within 1e-4, on small versions of the reference
+ * architectures (depthwise and strided convolutions, relu6, padding, max pooling, residual adds, global
+ * pooling, a softmax head) and on the MNIST CNN and a tabular Dense model. Also: the engine is chosen by
+ * default for a model.json, `engine: 'tfjs'` keeps TF.js, `engine: 'onnxruntime'` refuses what it cannot
+ * run, a seeded attack gives the same bytes twice, and nothing leaks.
+ */
+import * as tfl from '@tensorflow/tfjs-layers';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { tf } from '../src/tf.js';
+import { buildMobileNetV2, buildResNet18, buildResNet20 } from '../src/models/architectures.js';
+import { fileLoadHandler, loadModel } from '../src/models/index.js';
+import { nativeEngineAvailable } from '../src/models/native/engine.js';
+import { saveLayersModel } from '../src/models/save.js';
+import { pgd } from '../src/attacks/pgd.js';
+import { UsageError } from '../src/errors.js';
+import { TEST_BACKENDS, activate, noLeak } from './helpers/backends.js';
+import { tempDirs } from './helpers/tmp.js';
+import { relErr } from './helpers/compare.js';
+
+const dirs = tempDirs('robust-native-');
+afterAll(() => dirs.cleanup());
+
+
+function tabular(): tfl.LayersModel {
+  const m = tfl.sequential();
+  m.add(tfl.layers.dense({ inputShape: [12], units: 16, activation: 'relu', kernelInitializer: tfl.initializers.glorotNormal({ seed: 1 }), biasInitializer: 'randomNormal' }));
+  m.add(tfl.layers.batchNormalization({ movingMeanInitializer: 'randomNormal', movingVarianceInitializer: 'ones' }));
+  m.add(tfl.layers.dense({ units: 3, activation: 'softmax', kernelInitializer: tfl.initializers.glorotNormal({ seed: 2 }) }));
+  return m;
+}
+
+type Net = [string, () => tfl.LayersModel | Promise<tfl.LayersModel>, number[]];
+const NETS: Net[] = [
+  ['MobileNetV2 0.35 at 32x32', () => buildMobileNetV2({ seed: 3, size: 32, alpha: 0.35, classes: 10 }), [32, 32, 3]],
+  ['ResNet-20 at 16x16', () => buildResNet20({ seed: 4, size: 16 }), [16, 16, 3]],
+  ['the MNIST CNN', () => tfl.loadLayersModel(fileLoadHandler(join(process.cwd(), 'models/mnist-cnn/model.json'))), [28, 28, 1]],
+  ['a tabular Dense model', tabular, [12]],
+];
+// ResNet-18's 7×7 stem and max pool, on wasm only: the cpu gradient of the plain model alone takes a minute.
+const WASM_ONLY: Net[] = [['ResNet-18 at 32x32', () => buildResNet18({ seed: 5, size: 32, classes: 10 }), [32, 32, 3]]];
+
+describe.skipIf(!nativeEngineAvailable()).each(TEST_BACKENDS)('native engine on %s', (backend) => {
+  beforeAll(async () => activate(backend));
+
+  describe.each(backend === 'wasm' ? [...NETS, ...WASM_ONLY] : NETS)('%s', (_name, build, shape) => {
+    let net: tfl.LayersModel;
+    let path: string;
+    beforeAll(async () => {
+      net = await build();
+      path = dirs.fresh();
+      await saveLayersModel(net, path);
+    });
+    afterAll(() => net.dispose());
+
+    it('matches the Layers model and its input gradient', async () => {
+      const plain = await loadModel(net, { optimize: false });
+      const native = await loadModel(join(path, 'model.json'), { engine: 'onnxruntime' });
+      expect(native.engine).toBe('onnxruntime');
+      expect(plain.numClasses).toBe(native.numClasses);
+      await noLeak(async () => {
+        const x = tf.randomUniform([3, ...shape], 0, 1, 'float32', 7);
+        const r = tf.randomNormal([3, native.numClasses], 0, 1, 'float32', 8);
+        const loss = (m: typeof plain) => (input: tf.Tensor) => tf.sum(tf.mul(r, m.predict(input)));
+        const outs = [plain.predict(x), native.predict(x), tf.grad(loss(plain))(x), tf.grad(loss(native))(x)];
+        const [a1, a2, g1, g2] = (await Promise.all(outs.map((t) => t.data()))) as Float32Array[];
+        expect(relErr(a1 as Float32Array, a2 as Float32Array)).toBeLessThan(1e-5);
+        expect(relErr(g1 as Float32Array, g2 as Float32Array)).toBeLessThan(1e-4);
+        // Not trivially zero: a pass that cut the gradient would agree with a zero reference.
+        expect((g1 as Float32Array).some((v) => v !== 0)).toBe(true);
+        tf.dispose([x, r, ...outs]);
+      });
+      plain.dispose();
+      native.dispose();
+    });
+  });
+
+  it('is the default for a model.json; engine tfjs keeps TF.js; a seeded attack repeats byte for byte', async () => {
+    const net = buildResNet20({ seed: 9, size: 8 });
+    const dir = dirs.fresh();
+    await saveLayersModel(net, dir);
+    net.dispose();
+    const auto = await loadModel(join(dir, 'model.json'));
+    const kept = await loadModel(join(dir, 'model.json'), { engine: 'tfjs' });
+    expect(auto.engine).toBe('onnxruntime');
+    expect(kept.engine).toBe('tfjs');
+    // Memory planning sees onnxruntime's buffers, which TF.js's accounting cannot.
+    expect(auto.engineBytesPerExample).toBeGreaterThan(0);
+    expect(kept.engineBytesPerExample ?? 0).toBe(0);
+    const x = tf.randomUniform([4, 8, 8, 3], 0, 1, 'float32', 2);
+    const y = Int32Array.from([0, 1, 2, 3]);
+    await noLeak(async () => {
+      const runs = [];
+      for (let i = 0; i < 2; i++) {
+        const r = await pgd(auto, x, y, { eps: 8 / 255, steps: 5, seed: 1, earlyStop: false });
+        runs.push(await r.xAdv.data());
+        r.xAdv.dispose();
+      }
+      expect(Buffer.from((runs[0] as Float32Array).buffer).equals(Buffer.from((runs[1] as Float32Array).buffer))).toBe(true);
+    });
+    x.dispose();
+    auto.dispose();
+    kept.dispose();
+  });
+
+  it('refuses engine onnxruntime for a layer it does not cover, and auto falls back to TF.js', async () => {
+    const m = tfl.sequential();
+    m.add(tfl.layers.averagePooling2d({ inputShape: [8, 8, 2], poolSize: 2 }));
+    m.add(tfl.layers.flatten());
+    m.add(tfl.layers.dense({ units: 3 }));
+    const dir = dirs.fresh();
+    await saveLayersModel(m, dir);
+    m.dispose();
+    await expect(loadModel(join(dir, 'model.json'), { engine: 'onnxruntime' })).rejects.toThrow(UsageError);
+    const auto = await loadModel(join(dir, 'model.json'));
+    expect(auto.engine).toBe('tfjs');
+    auto.dispose();
+  });
+});

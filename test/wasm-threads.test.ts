@@ -30,7 +30,8 @@ async function workload(): Promise<{ grad: Float32Array; adv: Float32Array; robu
   const g = tf.grad(loss)(x);
   const grad = (await g.data()) as Float32Array;
   tf.dispose([x, w1, w2, g]);
-  const model = await loadModel(MODEL);
+  // TF.js's engine: this is about the wasm build's threads (onnxruntime's are test/models-native.test.ts's).
+  const model = await loadModel(MODEL, { engine: 'tfjs' });
   const data = await loadDataset('mnist:test', { n: 24 });
   const report = await runAttack(model, data, { name: 'pgd', eps: [0.1], options: { steps: 10, seed: 3 } }, { keepAdversarial: true, batchSize: 24 });
   model.dispose();

@@ -6,6 +6,7 @@
  * and reports which one it chose and why the others were skipped.
  */
 import { existsSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import { tf } from '../tf.js';
 import { UsageError, errorMessage } from '../errors.js';
 import { registerKernelFixes } from './kernels/index.js';
@@ -183,12 +184,15 @@ function probeLogOf(): Pick<BackendInfo, 'probeLog'> {
 }
 
 /**
- * Whether the active TF.js backend is one of the embedded CPU backends (wasm, cpu), where a model is
- * faster on onnxruntime's native kernels (see `src/models/native/engine.ts`); not on a GPU or on
+ * The threads the active TF.js backend computes on when it is one of the embedded CPU backends (wasm:
+ * the threads its build started; cpu: the cores), where a model is faster on onnxruntime's native
+ * kernels (see `src/models/native/engine.ts`), which then get as many; undefined on a GPU or on
  * tfjs-node, whose kernels are native already.
  */
-export function embeddedCpuBackend(): boolean {
-  return activeBackendFacts()?.embedded ?? false;
+export async function embeddedCpuThreads(): Promise<number | undefined> {
+  const facts = activeBackendFacts();
+  if (!facts?.embedded) return undefined;
+  return facts.threads ? wasmThreadsInUse() : availableParallelism();
 }
 
 /** Whether a backend can be loaded here, without keeping it active. Used by tests to skip with a reason. */

@@ -27,7 +27,7 @@ import {
 } from './metadata.js';
 import type { Bounds, Model, ModelAccess, ModelEngine, Normalization } from './types.js';
 import { type NativeEngine, nativeEngine, nativeEngineAvailable } from './native/engine.js';
-import { embeddedCpuBackend } from '../backends/index.js';
+import { embeddedCpuThreads } from '../backends/index.js';
 
 /** A classifier as a function from a batch of inputs to a batch of logits. */
 export type LogitsFunction = (x: tf.Tensor) => tf.Tensor;
@@ -328,10 +328,11 @@ async function withEngine(core: Core, choice: EngineChoice): Promise<Core> {
   if (core.graph === undefined || shape === undefined || shape.some((d) => d === null)) {
     return refuse("the model has no attack-time graph (a Layers model.json loaded with optimize on, with a fixed input shape)");
   }
-  if (!insist && !embeddedCpuBackend()) return core;
+  const threads = await embeddedCpuThreads();
+  if (!insist && threads === undefined) return core;
   let native: NativeEngine | undefined;
   try {
-    native = await nativeEngine(core.graph, shape as number[]);
+    native = await nativeEngine(core.graph, shape as number[], threads !== undefined ? { threads } : {});
   } catch (err) {
     return refuse(`onnxruntime could not load the model's graph (${errorMessage(err)})`);
   }

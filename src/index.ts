@@ -31,16 +31,7 @@ export { runSuite, parseShard, shardRange, type RunSuiteOptions, type Shard } fr
 export { mergeResults } from './suite/merge.js';
 export type * from './suite/types.js';
 export { renderConsole, renderHtml, renderJson, renderJunit, renderMarkdown, writeReports } from './report/index.js';
-export { trainClassifier, type TrainOptions } from './training/train.js';
-export {
-  trainAdversarially,
-  TRAINING_METHODS,
-  type AdversarialTrainingOptions,
-  type AdversarialTrainingResult,
-  type EpochRecord,
-  type TrainingMethod,
-} from './training/adversarial.js';
-export { learningRateAt, parseSchedule, scheduleName, SCHEDULE_KINDS, type LearningRateSchedule, type TrainingPosition } from './training/schedule.js';
+export * from './training/index.js';
 export {
   scanPaths,
   scanFile,

@@ -1,9 +1,10 @@
 /**
- * Adversarial training (src/defenses/{trainingStep,pgdTraining,trades,fastTraining}.ts, src/training/adversarial.ts,
+ * Adversarial training (src/training/{trainingStep,pgdTraining,trades,fastTraining,adversarial}.ts,
  * `robust train`). Oracles: on a two-class linear model the inner maximisations have closed forms and so does
- * the weight update; TRADES with β = 0 is a natural step; seeds reproduce weights; a resumed run (in-process, and
- * a CLI process killed with SIGKILL) ends bit-identical to an uninterrupted one; and on a Tsipras et al. task
- * adversarial training buys robust accuracy that natural training does not have.
+ * the weight update; on a non-linear one the PGD training examples are the pgd attack's own output; TRADES with
+ * β = 0 is a natural step; seeds reproduce weights; a resumed run (in-process, and a CLI process killed with
+ * SIGKILL) ends bit-identical to an uninterrupted one; and on a Tsipras et al. task adversarial training buys
+ * robust accuracy that natural training does not have.
  */
 import { spawn } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
@@ -19,14 +20,16 @@ import { makeRng, rowRng } from '../src/tensor/random.js';
 import type { Dataset } from '../src/data/types.js';
 import { writeDataset } from '../src/data/index.js';
 import { saveLayersModel } from '../src/models/save.js';
-import { naturalTrainingStep, type Classifier } from '../src/defenses/trainingStep.js';
-import { pgdTrainingExamples, pgdTrainingStep } from '../src/defenses/pgdTraining.js';
-import { fastTrainingExamples, fastTrainingStep } from '../src/defenses/fastTraining.js';
-import { tradesExamples, tradesStep } from '../src/defenses/trades.js';
+import { naturalTrainingStep, type Classifier } from '../src/training/trainingStep.js';
+import { pgdTrainingExamples, pgdTrainingStep } from '../src/training/pgdTraining.js';
+import { fastTrainingExamples, fastTrainingStep } from '../src/training/fastTraining.js';
+import { tradesExamples, tradesStep } from '../src/training/trades.js';
 import { trainAdversarially, type AdversarialTrainingOptions } from '../src/training/adversarial.js';
 import { trainClassifier } from '../src/training/train.js';
 import { learningRateAt, parseSchedule } from '../src/training/schedule.js';
 import { CHECKPOINT_FILE, readCheckpoint } from '../src/training/checkpoint.js';
+import { pgd } from '../src/attacks/pgd.js';
+import { labelledByModel, mlpModel } from './attacks.fixtures.js';
 
 const dirs = tempDirs('robust-at-');
 afterAll(() => dirs.cleanup());
@@ -240,6 +243,72 @@ describe.each(TEST_BACKENDS)('%s: inner maximisations and updates against closed
     await noLeak(() => naturalTrainingStep(model, opt, x, oneHot));
     expect(Array.from(await model.variables[0]!.data())).not.toEqual(afterFast);
     tf.dispose([x, oneHot]);
+    opt.dispose();
+    model.dispose();
+  });
+
+  // One PGD (issue 18): the trainers' ascent is the pgd attack's own step and projection, run without the
+  // harness. On a non-linear model (so the trajectory, not just a corner, decides the result) the training
+  // examples from x equal, bit for bit, what the attack returns with randomStart false and earlyStop false.
+  it("PGD training examples from x are the pgd attack's own output (randomStart false, earlyStop false)", async () => {
+    const model = mlpModel([D], 16, 3, 'one-pgd');
+    const { x, y } = await labelledByModel(model, 12, 'one-pgd/x', 0, 1);
+    const classifier: Classifier = { logits: (v) => model.predict(v), variables: [], bounds: model.bounds };
+    const opt = tf.train.sgd(0.1);
+    const o = { eps: 0.2, steps: 7, stepSize: 0.03 };
+    const trained = await batchFrom(() => pgdTrainingExamples(classifier, opt, x, y, { ...o, randomStart: false }));
+    const attack = async (stepSize: number): Promise<number[][]> => {
+      const r = await pgd(model, x, y, { ...o, stepSize, randomStart: false, earlyStop: false });
+      const out = await rows(r.xAdv);
+      r.xAdv.dispose();
+      return out;
+    };
+    const attacked = await attack(o.stepSize);
+    const clean = await rows(x);
+    expect(trained).toEqual(attacked);
+    // Not vacuous: another step size takes another path, and the examples moved.
+    const other = await attack(0.011);
+    expect(other.some((row, r) => row.some((v, i) => Math.abs(v - trained[r]![i]!) > 1e-3))).toBe(true);
+    expect(trained.some((row, r) => row.some((v, i) => Math.abs(v - clean[r]![i]!) > 0.1))).toBe(true);
+    tf.dispose(x);
+    opt.dispose();
+    model.dispose();
+  });
+
+  it('the PGD and TRADES ascents raise their losses and stay in the eps-ball and the bounds, leaking nothing', async () => {
+    const model = mlpModel([D], 16, 3, 'ascent');
+    const { x, y } = await labelledByModel(model, 12, 'ascent/x', 0, 1);
+    const classifier: Classifier = { logits: (v) => model.predict(v), variables: [], bounds: model.bounds };
+    const opt = tf.train.sgd(0.1);
+    const eps = 0.15;
+    const clean = await rows(x);
+    const logitsRow = (row: number[]): number[] => {
+      const t = tf.tidy(() => model.predict(tf.tensor2d([row])));
+      const v = Array.from(t.dataSync());
+      t.dispose();
+      return v;
+    };
+    const cleanLogits = clean.map(logitsRow);
+    const ce = (rowsOf: number[][]): number[] => rowsOf.map((row, r) => -logSoftmax(logitsRow(row))[y[r]!]!);
+    const klOf = (rowsOf: number[][]): number[] => rowsOf.map((row, r) => kl(cleanLogits[r]!, logitsRow(row)));
+    const inBall = (rowsOf: number[][]): void =>
+      rowsOf.forEach((row, r) =>
+        row.forEach((v, i) => {
+          expect(Math.abs(v - clean[r]![i]!)).toBeLessThanOrEqual(eps + 1e-6);
+          expect(v).toBeGreaterThanOrEqual(0);
+          expect(v).toBeLessThanOrEqual(1);
+        }),
+      );
+    const pgdRows = await batchFrom(() => pgdTrainingExamples(classifier, opt, x, y, { eps, steps: 10, seed: 'a' }));
+    inBall(pgdRows);
+    const before = ce(clean);
+    const after = ce(pgdRows);
+    expect(after.reduce((a, v) => a + v, 0)).toBeGreaterThan(before.reduce((a, v) => a + v, 0) + 0.5);
+    after.forEach((v, r) => expect(v).toBeGreaterThanOrEqual(before[r]! - 1e-6));
+    const tradesRows = await batchFrom(() => tradesExamples(classifier, opt, x, { eps, steps: 10, seed: 'a' }));
+    inBall(tradesRows);
+    expect(klOf(tradesRows).reduce((a, v) => a + v, 0)).toBeGreaterThan(0.05);
+    tf.dispose(x);
     opt.dispose();
     model.dispose();
   });

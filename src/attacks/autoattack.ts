@@ -27,53 +27,15 @@
  */
 import { tf } from '../tf.js';
 import { InputError, UsageError } from '../errors.js';
-import { apgdCeInfo, apgdDlrInfo, apgdTInfo } from './apgd.js';
 import { defaultsOf, type OptionSchema } from '../options/schema.js';
 import { attackOptions } from './core/options.js';
-import { perExample, perturbationNorms } from './core/norms.js';
-import { fabInfo, fabTInfo } from './fab.js';
+import { perturbationNorms } from './core/norms.js';
 import type { Model } from '../models/types.js';
+import { scatterRows } from '../tensor/rows.js';
 import type { AttackInfo, AttackResult, CommonAttackOptions } from './core/types.js';
-import { squareInfo } from './square.js';
+import { AUTOATTACK_VERSIONS, COMPONENTS, plan, versionEot, type AutoAttackVersion } from './autoattack/versions.js';
 
-/** The published versions. */
-export type AutoAttackVersion = 'standard' | 'plus' | 'rand';
-export const AUTOATTACK_VERSIONS: readonly AutoAttackVersion[] = ['standard', 'plus', 'rand'];
-
-/** The registry entries AutoAttack can run, by name. */
-const COMPONENTS: Record<string, AttackInfo> = Object.fromEntries(
-  [apgdCeInfo, apgdDlrInfo, apgdTInfo, fabInfo, fabTInfo, squareInfo].map((info) => [info.name, info as AttackInfo]),
-);
-
-/** One component of a version: a registry name and the options the version gives it. */
-export interface AutoAttackComponent {
-  name: string;
-  options: Record<string, unknown>;
-}
-
-const one = { restarts: 1 };
-const five = { restarts: 5 };
-const targets9 = { restarts: 1, targetClasses: 9 };
-const queries5000 = { queries: 5000 };
-const VERSIONS: Record<AutoAttackVersion, { components: AutoAttackComponent[]; eotIterations: number }> = {
-  standard: {
-    components: [{ name: 'apgd-ce', options: one }, { name: 'apgd-t', options: targets9 }, { name: 'fab-t', options: targets9 }, { name: 'square', options: queries5000 }],
-    eotIterations: 1,
-  },
-  plus: {
-    components: [
-      { name: 'apgd-ce', options: five }, { name: 'apgd-dlr', options: five }, { name: 'fab', options: five },
-      { name: 'square', options: queries5000 }, { name: 'apgd-t', options: targets9 }, { name: 'fab-t', options: targets9 },
-    ],
-    eotIterations: 1,
-  },
-  rand: { components: [{ name: 'apgd-ce', options: one }, { name: 'apgd-dlr', options: one }], eotIterations: 20 },
-};
-
-/** The published versions' components, in order, with the options each gets (for docs and reports). */
-export function autoattackVersions(): Record<AutoAttackVersion, { components: AutoAttackComponent[]; eotIterations: number }> {
-  return structuredClone(VERSIONS);
-}
+export { AUTOATTACK_VERSIONS, autoattackVersions, type AutoAttackComponent, type AutoAttackVersion } from './autoattack/versions.js';
 
 /** Options of `autoattack`. */
 export interface AutoAttackOptions extends CommonAttackOptions {
@@ -127,44 +89,11 @@ const OPTIONS = {
   eotIterations: { type: 'integer', min: 1, doc: 'forward passes averaged into every logit, EOT (default: 20 for rand, else 1)' },
 } as const satisfies OptionSchema;
 const DEFAULTS = { norm: 'linf' as const, ...defaultsOf(OPTIONS) };
-const BUDGET_KEYS = ['steps', 'restarts', 'targetClasses', 'queries'] as const;
 
 /** `model` with every logit the mean of `n` forward passes (EOT for a model with random draws per call). */
 function averaged(model: Model, n: number): Model {
   if (n === 1) return model;
   return { ...model, predict: (x) => tf.tidy(() => tf.div(tf.addN(Array.from({ length: n }, () => model.predict(x))), n) as tf.Tensor2D) };
-}
-
-/** Rows `rows` of `sub` (one per index in `idx`) written over `base`; consumes nothing. */
-function scatterRows(base: tf.Tensor, sub: tf.Tensor, idx: number[], rows: number[]): tf.Tensor {
-  return tf.tidy(() => {
-    const from = new Int32Array(base.shape[0] ?? 0);
-    const sel = new Uint8Array(base.shape[0] ?? 0);
-    for (const j of rows) {
-      from[idx[j] ?? 0] = j;
-      sel[idx[j] ?? 0] = 1;
-    }
-    const cond = tf.broadcastTo(perExample(tf.tensor1d(sel, 'bool'), base.rank), base.shape);
-    return tf.where(cond, tf.gather(sub, tf.tensor1d(from, 'int32')), base);
-  });
-}
-
-/** The components to run, each with its options: the version's, `attacks` if given, budget overrides on top. */
-function plan(o: AutoAttackOptions & { version: AutoAttackVersion }): { info: AttackInfo; options: Record<string, unknown> }[] {
-  const version = VERSIONS[o.version];
-  if (!version) throw new UsageError(`autoattack: unknown version "${String(o.version)}"; choose one of ${AUTOATTACK_VERSIONS.join(', ')}`);
-  const names = o.attacks ?? version.components.map((c) => c.name);
-  if (names.length === 0) throw new UsageError(`autoattack: attacks is empty; name at least one of ${Object.keys(COMPONENTS).join(', ')}`);
-  return names.map((name) => {
-    const info = COMPONENTS[name];
-    if (!info) throw new UsageError(`autoattack: unknown attack "${name}"; choose from ${Object.keys(COMPONENTS).join(', ')}`);
-    const options = { ...(version.components.find((c) => c.name === name)?.options ?? {}) };
-    for (const key of BUDGET_KEYS) {
-      const value = o[key];
-      if (value !== undefined && key in info.options) options[key] = value;
-    }
-    return { info, options };
-  });
 }
 
 /**
@@ -182,7 +111,7 @@ export async function autoattack(model: Model, x: tf.Tensor, y: Int32Array, opti
   if (typeof o.eps !== 'number' && o.eps.length !== n) throw new InputError(`autoattack: ${o.eps.length} eps values for ${n} inputs`);
   if (o.norm !== 'linf' && o.norm !== 'l2') throw new UsageError(`autoattack supports --norm linf|l2, not ${o.norm}`);
   const steps = plan(o);
-  const eot = o.eotIterations ?? VERSIONS[o.version].eotIterations;
+  const eot = o.eotIterations ?? versionEot(o.version);
   if (x.shape[0] !== n) throw new InputError(`autoattack: ${x.shape[0]} inputs but ${n} labels`);
   const shape = x.shape.slice(1);
   if (shape.length !== model.inputShape.length || shape.some((v, i) => v !== model.inputShape[i])) {

@@ -3,7 +3,7 @@
  * that lists them, and the dataset-level runner. Re-exports only.
  */
 export { fgsm, fgsmInfo, type FgsmOptions } from './fgsm.js';
-export { pgd, pgdInfo, type PgdOptions } from './pgd.js';
+export { pgd, pgdAscent, pgdInfo, pgdStep, PGD_STEP_FRACTION, type PgdOptions } from './pgd.js';
 export { mifgsm, mifgsmInfo, type MifgsmOptions } from './mifgsm.js';
 export { cw, cwInfo, type CwOptions } from './cw.js';
 export { deepfool, deepfoolInfo, type DeepFoolOptions } from './deepfool.js';
@@ -26,7 +26,7 @@ export {
   type PerturbationSummary,
 } from './run.js';
 export { attackManyEps, type AnyAttackOptions, type EpsResult, type ManyEpsResult } from './core/epsilons.js';
-export { AttackRun, harness, type AttackMeta, type GradientResult, type Objective } from './core/harness.js';
+export { AttackRun, harness, projectToBall, type AttackMeta, type Ball, type GradientResult, type Objective } from './core/harness.js';
 export { NORMS, NORM_NAMES, exactSign, l1, l2, linf, perturbationNorms, type Norm, type NormName, type Radius } from './core/norms.js';
 export { crossEntropy, dlr, margin, maxOther, pick } from './core/losses.js';
 export { adversarialMask, resolveTargets } from './core/criteria.js';

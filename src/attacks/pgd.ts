@@ -1,6 +1,6 @@
 import { tf } from '../tf.js';
 import { defaultsOf, type OptionSchema } from '../options/schema.js';
-import { harness, type AttackMeta, type Objective } from './core/harness.js';
+import { harness, projectToBall, type AttackMeta, type Ball, type Objective } from './core/harness.js';
 import { attackOptions } from './core/options.js';
 import type { AttackFn, AttackInfo, CommonAttackOptions } from './core/types.js';
 
@@ -35,6 +35,38 @@ const OPTIONS = {
 } as const satisfies OptionSchema;
 const DEFAULTS = { norm: 'linf' as const, ...defaultsOf(OPTIONS) };
 
+/** PGD's default step size as a fraction of eps (see `PgdOptions.stepSize`); the adversarial trainers' default too. */
+export const PGD_STEP_FRACTION = 1 / 4;
+
+/**
+ * One PGD step, xᵗ⁺¹ = Π(xᵗ + α · dir(grad)), Π the projection onto `ball` (eps-ball, bounds, mask) and dir
+ * the ball's norm's step direction. The one step of the attack below and of the adversarial trainers
+ * (`src/training/`). Consumes nothing; the caller owns the result.
+ */
+export function pgdStep(xAdv: tf.Tensor, grad: tf.Tensor, stepSize: tf.Tensor | number, ball: Ball): tf.Tensor {
+  return tf.tidy(() => projectToBall(tf.add(xAdv, tf.mul(ball.norm.stepDirection(grad), stepSize)), ball));
+}
+
+/**
+ * PGD's ascent without the harness, for a training loop: `steps` of {@link pgdStep} on a scalar `loss` from
+ * `start` (kept), with no early stop, no result bookkeeping and no read-back, so a step costs one forward and
+ * one backward pass. `loss` should run the model in inference mode. Leaves no tensor behind but the result.
+ * @returns the last iterate; the caller disposes it.
+ * @example
+ *   const ball = { x, norm: linf, eps: 0.3, bounds: boundTensors(model.bounds, model.inputShape), mask: null };
+ *   const xAdv = pgdAscent((v) => tf.sum(crossEntropy(model.predict(v), y)), x, ball, { steps: 10, stepSize: 0.075 });
+ */
+export function pgdAscent(loss: (xAdv: tf.Tensor) => tf.Scalar, start: tf.Tensor, ball: Ball, o: { steps: number; stepSize: number }): tf.Tensor {
+  const gradient = tf.grad(loss);
+  let xAdv = tf.clone(start);
+  for (let t = 0; t < o.steps; t++) {
+    const current = xAdv;
+    xAdv = tf.tidy(() => pgdStep(current, gradient(current), o.stepSize, ball));
+    current.dispose();
+  }
+  return xAdv;
+}
+
 /**
  * Projected Gradient Descent (Madry, Makelov, Schmidt, Tsipras & Vladu 2018, "Towards Deep Learning
  * Models Resistant to Adversarial Attacks", ICLR). For each restart:
@@ -58,7 +90,7 @@ export const pgd: AttackFn<PgdOptions> = (model, x, y, options = {}) => {
   const o = attackOptions('pgd', OPTIONS, DEFAULTS, options);
   return harness(model, x, y, o, META, async (run) => {
     const objective: Objective = o.loss === 'margin' ? run.margin : run.crossEntropy;
-    const alpha = (): tf.Tensor | number => o.stepSize ?? run.scaledEps(1 / 4);
+    const alpha = (): tf.Tensor | number => o.stepSize ?? run.scaledEps(PGD_STEP_FRACTION);
     for (let r = 0; r < o.restarts && run.size > 0; r++) {
       let xAdv: tf.Tensor | null = o.randomStart ? run.randomStart() : tf.clone(run.x);
       for (let t = 0; t < o.steps && xAdv; t++) {
@@ -68,7 +100,7 @@ export const pgd: AttackFn<PgdOptions> = (model, x, y, options = {}) => {
         xAdv = null;
         if (!live) break;
         const [xt, g]: [tf.Tensor, tf.Tensor] = live;
-        xAdv = tf.tidy((): tf.Tensor => run.project(tf.add(xt, tf.mul(run.norm.stepDirection(g), alpha()))));
+        xAdv = tf.tidy((): tf.Tensor => pgdStep(xt, g, alpha(), run));
         tf.dispose([xt, g]);
       }
       if (xAdv) await run.endRestart(xAdv, r === o.restarts - 1);

@@ -1,30 +1,18 @@
 import { tf } from '../tf.js';
-import { InputError, UsageError } from '../errors.js';
+import { InputError } from '../errors.js';
 import type { Dataset } from '../data/types.js';
 import type { Model } from '../models/types.js';
-import type { FeatureConstraints } from './core/constraints.js';
 import { attackManyEps } from './core/epsilons.js';
 import { checkOptions } from '../options/schema.js';
-import type { NormName } from './core/norms.js';
-import type { AttackInfo, AttackKind, CommonAttackOptions, PerturbationNorms } from './core/types.js';
-import { checkAttackOptions, getAttack } from './registry.js';
-import { summarize as summarizeSample } from '../metrics/norms.js';
+import type { PerturbationNorms } from './core/types.js';
+import { getAttack } from './registry.js';
 import { estimateMemory, planBatch, type BatchPlan, type MemoryEstimate } from '../util/memory.js';
 import { maxOf } from '../tensor/range.js';
+import { ATTACK_STATE_COPIES, checkSpec, modelCopies, reportedParams, type AttackSpec } from './runner/spec.js';
+import { epsReport, type AttackReport, type EpsReport } from './runner/report.js';
 
-/** Attack options as the CLI and configs carry them: the common ones plus any attack-specific ones (steps, c, ...). */
-export type AttackOptions = Omit<CommonAttackOptions, 'eps' | 'norm' | 'cleanLogits'> & { [option: string]: unknown };
-
-/** The unit the CLI, suite config and registry share: which attack, in which norm, at which budgets. */
-export interface AttackSpec {
-  /** A registry name, e.g. 'pgd'. */
-  name: string;
-  /** Default: the attack's own default norm. */
-  norm?: NormName;
-  /** Budgets to evaluate; null for a minimum-norm attack run without a budget (one `eps: null` result). */
-  eps: number[] | null;
-  options?: AttackOptions;
-}
+export { type AttackOptions, type AttackSpec } from './runner/spec.js';
+export { summarizePerturbation, type AttackReport, type EpsReport, type PerturbationSummary } from './runner/report.js';
 
 /** Options of `runAttack`. */
 export interface RunAttackOptions {
@@ -47,104 +35,8 @@ export interface RunAttackOptions {
   onBatchPlan?: (plan: BatchPlan) => void;
 }
 
-/**
- * Input-sized tensors per example an attack keeps besides its model pass (clean and working copies, iterates,
- * momentum, best-so-far, results). Measured with `tf.profile` on a small conv net: PGD and FGSM keep about 3,
- * APGD and AutoAttack 11 to 13, Carlini-Wagner (Adam moments, tanh-space variables) 26; 32 covers them all.
- */
-const ATTACK_STATE_COPIES = 32;
-
-/** Model passes an attack runs at once per example: DeepFool differentiates candidates − 1 copies of its batch. */
-function modelCopies(info: AttackInfo, spec: AttackSpec, numClasses: number): number {
-  if (info.name !== 'deepfool') return 1;
-  const candidates = Number(spec.options?.candidates ?? (info.defaults as { candidates?: number }).candidates ?? numClasses);
-  return Math.max(1, Math.min(candidates, numClasses) - 1);
-}
-
-/** Mean, median and max of a perturbation size over the successful adversarial examples; null when there are none. */
-export interface PerturbationSummary {
-  mean: number | null;
-  median: number | null;
-  max: number | null;
-}
-
-/** The outcome at one eps. Per-example arrays are in dataset order. */
-export interface EpsReport {
-  eps: number | null;
-  /** Fraction of all examples that are clean-correct and not broken. */
-  robustAccuracy: number;
-  /** Fraction of the clean-correct examples the attack broke (0 when none is clean-correct). */
-  attackSuccessRate: number;
-  /** Over the clean-correct examples the attack broke. */
-  perturbation: { linf: PerturbationSummary; l2: PerturbationSummary };
-  /** 1 where the example is clean-correct and not broken. */
-  robust: Uint8Array;
-  /** 1 where xAdv fools the model (clean mistakes included). */
-  isAdversarial: Uint8Array;
-  norms: PerturbationNorms;
-  /** Adversarial inputs, float32 in the dataset's layout and order, when `keepAdversarial` was set. */
-  xAdv?: Float32Array;
-}
-
-/** What `runAttack` returns: everything `robust attack --json` prints, plus per-example outcomes. */
-export interface AttackReport {
-  attack: string;
-  kind: AttackKind;
-  norm: NormName;
-  /** The attack's defaults overlaid with the options used. */
-  params: Record<string, unknown>;
-  n: number;
-  cleanCorrect: Uint8Array;
-  cleanAccuracy: number;
-  /** Targets per example when targeted. */
-  targets: Int32Array | null;
-  results: EpsReport[];
-  timing: { seconds: number; gradientEvaluations: number; queries: number };
-}
-
-/** Mean, median and max of `values` (the metrics' summary, with null instead of NaN for an empty sample). */
-export function summarizePerturbation(values: number[]): PerturbationSummary {
-  if (values.length === 0) return { mean: null, median: null, max: null };
-  const { mean, median, max } = summarizeSample(values);
-  return { mean, median, max };
-}
-
 /** The checkable parts of `RunAttackOptions`. */
 const RUN_OPTIONS = { batchSize: { type: 'integer', min: 1, default: 100, doc: 'examples per batch' } } as const;
-
-/**
- * Refuse a spec the attack cannot run, before any work, in the library's words (the CLI and the suite
- * check their own spellings first): a norm it lacks, budgets that are not a list, a fixed-eps attack
- * without budgets, options it does not declare.
- */
-function checkSpec(info: AttackInfo, spec: AttackSpec): void {
-  const norm = spec.norm ?? info.norms[0] ?? 'linf';
-  if (!info.norms.includes(norm)) throw new UsageError(`${info.name} supports norm ${info.norms.join('|')}, not ${norm}`);
-  const eps: unknown = spec.eps;
-  if (eps !== null && eps !== undefined && !(Array.isArray(eps) && eps.every((e) => typeof e === 'number' && Number.isFinite(e) && e >= 0))) {
-    throw new UsageError(`runAttack: spec.eps must be a list of budgets >= 0 such as [${typeof eps === 'number' ? eps : 0.3}], or null; got ${JSON.stringify(eps)}`);
-  }
-  if (info.kind === 'fixed-eps' && !(Array.isArray(eps) && eps.length > 0)) {
-    throw new UsageError(`${info.name} needs budgets: pass spec.eps, e.g. { name: '${info.name}', eps: [0.3] }`);
-  }
-  checkAttackOptions(info, spec.options ?? {}, { where: 'spec.options' });
-}
-
-/** Options as a report shows them: typed arrays (mask, target labels) summarised, not dumped. */
-function reportedParams(defaults: object, options: AttackOptions | undefined, norm: NormName): Record<string, unknown> {
-  const params: Record<string, unknown> = { ...defaults, norm };
-  for (const [key, value] of Object.entries(options ?? {})) {
-    if (value === undefined) continue;
-    if (key === 'targeting') params.targeting = (value as { kind: string }).kind;
-    else if (key === 'mask' && value instanceof Float32Array) params.mask = `${value.filter((m) => m > 0).length} of ${value.length} features free`;
-    else if (key === 'constraints') {
-      const c = value as FeatureConstraints;
-      params.constraints = `${c.grid?.filter((g) => g > 0).length ?? 0} gridded (integer) features, ${c.oneHot?.length ?? 0} one-hot groups`;
-    }
-    else params[key] = value;
-  }
-  return params;
-}
 
 /**
  * Run one attack spec over a whole dataset in batches, sharing the clean pass across epsilons and
@@ -245,27 +137,14 @@ export async function runAttack(model: Model, dataset: Dataset, spec: AttackSpec
   }
 
   const correct = cleanCorrect.reduce((a, v) => a + v, 0);
-  const results: EpsReport[] = Array.from({ length: slots }, (_, k) => {
-    const adv = isAdversarial[k] as Uint8Array;
-    const sizes = norms[k] as PerturbationNorms;
-    const robust = Uint8Array.from(cleanCorrect, (c, i) => (c && !adv[i] ? 1 : 0));
-    const broken: number[] = [];
-    cleanCorrect.forEach((c, i) => c && adv[i] && broken.push(i));
-    const report: EpsReport = {
+  const results: EpsReport[] = Array.from({ length: slots }, (_, k) =>
+    epsReport(cleanCorrect, {
       eps: epsList ? (epsList[k] as number) : null,
-      robustAccuracy: n ? robust.reduce((a, v) => a + v, 0) / n : 0,
-      attackSuccessRate: correct ? broken.length / correct : 0,
-      perturbation: {
-        linf: summarizePerturbation(broken.map((i) => sizes.linf[i] as number)),
-        l2: summarizePerturbation(broken.map((i) => sizes.l2[i] as number)),
-      },
-      robust,
-      isAdversarial: adv,
-      norms: sizes,
-    };
-    if (xAdv) report.xAdv = xAdv[k] as Float32Array;
-    return report;
-  });
+      isAdversarial: isAdversarial[k] as Uint8Array,
+      norms: norms[k] as PerturbationNorms,
+      ...(xAdv ? { xAdv: xAdv[k] as Float32Array } : {}),
+    }),
+  );
   return {
     attack: info.name,
     kind: info.kind,

@@ -1,7 +1,7 @@
 /**
  * robust's defences: input transforms with their gradient policies, the wrapper that puts them in front
- * of a model, the feature-squeezing detector, randomised-smoothing certification, and the adversarial-training
- * steps (PGD, TRADES, fast). Re-exports only.
+ * of a model, the feature-squeezing detector and randomised-smoothing certification. Re-exports only. (The
+ * adversarial-training steps live with the trainers in `src/training/`.)
  */
 export type { Defense, DefenseContext, DefenseInfo, DefenseSpec, GradientPolicy } from './types.js';
 export { blockGradient, bpda, rowKeys } from './gradients.js';
@@ -16,15 +16,3 @@ export { chainPolicy, compose, type DefendOptions, type DefendedModel } from './
 export { DEFENSES, defenseNames, getDefense, makeDefense, withDefenses } from './registry.js';
 export { defaultSqueezers, detectionCurve, squeezingScores, thresholdAt, type DetectionPoint, type SqueezingOptions } from './detector.js';
 export { certifiedAccuracy, certify, type CertifyOptions, type Certificate } from './smoothing.js';
-export {
-  asClassifier,
-  linfAscent,
-  naturalTrainingStep,
-  type Classifier,
-  type ClassifierSource,
-  type TrainingStepOptions,
-  type TrainingStepResult,
-} from './trainingStep.js';
-export { defaultPgdStepSize, pgdTrainingExamples, pgdTrainingStep, type PgdTrainingOptions } from './pgdTraining.js';
-export { klFromLogits, tradesExamples, tradesStep, TRADES_START_SCALE, type TradesOptions } from './trades.js';
-export { fastTrainingExamples, fastTrainingStep, type FastTrainingOptions } from './fastTraining.js';

@@ -13,10 +13,10 @@ import type { Bounds } from '../models/types.js';
 import { makeRng } from '../tensor/random.js';
 import { pgd } from '../attacks/pgd.js';
 import { accuracy, predictLabels } from '../metrics/accuracy.js';
-import { asClassifier, naturalTrainingStep, type Classifier, type ClassifierSource, type TrainingStepResult } from '../defenses/trainingStep.js';
-import { defaultPgdStepSize, pgdTrainingStep } from '../defenses/pgdTraining.js';
-import { tradesStep } from '../defenses/trades.js';
-import { fastTrainingStep } from '../defenses/fastTraining.js';
+import { asClassifier, naturalTrainingStep, type Classifier, type ClassifierSource, type TrainingStepResult } from './trainingStep.js';
+import { defaultPgdStepSize, pgdTrainingStep } from './pgdTraining.js';
+import { tradesStep } from './trades.js';
+import { fastTrainingStep } from './fastTraining.js';
 import { batchOf, permutation } from './train.js';
 import { learningRateAt, type LearningRateSchedule } from './schedule.js';
 import { fingerprintDifference, readCheckpoint, writeCheckpoint, type SavedTensor } from './checkpoint.js';
@@ -41,7 +41,7 @@ export interface AdversarialTrainingOptions {
   epsRamp?: number;
   /** Inner PGD steps for pgd and trades. Default 10. */
   steps?: number;
-  /** Inner step size. Default 2.5·eps/steps for pgd and trades, 1.25·eps for fast. */
+  /** Inner step size. Default eps/4 for pgd and trades (the `pgd` attack's rule), 1.25·eps for fast. */
   stepSize?: number;
   /** TRADES' β. Default 6. */
   beta?: number;
@@ -207,7 +207,7 @@ async function evaluate(c: Classifier, ds: Dataset, numClasses: number, bounds: 
  * - After each epoch: held-out clean accuracy and PGD accuracy at eps (`evalSteps` steps of eps/4, the
  *   library's `pgd`), then an atomic checkpoint when `checkpoint` is set.
  *
- * Defaults: learningRate 1e-3, schedule constant, seed 0, steps 10, stepSize 2.5·eps/steps (fast: 1.25·eps),
+ * Defaults: learningRate 1e-3, schedule constant, seed 0, steps 10, stepSize eps/4 (fast: 1.25·eps),
  * beta 6, evalSteps 20, resetOptimizer never.
  * @throws UsageError for bad options, or when resuming a checkpoint made with other settings.
  * @example
@@ -226,7 +226,7 @@ export async function trainAdversarially(model: ClassifierSource, ds: Dataset, o
   const seed = String(options.seed ?? 0);
   const eps = options.eps;
   const steps = method === 'fast' ? 1 : (options.steps ?? 10);
-  const stepSize = method === 'natural' || eps === undefined ? null : (options.stepSize ?? (method === 'fast' ? 1.25 * eps : defaultPgdStepSize(eps, steps)));
+  const stepSize = method === 'natural' || eps === undefined ? null : (options.stepSize ?? (method === 'fast' ? 1.25 * eps : defaultPgdStepSize(eps)));
   const beta = options.beta ?? 6;
   const learningRate = options.learningRate ?? 1e-3;
   const schedule: LearningRateSchedule = options.schedule ?? { kind: 'constant' };

@@ -1,16 +1,16 @@
 import { tf } from '../../tf.js';
 import type { Model } from '../../models/types.js';
-import { applyMask, boundTensors, clip, type BoundTensors } from '../../tensor/bounds.js';
-import { checkConstraints, hasConstraints, projectFeasible, type FeatureConstraints } from './constraints.js';
+import { applyMask, boundTensors, clip } from '../../tensor/bounds.js';
+import { checkConstraints, hasConstraints } from './constraints.js';
 import { adversarialMask } from './criteria.js';
-import { crossEntropy, margin } from './losses.js';
-import { NORMS, perExample, perturbationNorms, type Norm } from './norms.js';
-import type { Rng } from '../../tensor/random.js';
-import { scatterRows } from '../../tensor/rows.js';
+import { NORMS, perturbationNorms } from './norms.js';
 import type { AttackResult, CommonAttackOptions } from './types.js';
 import { checkCall, exampleRng, resolveTargetLabels, type AttackMeta } from './checks.js';
+import { AttackSteps } from './steps.js';
+import type { WorkingBatchSetup } from './workingBatch.js';
 
 export { exampleRng, resolveTargetLabels, type AttackMeta };
+export { projectToBall, type Ball, type GradientResult, type Objective } from './steps.js';
 
 /**
  * The shared machinery behind every gradient attack (Foolbox's split: the attack computes perturbed
@@ -24,81 +24,20 @@ export { exampleRng, resolveTargetLabels, type AttackMeta };
  *  - the final step: constrain every result to the eps-ball, the bounds and the mask, evaluate it once,
  *    and measure the perturbation. So a result is never trusted on the attack's word alone.
  *
- * An attack writes its loop against `AttackRun` and is wrapped by `harness()`; see `pgd.ts`.
+ * An attack writes its loop against `AttackRun` and is wrapped by `harness()`; see `pgd.ts`. The class is
+ * built in three layers, one file each: `workingBatch.ts` (the bookkeeping), `steps.ts` (gradients, the
+ * projection, the random start) and this file (early stop, restarts, best-so-far and the final check).
  */
 
-/** A per-example objective the attack ascends, given logits of the working batch. */
-export type Objective = (logits: tf.Tensor2D) => tf.Tensor1D;
-
-/** What one gradient call returns. The caller owns all three tensors. */
-export interface GradientResult {
-  /** d sum(loss) / d input, zero on masked features when the input is the image. */
-  grad: tf.Tensor;
-  logits: tf.Tensor2D;
-  loss: tf.Tensor1D;
-}
-
 /** One call of one attack on one batch. Created by `harness()`. */
-export class AttackRun {
-  readonly norm: Norm;
-  readonly rng: Rng;
-  readonly targeted: boolean;
-  /** Whether examples leave the working batch as soon as they are adversarial (always, for minimum-norm attacks). */
-  readonly earlyStop: boolean;
-  /** Examples in the caller's batch. */
-  readonly n: number;
-  readonly bounds: BoundTensors;
-  /** 1 where a feature may change, [1, ...shape]; null when every feature may. */
-  readonly mask: tf.Tensor | null;
-  gradientEvaluations = 0;
-  queries = 0;
-  /** Validity rules applied by the final projection; null when there are none. */
-  constraints: FeatureConstraints | null = null;
-  private maskValues: Float32Array | undefined;
-
-  /** Positions, in the caller's batch, of the examples still being attacked. */
-  active: Int32Array;
-  /** Working batch: clean inputs, true labels, the labels the loss uses (targets when targeted), clean logits, eps. */
-  x: tf.Tensor;
-  y: tf.Tensor1D;
-  labels: tf.Tensor1D;
-  cleanLogits: tf.Tensor2D;
-  eps: tf.Tensor1D | null;
-
-  private result: tf.Tensor;
+export class AttackRun extends AttackSteps {
   private readonly hasCandidate: Uint8Array;
   private readonly score: Float32Array;
-  private readonly smallest: Float32Array;
-  private starts = 0;
 
-  private constructor(
-    readonly model: Model,
-    readonly meta: AttackMeta,
-    private readonly xAll: tf.Tensor,
-    private readonly yAll: tf.Tensor1D,
-    private readonly labelsAll: tf.Tensor1D,
-    private readonly cleanAll: tf.Tensor2D,
-    private readonly ownsClean: boolean,
-    private readonly epsAll: tf.Tensor1D | null,
-    setup: { norm: Norm; rng: Rng; targeted: boolean; earlyStop: boolean; bounds: BoundTensors; mask: tf.Tensor | null },
-  ) {
-    this.norm = setup.norm;
-    this.rng = setup.rng;
-    this.targeted = setup.targeted;
-    this.earlyStop = setup.earlyStop;
-    this.bounds = setup.bounds;
-    this.mask = setup.mask;
-    this.n = xAll.shape[0] ?? 0;
-    this.active = Int32Array.from({ length: this.n }, (_, i) => i);
-    this.x = tf.clone(xAll);
-    this.y = tf.clone(yAll);
-    this.labels = tf.clone(labelsAll);
-    this.cleanLogits = tf.clone(cleanAll);
-    this.eps = epsAll ? tf.clone(epsAll) : null;
-    this.result = tf.clone(xAll);
+  private constructor(setup: WorkingBatchSetup) {
+    super(setup);
     this.hasCandidate = new Uint8Array(this.n);
     this.score = new Float32Array(this.n).fill(-Infinity);
-    this.smallest = new Float32Array(this.n).fill(Infinity);
   }
 
   /** Check the options against the attack and the model, run the clean pass, and build the working batch. */
@@ -115,24 +54,22 @@ export class AttackRun {
       if (ownsClean) cleanAll.dispose();
       throw err;
     }
-    const run = new AttackRun(
+    const run = new AttackRun({
       model,
       meta,
       x,
-      tf.tensor1d(y, 'int32'),
-      tf.tensor1d(targets ?? y, 'int32'),
-      cleanAll,
+      y: tf.tensor1d(y, 'int32'),
+      labels: tf.tensor1d(targets ?? y, 'int32'),
+      cleanLogits: cleanAll,
       ownsClean,
-      epsValues ? tf.tensor1d(epsValues) : null,
-      {
-        norm: NORMS[normName],
-        rng: exampleRng(seed, n, options.exampleIds),
-        targeted: targets !== null,
-        earlyStop: meta.kind === 'minimum-norm' || (options.earlyStop ?? true),
-        bounds: boundTensors(bounds, shape),
-        mask: options.mask ? tf.tidy(() => tf.cast(tf.greater(tf.tensor(options.mask ?? [], [1, ...shape]), 0), 'float32')) : null,
-      },
-    );
+      eps: epsValues ? tf.tensor1d(epsValues) : null,
+      norm: NORMS[normName],
+      rng: exampleRng(seed, n, options.exampleIds),
+      targeted: targets !== null,
+      earlyStop: meta.kind === 'minimum-norm' || (options.earlyStop ?? true),
+      bounds: boundTensors(bounds, shape),
+      mask: options.mask ? tf.tidy(() => tf.cast(tf.greater(tf.tensor(options.mask ?? [], [1, ...shape]), 0), 'float32')) : null,
+    });
     if (ownsClean) run.queries += n;
     if (hasConstraints(options.constraints)) {
       try {
@@ -151,91 +88,6 @@ export class AttackRun {
       run.shrink(clean)?.dispose();
     }
     return run;
-  }
-
-  /** Examples in the working batch. */
-  get size(): number {
-    return this.active.length;
-  }
-
-  /** Logits of a working-batch tensor. Counts one query per example. */
-  predict(xAdv: tf.Tensor): tf.Tensor2D {
-    this.queries += xAdv.shape[0] ?? 0;
-    return tf.tidy(() => this.model.predict(xAdv));
-  }
-
-  /**
-   * Gradient of sum(loss) w.r.t. `input`, where `forward` maps the attack's variable to logits and a
-   * per-example loss. Examples are independent, so row i of the gradient is example i's own gradient.
-   * Counts one gradient evaluation and one query per row of `input`.
-   */
-  gradientOf(input: tf.Tensor, forward: (v: tf.Tensor) => { logits: tf.Tensor2D; loss: tf.Tensor1D }): GradientResult {
-    const rows = input.shape[0] ?? 0;
-    this.gradientEvaluations += rows;
-    this.queries += rows;
-    // The forward pass runs inside the gradient's own scope; keep its logits and loss for the caller.
-    const kept: { logits?: tf.Tensor2D; loss?: tf.Tensor1D } = {};
-    const grad = tf.tidy(() =>
-      tf.grad((v: tf.Tensor) => {
-        const out = forward(v);
-        kept.logits = tf.keep(out.logits);
-        kept.loss = tf.keep(out.loss);
-        return tf.sum(out.loss);
-      })(input),
-    );
-    if (!kept.logits || !kept.loss) throw new Error(`${this.meta.name}: gradient function did not run`);
-    return { grad, logits: kept.logits, loss: kept.loss };
-  }
-
-  /** Gradient of an objective of the model's logits w.r.t. the inputs, zero on masked features. */
-  gradient(xAdv: tf.Tensor, objective: Objective): GradientResult {
-    const out = this.gradientOf(xAdv, (v) => {
-      const logits = this.model.predict(v);
-      return { logits, loss: objective(logits) };
-    });
-    if (this.mask) {
-      const masked = tf.mul(out.grad, this.mask);
-      out.grad.dispose();
-      out.grad = masked;
-    }
-    return out;
-  }
-
-  /** Cross-entropy to ascend: of the true class (untargeted), or minus that of the target (targeted). */
-  readonly crossEntropy: Objective = (logits) =>
-    this.targeted ? tf.tidy(() => tf.neg(crossEntropy(logits, this.labels))) : crossEntropy(logits, this.labels);
-
-  /** Carlini-Wagner margin to ascend; positive once the criterion is met. */
-  readonly margin: Objective = (logits) => margin(logits, this.labels, this.targeted);
-
-  /** eps · factor for the working batch, shaped to broadcast over it (e.g. a step size eps/4). Fixed-eps attacks only. */
-  scaledEps(factor: number): tf.Tensor {
-    if (!this.eps) throw new Error(`${this.meta.name}: scaledEps needs a fixed-eps attack`);
-    return tf.tidy(() => perExample(tf.mul(this.eps as tf.Tensor1D, factor) as tf.Tensor1D, this.x.rank));
-  }
-
-  /** Map a working-batch iterate back into the allowed set: changes only where the mask allows, within eps, within bounds. */
-  project(xAdv: tf.Tensor): tf.Tensor {
-    return tf.tidy(() => {
-      let delta = tf.sub(xAdv, this.x);
-      if (this.mask) delta = tf.mul(delta, this.mask);
-      if (this.eps) delta = this.norm.project(delta, this.eps);
-      return clip(tf.add(this.x, delta), this.bounds);
-    });
-  }
-
-  /**
-   * A uniform random point of the eps-ball around each working example (PGD's random start), projected.
-   * Noise is drawn for the whole caller batch and then gathered, so an example's start does not depend
-   * on which other examples are still active: early stop changes no trajectory.
-   */
-  randomStart(): tf.Tensor {
-    if (!this.epsAll) throw new Error(`${this.meta.name}: randomStart needs a fixed-eps attack`);
-    const rng = this.rng.fork(`start${this.starts++}`);
-    return tf.tidy(() => {
-      const noise = this.norm.randomStart(this.xAll.shape, this.epsAll as tf.Tensor1D, rng);
-      return this.project(tf.add(this.x, tf.gather(noise, tf.tensor1d(this.active, 'int32'))));
-    });
   }
 
   /**
@@ -324,30 +176,6 @@ export class AttackRun {
   }
 
   /**
-   * A minimum-norm attack's best-so-far: row r of `rows` (working example `local[r]`, default r) becomes
-   * that example's result when `fooled[r]` is 1 and `size[r]` is below the smallest size kept for it so far.
-   */
-  keepSmallest(rows: tf.Tensor, fooled: ArrayLike<number>, size: ArrayLike<number>, local?: readonly number[]): void {
-    const improved: number[] = [];
-    const rowOf: number[] = [];
-    for (let r = 0; r < fooled.length; r++) {
-      const j = local ? (local[r] as number) : r;
-      const i = this.active[j] as number;
-      if (fooled[r] && (size[r] as number) < (this.smallest[i] as number)) {
-        this.smallest[i] = size[r] as number;
-        improved.push(j);
-        rowOf.push(r);
-      }
-    }
-    this.write(rows, improved, rowOf);
-  }
-
-  /** Per working example, the smallest size `keepSmallest` has kept for it (Infinity where none). */
-  smallestSizes(): Float32Array {
-    return Float32Array.from(this.active, (i) => this.smallest[i] as number);
-  }
-
-  /**
    * `keepSmallest` judged by the harness's criterion: `logits` are those of `xAdv` (rows `local`, default
    * the whole working batch), sizes are in the run's norm. Consumes nothing; returns per row 1 where it
    * fools the model, and its size.
@@ -395,81 +223,6 @@ export class AttackRun {
     return { xAdv, isAdversarial, perturbation, gradientEvaluations: this.gradientEvaluations, queries: this.queries };
   }
 
-  dispose(): void {
-    tf.dispose([this.x, this.y, this.labels, this.cleanLogits, this.result, this.yAll, this.labelsAll, this.bounds.lo, this.bounds.hi]);
-    if (this.eps) this.eps.dispose();
-    if (this.epsAll) this.epsAll.dispose();
-    if (this.mask) this.mask.dispose();
-    if (this.ownsClean) this.cleanAll.dispose();
-  }
-
-  /**
-   * The valid projection (see constraints.ts) of `xAdv` around clean inputs `x` with radii `eps`: the
-   * working batch's by default. The caller owns the result.
-   */
-  private async feasible(x: tf.Tensor, xAdv: tf.Tensor, eps: tf.Tensor1D | null): Promise<tf.Tensor> {
-    const constraints = this.constraints;
-    const rows = x.shape[0] ?? 0;
-    if (!constraints || rows === 0) return tf.clone(xAdv);
-    const radii = eps ? ((await eps.data()) as Float32Array) : undefined;
-    const valid = projectFeasible((await x.data()) as Float32Array, (await xAdv.data()) as Float32Array, x.size / rows, constraints, {
-      norm: this.norm.name,
-      ...(this.maskValues ? { mask: this.maskValues } : {}),
-      ...(radii ? { eps: radii } : {}),
-    });
-    return tf.tensor(valid, xAdv.shape);
-  }
-
-  /** Criterion per working example: 1 where these logits already fool the model. */
-  private async flags(logits: tf.Tensor2D): Promise<Uint8Array> {
-    const t = adversarialMask(logits, this.y, this.targeted ? this.labels : null);
-    const d = await t.data();
-    t.dispose();
-    return Uint8Array.from(d);
-  }
-
-  /**
-   * Write rows of `rows` (`rowOf`, default `local`) as the results of working examples `local` (a gather and a
-   * select, no host copy): `endRestart` writes what fooled the model, and a minimum-norm attack its best-so-far.
-   */
-  write(rows: tf.Tensor, local: number[], rowOf?: number[]): void {
-    if (local.length === 0) return;
-    let next: tf.Tensor;
-    if (rowOf === undefined) {
-      next = scatterRows(this.result, rows, this.active, local);
-    } else {
-      // Row rowOf[k] of `rows` goes to the result row of working example local[k].
-      const into = new Array<number>(rows.shape[0] ?? 0).fill(0);
-      rowOf.forEach((r, k) => (into[r] = this.active[local[k] as number] as number));
-      next = scatterRows(this.result, rows, into, rowOf);
-    }
-    this.result.dispose();
-    this.result = next;
-  }
-
-  /** Drop the working examples flagged in `drop`; returns the kept local indices (caller disposes), or null if none remain. */
-  private shrink(drop: Uint8Array): tf.Tensor1D | null {
-    const kept: number[] = [];
-    drop.forEach((d, j) => d || kept.push(j));
-    if (kept.length === this.active.length) return tf.tensor1d(kept, 'int32');
-    this.active = Int32Array.from(kept, (j) => this.active[j] as number);
-    const idx = tf.tensor1d(kept, 'int32');
-    const regather = <T extends tf.Tensor>(t: T): T => {
-      const g = tf.gather(t, idx) as T;
-      t.dispose();
-      return g;
-    };
-    this.x = regather(this.x);
-    this.y = regather(this.y);
-    this.labels = regather(this.labels);
-    this.cleanLogits = regather(this.cleanLogits);
-    if (this.eps) this.eps = regather(this.eps);
-    if (kept.length === 0) {
-      idx.dispose();
-      return null;
-    }
-    return idx;
-  }
 }
 
 /**

@@ -6,7 +6,7 @@ import { buildReferenceCnn, loadModel, saveLayersModel, type Bounds, type Loaded
 import { TRAINING_METHODS, trainAdversarially, type TrainingMethod } from '../../training/adversarial.js';
 import { CHECKPOINT_FILE, removeCheckpoint } from '../../training/checkpoint.js';
 import { parseSchedule, scheduleName, type LearningRateSchedule } from '../../training/schedule.js';
-import { asClassifier, type Classifier } from '../../defenses/trainingStep.js';
+import { asClassifier, type Classifier } from '../../training/trainingStep.js';
 import { accuracy, predictLabels } from '../../metrics/accuracy.js';
 import { loadDataset, parseDataSource, takeSubset, validateDataset } from '../../data/index.js';
 import { UsageError } from '../../errors.js';
@@ -90,7 +90,7 @@ export function registerTrainCommand(program: Command, io: Io): void {
     .option('--eps <eps>', 'Linf radius to train against, and of the held-out PGD', parseNumber('--eps', { min: 0 }), 0.3)
     .option('--eps-ramp <epochs>', 'raise the training eps linearly from 0 over this many epochs (0: none)', parseNumber('--eps-ramp', { min: 0 }), 0)
     .option('--steps <n>', 'inner PGD steps (pgd, trades)', parseInteger('--steps', 1), 10)
-    .option('--step-size <alpha>', 'inner step size (default 2.5·eps/steps; fast: 1.25·eps)', parseNumber('--step-size', { min: 0, exclusiveMin: true }))
+    .option('--step-size <alpha>', 'inner step size (default eps/4, as the pgd attack; fast: 1.25·eps)', parseNumber('--step-size', { min: 0, exclusiveMin: true }))
     .option('--beta <beta>', "TRADES' weight of the robustness term", parseNumber('--beta', { min: 0 }), 6)
     .option('--epochs <n>', 'passes over the training set', parseInteger('--epochs', 1), 3)
     .option('--batch-size <n>', 'examples per step', parseInteger('--batch-size', 1), 64)

@@ -1,14 +1,17 @@
 /**
  * What the adversarial-training step functions (`pgdTraining.ts`, `trades.ts`, `fastTraining.ts`) share: the
- * classifier they train, their common options, the in-graph Linf ascent that finds the training examples, and
- * the optimizer step that returns a loss and a batch accuracy. Written so a researcher can call a step inside
- * their own TF.js loop: no I/O, no global state, no leaked tensors.
+ * classifier they train, their common options, the Linf ball and ascent that find the training examples (the
+ * attack's own PGD step, `attacks/pgd.ts`), and the optimizer step that returns a loss and a batch accuracy.
+ * Written so a researcher can call a step inside their own TF.js loop: no I/O, no global state, no leaked
+ * tensors.
  */
 import * as tfl from '@tensorflow/tfjs-layers';
 import { tf } from '../tf.js';
 import { UsageError } from '../errors.js';
-import { boundTensors, clip, type BoundTensors } from '../tensor/bounds.js';
-import { exactSign } from '../tensor/batch.js';
+import { boundTensors, type BoundTensors } from '../tensor/bounds.js';
+import { linf } from '../attacks/core/norms.js';
+import type { Ball } from '../attacks/core/harness.js';
+import { pgdAscent } from '../attacks/pgd.js';
 import { rowRng, type Rng } from '../tensor/random.js';
 import { DEFAULT_BOUNDS, normalize, readRobustMetadata } from '../models/metadata.js';
 import type { Bounds, Normalization } from '../models/types.js';
@@ -118,15 +121,16 @@ export function stepRng(optimizer: tf.Optimizer, x: tf.Tensor, options: Training
   return rowRng(options.seed ?? `iteration ${optimizer.iterations}`, options.ids ?? Array.from({ length: n }, (_, i) => i));
 }
 
-/** x + delta, projected onto the Linf ball of radius eps around x and clipped to the bounds. */
-export function projectLinf(x: tf.Tensor, candidate: tf.Tensor, eps: number, bounds: BoundTensors): tf.Tensor {
-  return tf.tidy(() => clip(tf.add(x, tf.clipByValue(tf.sub(candidate, x), -eps, eps)), bounds));
+/** The set a training step's examples live in: the Linf ball of radius eps around x, within the bounds (no mask). */
+export function linfBall(x: tf.Tensor, eps: number, bounds: BoundTensors): Ball {
+  return { x, norm: linf, eps, bounds, mask: null };
 }
 
 /**
  * Sign-gradient ascent in the Linf ball (the inner maximisation of Madry et al. 2018):
  * xᵗ⁺¹ = Π(xᵗ + α · sign ∇ loss(xᵗ)), Π the projection onto ball(x, eps) ∩ bounds, from `start` (kept).
- * Entirely in-graph: no value is read back to JavaScript, so a step costs one forward and one backward pass.
+ * It is the attack's own PGD ({@link pgdAscent}: the step and projection of `pgd`), run without the harness:
+ * in-graph, no value read back to JavaScript, so a step costs one forward and one backward pass.
  * `loss` maps a batch to a scalar to ascend; it should run the model with `training: false`.
  * @returns the last iterate; the caller disposes it.
  */
@@ -136,14 +140,32 @@ export function linfAscent(
   start: tf.Tensor,
   o: { eps: number; steps: number; stepSize: number; bounds: BoundTensors },
 ): tf.Tensor {
-  const gradient = tf.grad(loss);
-  let xAdv = tf.clone(start);
-  for (let t = 0; t < o.steps; t++) {
-    const current = xAdv;
-    xAdv = tf.tidy(() => projectLinf(x, tf.add(current, tf.mul(exactSign(gradient(current)), o.stepSize)), o.eps, o.bounds));
-    current.dispose();
+  return pgdAscent(loss, start, linfBall(x, o.eps, o.bounds), o);
+}
+
+/**
+ * The frame of every inner maximisation: the Linf ball of `options.eps` around x within the step's bounds, a
+ * start in it (`start` maps the ball to a fresh tensor), and the attack's PGD ascent ({@link pgdAscent}) of
+ * `loss` from there. Leaves no tensor behind but the result, even when the loss throws.
+ * @returns the last iterate; the caller disposes it.
+ */
+export function ascendInBall(
+  classifier: Classifier,
+  x: tf.Tensor,
+  options: TrainingStepOptions,
+  o: { steps: number; stepSize: number },
+  start: (ball: Ball) => tf.Tensor,
+  loss: (xAdv: tf.Tensor) => tf.Scalar,
+): tf.Tensor {
+  const bounds = stepBounds(classifier, options.bounds, x);
+  const ball = linfBall(x, options.eps, bounds);
+  let x0: tf.Tensor | undefined;
+  try {
+    x0 = start(ball);
+    return pgdAscent(loss, x0, ball, o);
+  } finally {
+    tf.dispose([bounds.lo, bounds.hi, ...(x0 ? [x0] : [])]);
   }
-  return xAdv;
 }
 
 /**

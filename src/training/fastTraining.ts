@@ -1,13 +1,6 @@
 import { tf } from '../tf.js';
-import { pgdTrainingExamples } from './pgdTraining.js';
-import {
-  asClassifier,
-  checkStepOptions,
-  naturalTrainingStep,
-  type ClassifierSource,
-  type TrainingStepOptions,
-  type TrainingStepResult,
-} from './trainingStep.js';
+import { pgdTrainingExamples, pgdTrainingStep, type PgdTrainingOptions } from './pgdTraining.js';
+import { checkStepOptions, type ClassifierSource, type TrainingStepOptions, type TrainingStepResult } from './trainingStep.js';
 
 /** Options of fast adversarial training (Wong, Rice & Kolter 2020). */
 export interface FastTrainingOptions extends TrainingStepOptions {
@@ -35,9 +28,13 @@ export function fastTrainingExamples(
   y: tf.Tensor | Int32Array,
   options: FastTrainingOptions,
 ): tf.Tensor {
+  return pgdTrainingExamples(model, optimizer, x, y, asPgd(options));
+}
+
+/** FGSM from a random start is PGD with one step of α (default 1.25·eps). */
+function asPgd(options: FastTrainingOptions): PgdTrainingOptions {
   checkStepOptions('fast training', options);
-  // FGSM from a random start is PGD with one step of α = 1.25·eps.
-  return pgdTrainingExamples(model, optimizer, x, y, { ...options, steps: 1, stepSize: options.stepSize ?? 1.25 * options.eps });
+  return { ...options, steps: 1, stepSize: options.stepSize ?? 1.25 * options.eps };
 }
 
 /**
@@ -60,11 +57,5 @@ export async function fastTrainingStep(
   y: tf.Tensor | Int32Array,
   options: FastTrainingOptions,
 ): Promise<TrainingStepResult> {
-  const classifier = asClassifier(model);
-  const xAdv = fastTrainingExamples(classifier, optimizer, x, y, options);
-  try {
-    return await naturalTrainingStep(classifier, optimizer, xAdv, y);
-  } finally {
-    xAdv.dispose();
-  }
+  return pgdTrainingStep(model, optimizer, x, y, asPgd(options));
 }

@@ -1,13 +1,13 @@
 import { tf } from '../tf.js';
 import { crossEntropy } from '../attacks/core/losses.js';
+import { projectToBall, type Ball } from '../attacks/core/harness.js';
+import { PGD_STEP_FRACTION } from '../attacks/pgd.js';
 import {
+  ascendInBall,
   asClassifier,
   checkStepOptions,
   labelsOf,
-  linfAscent,
   naturalTrainingStep,
-  projectLinf,
-  stepBounds,
   stepRng,
   type Classifier,
   type ClassifierSource,
@@ -20,21 +20,22 @@ export interface PgdTrainingOptions extends TrainingStepOptions {
   /** PGD iterations of the inner maximisation. Default 10. */
   steps?: number;
   /**
-   * Step size α. Default 2.5 · eps / steps, the rule of Madry et al.'s `robustness` library, which lets an
-   * iterate cross the ball from one side to the other (eps/4 at the default 10 steps).
+   * Step size α. Default eps / 4, the `pgd` attack's rule (see `PgdOptions.stepSize` for why not
+   * 2.5 · eps / steps, which it equals at the default 10 steps).
    */
   stepSize?: number;
+  /** Start from a uniform random point of the eps-ball. Default true; false starts at x (BIM, as `pgd` with randomStart false). */
+  randomStart?: boolean;
 }
 
-/** 2.5 · eps / steps: the default step size of the PGD inner maximisation. */
-export function defaultPgdStepSize(eps: number, steps: number): number {
-  return steps > 0 ? (2.5 * eps) / steps : 0;
+/** eps / 4: the default step size of the PGD inner maximisation, the `pgd` attack's own. */
+export function defaultPgdStepSize(eps: number): number {
+  return eps * PGD_STEP_FRACTION;
 }
 
 function resolve(o: PgdTrainingOptions): { steps: number; stepSize: number } {
   checkStepOptions('pgd training', o);
-  const steps = o.steps ?? 10;
-  return { steps, stepSize: o.stepSize ?? defaultPgdStepSize(o.eps, steps) };
+  return { steps: o.steps ?? 10, stepSize: o.stepSize ?? defaultPgdStepSize(o.eps) };
 }
 
 /**
@@ -44,7 +45,9 @@ function resolve(o: PgdTrainingOptions): { steps: number; stepSize: number } {
  *   x⁰ = Π(x + U(−eps, eps)),   xᵗ⁺¹ = Π(xᵗ + α · sign ∇ₓ CE(f(xᵗ), y))
  *
  * Π projects onto ball(x, eps) ∩ bounds. Row r of the start is `rowRng(seed, ids).uniform(shape, −eps, eps)`
- * row r, so it depends only on (seed, ids[r]). In-graph throughout (no read-back per step).
+ * row r, so it depends only on (seed, ids[r]); with randomStart false x⁰ = x. The steps are the `pgd` attack's
+ * own (`pgdStep`), in-graph throughout (no read-back per step, no early stop): from x⁰ = x the result is
+ * what `pgd` returns with randomStart false and earlyStop false.
  * @param optimizer only its `iterations` count, for the default seed.
  * @returns the adversarial batch; the caller disposes it.
  * @example
@@ -57,16 +60,20 @@ export function pgdTrainingExamples(
   y: tf.Tensor | Int32Array,
   options: PgdTrainingOptions,
 ): tf.Tensor {
-  const { steps, stepSize } = resolve(options);
+  const o = resolve(options);
   const classifier: Classifier = asClassifier(model);
   const labels = labelsOf(y);
-  const bounds = stepBounds(classifier, options.bounds, x);
-  const noise = stepRng(optimizer, x, options).uniform(x.shape, -options.eps, options.eps);
-  const start = tf.tidy(() => projectLinf(x, tf.add(x, noise), options.eps, bounds));
+  // Row r of the uniform start comes from rowRng(seed, ids) row r, so it follows the example, not the batch.
+  const start = (ball: Ball): tf.Tensor =>
+    options.randomStart === false
+      ? tf.clone(x)
+      : tf.tidy(() => projectToBall(tf.add(x, stepRng(optimizer, x, options).uniform(x.shape, -options.eps, options.eps)), ball));
   const loss = (xAdv: tf.Tensor): tf.Scalar => tf.sum(crossEntropy(classifier.logits(xAdv, false) as tf.Tensor2D, labels));
-  const xAdv = linfAscent(loss, x, start, { eps: options.eps, steps, stepSize, bounds });
-  tf.dispose([labels, bounds.lo, bounds.hi, noise, start]);
-  return xAdv;
+  try {
+    return ascendInBall(classifier, x, options, o, start, loss);
+  } finally {
+    labels.dispose();
+  }
 }
 
 /**
@@ -75,7 +82,7 @@ export function pgdTrainingExamples(
  * take one optimizer step on the mean cross-entropy of f(x') (training: true), i.e. train on the adversarial
  * batch only, as Madry et al. do.
  *
- * Defaults: steps 10, stepSize 2.5·eps/steps, bounds from the model (else [0, 1]), seed `iteration <n>`.
+ * Defaults: steps 10, stepSize eps/4, randomStart true, bounds from the model (else [0, 1]), seed `iteration <n>`.
  * Madry et al.'s MNIST setting is eps 0.3, 40 steps of 0.01.
  * @param y labels [b] (Int32Array or tensor) or one-hot [b, k].
  * @returns the loss and the batch accuracy on x' (before the update), as numbers.

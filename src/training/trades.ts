@@ -1,15 +1,14 @@
 import { tf } from '../tf.js';
 import { UsageError } from '../errors.js';
 import { defaultPgdStepSize } from './pgdTraining.js';
+import { projectToBall, type Ball } from '../attacks/core/harness.js';
 import {
+  ascendInBall,
   asClassifier,
   checkStepOptions,
   labelsOf,
-  linfAscent,
   meanCrossEntropy,
   optimizerStep,
-  projectLinf,
-  stepBounds,
   stepRng,
   type ClassifierSource,
   type TrainingStepOptions,
@@ -22,7 +21,7 @@ export interface TradesOptions extends TrainingStepOptions {
   beta?: number;
   /** Ascent steps on the KL term. Default 10. */
   steps?: number;
-  /** Step size α. Default 2.5 · eps / steps, as for PGD training. */
+  /** Step size α. Default eps / 4, as for PGD training. */
   stepSize?: number;
 }
 
@@ -41,13 +40,13 @@ function resolve(o: TradesOptions): { steps: number; stepSize: number; beta: num
   checkStepOptions('trades', o);
   const beta = o.beta ?? 6;
   if (!Number.isFinite(beta) || beta < 0) throw new UsageError(`trades: beta must be a number ≥ 0, got ${beta}`);
-  const steps = o.steps ?? 10;
-  return { steps, stepSize: o.stepSize ?? defaultPgdStepSize(o.eps, steps), beta };
+  return { steps: o.steps ?? 10, stepSize: o.stepSize ?? defaultPgdStepSize(o.eps), beta };
 }
 
 /**
  * The inner maximisation of TRADES: from x + 0.001 · N(0, 1), sign-gradient ascent of KL(f(x) ‖ f(x')) over x'
- * in ball(x, eps) ∩ bounds, with the model in inference mode and f(x) held fixed. Labels are not used.
+ * in ball(x, eps) ∩ bounds, with the model in inference mode and f(x) held fixed. Labels are not used. The
+ * steps are the `pgd` attack's own step and projection on this loss instead of the cross-entropy.
  * Row r of the Gaussian start is `rowRng(seed, ids).normal(shape)` row r.
  * @param optimizer only its `iterations` count, for the default seed.
  * @returns x'; the caller disposes it.
@@ -55,14 +54,15 @@ function resolve(o: TradesOptions): { steps: number; stepSize: number; beta: num
 export function tradesExamples(model: ClassifierSource, optimizer: tf.Optimizer, x: tf.Tensor, options: TradesOptions): tf.Tensor {
   const { steps, stepSize } = resolve(options);
   const classifier = asClassifier(model);
-  const bounds = stepBounds(classifier, options.bounds, x);
   const clean = tf.tidy(() => classifier.logits(x, false));
-  const noise = stepRng(optimizer, x, options).normal(x.shape);
-  const start = tf.tidy(() => projectLinf(x, tf.add(x, tf.mul(noise, TRADES_START_SCALE)), options.eps, bounds));
+  const start = (ball: Ball): tf.Tensor =>
+    tf.tidy(() => projectToBall(tf.add(x, tf.mul(stepRng(optimizer, x, options).normal(x.shape), TRADES_START_SCALE)), ball));
   const loss = (xAdv: tf.Tensor): tf.Scalar => tf.sum(klFromLogits(clean, classifier.logits(xAdv, false)));
-  const xAdv = linfAscent(loss, x, start, { eps: options.eps, steps, stepSize, bounds });
-  tf.dispose([clean, bounds.lo, bounds.hi, noise, start]);
-  return xAdv;
+  try {
+    return ascendInBall(classifier, x, options, { steps, stepSize }, start, loss);
+  } finally {
+    clean.dispose();
+  }
 }
 
 /**
@@ -73,7 +73,7 @@ export function tradesExamples(model: ClassifierSource, optimizer: tf.Optimizer,
  *   CE(f(x), y) + β · mean over the batch of KL(softmax f(x) ‖ softmax f(x'))
  *
  * with gradients through both f(x) and f(x'), as in the paper's code. With β = 0 it is a natural step.
- * Defaults: beta 6, steps 10, stepSize 2.5·eps/steps, bounds from the model (else [0, 1]), seed `iteration <n>`.
+ * Defaults: beta 6, steps 10, stepSize eps/4, bounds from the model (else [0, 1]), seed `iteration <n>`.
  * @param y labels [b] (Int32Array or tensor) or one-hot [b, k].
  * @returns the loss and the batch accuracy on x' (before the update), as numbers.
  * @example

@@ -17,7 +17,7 @@ export { tf } from './tf.js';
 export * as tfl from '@tensorflow/tfjs-layers';
 export { discoverConfig, CONFIG_NAMES } from './suite/discover.js';
 export * from './errors.js';
-export { BACKEND_NAMES, backendAvailable, useBackend, type BackendChoice, type BackendInfo, type BackendName } from './backends/index.js';
+export { BACKEND_NAMES, backendAvailable, backendFacts, useBackend, type BackendChoice, type BackendFacts, type BackendInfo, type BackendName } from './backends/index.js';
 export { kernelFixes, registerKernelFixes } from './backends/kernels/index.js';
 export * from './models/index.js';
 export * from './data/index.js';

@@ -12,12 +12,11 @@ import { UsageError, errorMessage } from '../errors.js';
 import { registerKernelFixes } from './kernels/index.js';
 import { MAX_WASM_THREADS, defaultWasmThreads, registerWasm, threadsSupported, wasmThreadsInUse } from './wasmThreads.js';
 import { lastWebGpuProbe, probeWebGpu } from './webgpuProbe.js';
+import { BACKEND_NAMES, activeBackendFacts, backendFacts, type BackendChoice, type BackendName } from './names.js';
 
 export { MAX_WASM_THREADS, defaultWasmThreads } from './wasmThreads.js';
 
-export const BACKEND_NAMES = ['tensorflow-gpu', 'tensorflow', 'webgpu', 'wasm', 'cpu'] as const;
-export type BackendName = (typeof BACKEND_NAMES)[number];
-export type BackendChoice = BackendName | 'auto';
+export { BACKEND_NAMES, WASM_BUDGET_BYTES, activeBackendFacts, backendFacts, mayUseThreads, type BackendChoice, type BackendFacts, type BackendName } from './names.js';
 
 export interface BackendInfo {
   /** The backend robust chose. */
@@ -92,12 +91,12 @@ async function loadWebGpu(quietProbe = false): Promise<void> {
   await import('@tensorflow/tfjs-backend-webgpu');
 }
 
-const loaders: Record<BackendName, { tfName: string; load: () => Promise<void> }> = {
-  'tensorflow-gpu': { tfName: 'tensorflow', load: async () => void (await importOptional('@tensorflow/tfjs-node-gpu')) },
-  tensorflow: { tfName: 'tensorflow', load: async () => void (await importOptional('@tensorflow/tfjs-node')) },
-  webgpu: { tfName: 'webgpu', load: () => loadWebGpu(false) },
-  wasm: { tfName: 'wasm', load: async () => void (await import('@tensorflow/tfjs-backend-wasm')) },
-  cpu: { tfName: 'cpu', load: async () => void (await import('@tensorflow/tfjs-backend-cpu')) },
+const loaders: Record<BackendName, () => Promise<void>> = {
+  'tensorflow-gpu': async () => void (await importOptional('@tensorflow/tfjs-node-gpu')),
+  tensorflow: async () => void (await importOptional('@tensorflow/tfjs-node')),
+  webgpu: () => loadWebGpu(false),
+  wasm: async () => void (await import('@tensorflow/tfjs-backend-wasm')),
+  cpu: async () => void (await import('@tensorflow/tfjs-backend-cpu')),
 };
 
 async function activateRegistered(tfName: string): Promise<void> {
@@ -127,7 +126,8 @@ async function startWasm(threads: number): Promise<{ threads: number; threadsNot
 }
 
 async function tryBackend(name: BackendName, options: UseBackendOptions = {}, auto = false): Promise<Pick<BackendInfo, 'threads' | 'threadsNote'>> {
-  const { tfName, load } = loaders[name];
+  const { tfName } = backendFacts(name);
+  const load = loaders[name];
   await (auto && name === 'webgpu' ? loadWebGpu(true) : load());
   registerKernelFixes(tfName);
   const threads = name === 'wasm' ? await startWasm(wasmThreadsFrom(options)) : (await activateRegistered(tfName), {});
@@ -163,14 +163,14 @@ export async function useBackend(choice: BackendChoice = 'auto', options: UseBac
       const hint = INSTALL_HINT[choice];
       throw new UsageError(`backend ${choice} is unavailable (${reason})${hint ? `; to use it: ${hint}` : ''}`);
     }
-    return { name: choice, tfName: loaders[choice].tfName, skipped: [], ...threads };
+    return { name: choice, tfName: backendFacts(choice).tfName, skipped: [], ...threads };
   }
   wasmThreadsFrom(options);
   const skipped: BackendInfo['skipped'] = [];
   for (const name of BACKEND_NAMES) {
     try {
       const threads = await tryBackend(name, options, true);
-      return { name, tfName: loaders[name].tfName, skipped, ...threads, ...probeLogOf() };
+      return { name, tfName: backendFacts(name).tfName, skipped, ...threads, ...probeLogOf() };
     } catch (err) {
       skipped.push({ name, reason: reasonOf(name, err) });
     }
@@ -190,9 +190,9 @@ function probeLogOf(): Pick<BackendInfo, 'probeLog'> {
  * tfjs-node, whose kernels are native already.
  */
 export async function embeddedCpuThreads(): Promise<number | undefined> {
-  const name = tf.getBackend();
-  if (name === loaders.wasm.tfName) return wasmThreadsInUse();
-  return name === loaders.cpu.tfName ? availableParallelism() : undefined;
+  const facts = activeBackendFacts();
+  if (!facts?.embedded) return undefined;
+  return facts.threads ? wasmThreadsInUse() : availableParallelism();
 }
 
 /** Whether a backend can be loaded here, without keeping it active. Used by tests to skip with a reason. */

@@ -1,30 +1,20 @@
-import { createRequire } from 'node:module';
 import os from 'node:os';
-import { VERSION } from '../version.js';
+import { BACKEND_NAMES, backendFacts } from '../backends/index.js';
+import { VERSION, installedVersion } from '../version.js';
 import type { MachineInfo } from './types.js';
 
-/** The TF.js packages whose versions a benchmark records (those installed; optional ones may be absent). */
-const PACKAGES = [
-  '@tensorflow/tfjs-core',
-  '@tensorflow/tfjs-layers',
-  '@tensorflow/tfjs-converter',
-  '@tensorflow/tfjs-backend-cpu',
-  '@tensorflow/tfjs-backend-wasm',
-  '@tensorflow/tfjs-backend-webgpu',
-  '@tensorflow/tfjs-node',
-  '@tensorflow/tfjs-node-gpu',
-];
+/**
+ * The TF.js packages whose versions a benchmark records (those installed; optional backends may be absent).
+ * Backends go from cpu up, the order earlier results list them in.
+ */
+const PACKAGES = ['@tensorflow/tfjs-core', '@tensorflow/tfjs-layers', '@tensorflow/tfjs-converter', ...[...BACKEND_NAMES].reverse().map((b) => backendFacts(b).package)];
 
 /** Versions of robust and of every installed TF.js package. */
 export function packageVersions(): Record<string, string> {
-  const require = createRequire(import.meta.url);
   const out: Record<string, string> = { robust: VERSION };
-  for (const name of PACKAGES) {
-    try {
-      out[name] = (require(`${name}/package.json`) as { version: string }).version;
-    } catch {
-      // not installed: optional backends are simply left out
-    }
+  for (const name of new Set(PACKAGES)) {
+    const version = installedVersion(name);
+    if (version !== null) out[name] = version;
   }
   return out;
 }

@@ -8,7 +8,7 @@ import os from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { dirname, join } from 'node:path';
 import { measureKernels } from './kernels.js';
-import { useBackend, type BackendChoice, type BackendInfo } from '../backends/index.js';
+import { backendFacts, mayUseThreads, useBackend, type BackendChoice, type BackendInfo } from '../backends/index.js';
 import { loadDataset } from '../data/index.js';
 import type { Dataset } from '../data/types.js';
 import { errorMessage, InputError } from '../errors.js';
@@ -271,7 +271,7 @@ export async function runBenchmarks(options: BenchOptions = {}): Promise<BenchRe
   const backends: BackendBench[] = [];
   let peer: PeerBench | null = null;
   const runs = (options.backends ?? ['auto']).flatMap((choice): { choice: BackendChoice; threads?: number }[] =>
-    (choice === 'wasm' || choice === 'auto') && options.wasmThreads?.length ? options.wasmThreads.map((threads) => ({ choice, threads })) : [{ choice }],
+    mayUseThreads(choice) && options.wasmThreads?.length ? options.wasmThreads.map((threads) => ({ choice, threads })) : [{ choice }],
   );
   for (const { choice, threads } of runs) {
     const info = await useBackend(choice, threads !== undefined ? { threads } : {});
@@ -280,7 +280,7 @@ export async function runBenchmarks(options: BenchOptions = {}): Promise<BenchRe
     if (measureRobust) {
       // The kernel table times reference-CNN shapes at batch 128: seconds on wasm, many minutes on the pure-JS
       // cpu backend, and nothing a smoke run needs.
-      if (options.quick || info.name === 'cpu') {
+      if (options.quick || backendFacts(info.name).pureJs) {
         notes.push(`kernel table skipped on ${info.name}${options.quick ? ' (quick run)' : ' (too slow at batch 128)'}`);
       } else {
         say('kernels: robust against shipped, reference-CNN shapes at batch 128');

@@ -8,6 +8,7 @@ import { certifiedAccuracy, certify, type Certificate } from '../defenses/smooth
 import { proportion, type Proportion } from '../metrics/rates.js';
 import type { Dataset } from '../data/types.js';
 import type { Model } from '../models/types.js';
+import { estimateMemory, planBatch, type BatchPlan } from '../util/memory.js';
 
 /** Settings of a certification run (a suite's `certify` section, or the flags of `robust certify`). */
 export interface CertifySettings {
@@ -113,4 +114,22 @@ export function certificationSummary(certificates: readonly Certificate[], label
   const correct = certificates.filter((c, i) => c.prediction >= 0 && c.prediction === labels[i]).length;
   const abstained = certificates.filter((c) => c.prediction < 0).length;
   return { curve, accuracy: proportion(correct, n), abstainRate: proportion(abstained, n) };
+}
+
+/**
+ * The noisy copies per forward pass that fit `maxBytes` when certifying `model` (forward passes only, plus the
+ * noise and the noisy input). Noise is drawn in chunks of batch × features values by Box-Muller, which pairs
+ * values, so with an odd number of features the batch is kept even: the stream, and so every certificate, is
+ * then the same as with any other even batch.
+ */
+export function certifyBatchPlan(model: Model, settings: CertifySettings, maxBytes: number | 'auto'): BatchPlan {
+  const features = model.inputShape.reduce((a, b) => a * b, 1);
+  return planBatch(estimateMemory(model, { gradients: false }), {
+    requested: Math.min(settings.batchSize, Math.max(settings.n0, settings.samples)),
+    maxBytes,
+    stateCopies: 3,
+    inputBytes: 4 * features,
+    multipleOf: features % 2 === 1 ? 2 : 1,
+    what: `certification on inputs of shape [${model.inputShape.join(', ')}]`,
+  });
 }

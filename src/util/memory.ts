@@ -15,7 +15,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { freemem } from 'node:os';
 import { tf } from '../tf.js';
 import { InputError, UsageError } from '../errors.js';
-import { crossEntropy } from '../attacks/core/losses.js';
+import { activeBackendFacts } from '../backends/names.js';
 import type { Model } from '../models/types.js';
 
 const KIB = 1024;
@@ -118,13 +118,22 @@ export function peakBytesDuring(run: () => void): number {
   return Math.max(peak, engine.state.numBytes) - start;
 }
 
+/**
+ * Summed softmax cross-entropy, the loss an attack step differentiates. Which loss of the logits is used does not
+ * matter for memory (every activation stays alive until the backward pass for any of them, and the loss's own
+ * temporaries are [batch, classes]), so the probe writes the textbook one here instead of importing an attack's.
+ */
+function probeLoss(logits: tf.Tensor2D, labels: tf.Tensor1D): tf.Tensor {
+  return tf.neg(tf.sum(tf.mul(tf.oneHot(labels, logits.shape[1]), tf.logSoftmax(logits))));
+}
+
 /** Peak tensor bytes of one pass over `batch` probe examples (see {@link peakBytesDuring}). */
 function probePeak(model: Model, batch: number, gradients: boolean): number {
   const x = probeInput(model, batch);
   const labels = tf.zeros([batch], 'int32') as tf.Tensor1D;
   try {
     return peakBytesDuring(() => {
-      if (gradients) tf.dispose(tf.grad((v: tf.Tensor) => tf.sum(crossEntropy(model.predict(v), labels)))(x));
+      if (gradients) tf.dispose(tf.grad((v: tf.Tensor) => probeLoss(model.predict(v) as tf.Tensor2D, labels))(x));
       else tf.dispose(tf.tidy(() => model.predict(x)));
     });
   } finally {
@@ -191,8 +200,6 @@ export function planBatchSize({ requested, perExampleBytes, fixedBytes, maxBytes
   return Math.min(requested, fits);
 }
 
-/** The default budget on the wasm backend: half its 4 GiB wasm32 heap, which also holds the module and kernel scratch. */
-export const WASM_BUDGET_BYTES = 2 * KIB ** 3;
 
 /** Bytes the system can still give this process: Linux's MemAvailable (free + reclaimable cache) and any cgroup limit, else os.freemem(). */
 export function availableMemory(): number {
@@ -217,12 +224,13 @@ export function availableMemory(): number {
 }
 
 /**
- * The budget (total tensor bytes, those in use included) when none is given: on wasm, {@link WASM_BUDGET_BYTES};
- * on any other backend, what is in use now plus half of {@link availableMemory} (for GPU backends this bounds
- * host memory, not the GPU's).
+ * The budget (total tensor bytes, those in use included) when none is given: the active backend's own default
+ * where it has one (wasm: 2 GiB, see `backendFacts`); otherwise what is in use now plus half of
+ * {@link availableMemory} (for GPU backends this bounds host memory, not the GPU's).
  */
 export function defaultMemoryBudget(): number {
-  if (tf.getBackend() === 'wasm') return WASM_BUDGET_BYTES;
+  const own = activeBackendFacts()?.defaultBudgetBytes;
+  if (own !== undefined && own !== null) return own;
   return tf.memory().numBytes + Math.floor(availableMemory() / 2);
 }
 

@@ -40,6 +40,15 @@ function spread<T extends Float32Array | Uint8Array>(base: T, idx: Int32Array, s
 }
 
 /**
+ * Which examples a minimum-norm attack broke within `eps`: those where it found an adversarial example whose
+ * perturbation, measured in the attack's norm (`size`), is at most eps. The one rule by which both a single
+ * attack's eps list and a suite's budgets are answered from one unbudgeted run.
+ */
+export function brokenWithin(isAdversarial: Uint8Array, size: ArrayLike<number>, eps: number): Uint8Array {
+  return Uint8Array.from(isAdversarial, (a, i) => (a && (size[i] as number) <= eps ? 1 : 0));
+}
+
+/**
  * Run one attack at several epsilons without repeating work (the issue's "not wasting work"):
  *  - one clean forward pass serves every eps, and targets are resolved once, so every eps aims at the same ones;
  *  - fixed-eps attacks run from the smallest eps up; with early stop (default) an example already
@@ -98,7 +107,7 @@ export async function attackManyEps(
       }
       try {
         for (const eps of epsList) {
-          const ok = Uint8Array.from(found.isAdversarial, (a, i) => (a && (size[i] as number) <= eps ? 1 : 0));
+          const ok = brokenWithin(found.isAdversarial, size, eps);
           results.push({
             eps,
             xAdv: selectRows(ok, found.xAdv, x),

@@ -57,7 +57,7 @@ export async function runSuite(loaded: LoadedConfig, options: RunSuiteOptions = 
       probes,
     };
     const samples = await pickGallery({ model, ds, attacks: attacked.attacks, examples, sources: attacked.forSamples, config });
-    const manifest = await recordManifest({ loaded, seed, backend: opened.backend, model, full: selected.full, adaptive: opened.adaptive, started, options });
+    const manifest = await recordManifest({ loaded, seed, backend: opened.backend, engine: opened.loaded.engine, model, full: selected.full, adaptive: opened.adaptive, started, options });
     return evaluate({
       manifest,
       thresholds: config.thresholds,

@@ -25,7 +25,7 @@ export interface RunManifest {
   robust: string;
   seed: string;
   backend: string;
-  /** Versions of the packages that computed the numbers (robust, tfjs-core, the backend package, node). */
+  /** Versions of the packages that computed the numbers (robust, tfjs-core, the backend package, node; onnxruntime-node when the native engine ran the model). */
   packages: Record<string, string>;
   /**
    * `path` is relative to the config's folder (the working directory without a config); `files` holds each

@@ -3,7 +3,7 @@
  * pass), wrap it in the suite's defences and check its SHA-256 pin.
  */
 import { useBackend, type BackendInfo } from '../../backends/index.js';
-import { loadModel } from '../../models/index.js';
+import { loadModel, type LoadedModel } from '../../models/index.js';
 import type { Model } from '../../models/types.js';
 import { withDefenses } from '../../defenses/registry.js';
 import { CheckError } from '../../errors.js';
@@ -21,8 +21,8 @@ export interface OpenModelInput {
 /** What {@link openModel} gives. The caller owns `model` and disposes it (which disposes `loaded`). */
 export interface OpenModelOutput {
   backend: BackendInfo;
-  /** The model as loaded, before any defence: data layout follows it. */
-  loaded: Model;
+  /** The model as loaded, before any defence: data layout follows it; `engine` says what runs it. */
+  loaded: LoadedModel;
   /** The view every later stage attacks: the adaptive or naive defended model, or `loaded` without defences. */
   model: Model;
   /** Whether attacks go through the defences' BPDA/EOT gradients; null without defences. */

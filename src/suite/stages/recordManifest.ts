@@ -5,7 +5,7 @@
  */
 import { basename, dirname, isAbsolute, resolve } from 'node:path';
 import { backendFacts, type BackendInfo } from '../../backends/index.js';
-import type { Model } from '../../models/types.js';
+import type { Model, ModelEngine } from '../../models/types.js';
 import { gitInfo, hostInfo, modelFileHashes, relativeSource, relativeTo } from '../../provenance/manifest.js';
 import { VERSION, installedVersion } from '../../version.js';
 import type { LoadedConfig } from '../config.js';
@@ -18,6 +18,8 @@ export interface ManifestInput {
   loaded: LoadedConfig;
   seed: string;
   backend: BackendInfo;
+  /** What ran the model: with onnxruntime, its package joins the versions that computed the numbers. */
+  engine: ModelEngine;
   model: Model;
   full: SelectedExamples['full'];
   /** Whether attacks went through the defences' BPDA/EOT gradients; null without defences. */
@@ -28,14 +30,14 @@ export interface ManifestInput {
 }
 
 /** Build the run's manifest (called last, so `endedAt` and `seconds` cover the whole run). */
-export async function recordManifest({ loaded, seed, backend, model, full, adaptive, started, options }: ManifestInput): Promise<RunManifest> {
+export async function recordManifest({ loaded, seed, backend, engine, model, full, adaptive, started, options }: ManifestInput): Promise<RunManifest> {
   const { config } = loaded;
   const baseDir = loaded.path === null ? process.cwd() : dirname(resolve(loaded.path));
   return {
     robust: VERSION,
     seed,
     backend: backend.name,
-    packages: packageVersions(backendFacts(backend.name).package),
+    packages: packageVersions([backendFacts(backend.name).package, ...(engine === 'onnxruntime' ? ['onnxruntime-node'] : [])]),
     model: { path: relativeTo(config.model.path, baseDir), sha256: model.sha256 ?? null, pinned: config.model.sha256 ?? null, files: await modelFileHashes(config.model.path, baseDir) },
     data: {
       source: relativeSource(config.data.source, baseDir),
@@ -60,9 +62,9 @@ export async function recordManifest({ loaded, seed, backend, model, full, adapt
 }
 
 /** Versions of robust, Node, tfjs-core and the backend's own package (`unknown` where one cannot be read). */
-function packageVersions(backendPackage: string): Record<string, string> {
+function packageVersions(computing: string[]): Record<string, string> {
   const out: Record<string, string> = { robust: VERSION, node: process.versions.node };
-  for (const p of ['@tensorflow/tfjs-core', backendPackage]) out[p] = installedVersion(p) ?? 'unknown';
+  for (const p of ['@tensorflow/tfjs-core', ...computing]) out[p] = installedVersion(p) ?? 'unknown';
   return out;
 }
 

@@ -18,7 +18,7 @@ import { linearWeights, writeLinearData, writeLinearGraphModel } from './fixture
 import { parseConfig } from '../src/suite/config.js';
 import { runSuite } from '../src/suite/run.js';
 import { attackWork } from '../src/suite/preflight.js';
-import { duration } from '../src/cli/commands/test.js';
+import { formatDuration as duration } from '../src/report/format.js';
 
 const dirs = tempDirs('robust-trust-');
 afterAll(() => dirs.cleanup());

@@ -19,8 +19,8 @@ export interface ModelBenchOptions {
   batch?: number;
   /** PGD steps (early stop off). Default 10. */
   steps?: number;
-  /** Seed of the noise inputs. Default 0. */
-  seed?: number;
+  /** Seed of the noise inputs (as `--seed` takes it). Default 0. */
+  seed?: string | number;
 }
 
 /** What {@link benchModel} measured. */
@@ -38,7 +38,7 @@ export interface ModelBench {
   pgd40Per1000Seconds: number;
 }
 
-function noiseDataset(model: LoadedModel, n: number, seed: number): Dataset {
+function noiseDataset(model: LoadedModel, n: number, seed: string | number): Dataset {
   const size = model.inputShape.reduce((a, b) => a * b, 1);
   const rng = makeRng(seed);
   const { min, max } = model.bounds;

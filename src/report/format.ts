@@ -59,6 +59,13 @@ export function formatEps(eps: MaybeNumber): string {
   return plain.length <= 6 ? plain : String(Number(x.toPrecision(3)));
 }
 
+/** A run's length for people: 95 → "1.6 min", 7200 → "2.0 h". */
+export function formatDuration(seconds: number): string {
+  if (seconds < 90) return `${seconds.toFixed(0)} s`;
+  if (seconds < 5400) return `${(seconds / 60).toFixed(1)} min`;
+  return `${(seconds / 3600).toFixed(1)} h`;
+}
+
 /** The first `length` hex digits of a hash, or "–" when there is none. */
 export function shortHash(hash: string | null | undefined, length = 12): string {
   return hash ? hash.slice(0, length) : MISSING;

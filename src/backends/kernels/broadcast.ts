@@ -13,7 +13,7 @@
  * handled; anything else goes to the shipped kernel.
  */
 import { tf } from '../../tf.js';
-import { type KernelArgs, type Values, input, patchKernel, typedOutput } from './util.js';
+import { type KernelArgs, type Values, input, patchKernel, stridesOf, typedOutput } from './util.js';
 
 /** The inner loop of one op: n outputs from a (stride as) and b (stride bs). */
 type Inner = (o: Values, oi: number, a: Values, ai: number, as: number, b: Values, bi: number, bs: number, n: number) => void;
@@ -26,12 +26,6 @@ export interface BroadcastPlan {
   bStrides: number[];
 }
 
-function contiguousStrides(shape: number[]): number[] {
-  const s = new Array<number>(shape.length).fill(1);
-  for (let d = shape.length - 2; d >= 0; d--) s[d] = (s[d + 1] as number) * (shape[d + 1] as number);
-  return s;
-}
-
 /** Plan the broadcast of `a` against `b` (NumPy rules; the caller's op has already checked they agree). */
 export function planBroadcast(a: number[], b: number[]): BroadcastPlan {
   const outShape = tf.backend_util.assertAndGetBroadcastShape(a, b);
@@ -39,8 +33,8 @@ export function planBroadcast(a: number[], b: number[]): BroadcastPlan {
   const pad = (s: number[]): number[] => [...new Array<number>(r - s.length).fill(1), ...s];
   const pa = pad(a);
   const pb = pad(b);
-  const sa = contiguousStrides(pa);
-  const sb = contiguousStrides(pb);
+  const sa = stridesOf(pa);
+  const sb = stridesOf(pb);
   const dims: number[] = [];
   const aStrides: number[] = [];
   const bStrides: number[] = [];

@@ -14,14 +14,7 @@
  */
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
 import { tf } from '../../tf.js';
-import { type Values, input, patchKernel } from './util.js';
-
-/** Row-major strides of `shape`, with a trailing 1 (so strides[rank - 1] = 1 even for rank 0). */
-function stridesOf(shape: number[]): number[] {
-  const strides = new Array<number>(shape.length).fill(1);
-  for (let d = shape.length - 2; d >= 0; --d) strides[d] = (strides[d + 1] as number) * (shape[d + 1] as number);
-  return strides;
-}
+import { type Values, input, patchKernel, stridesOf } from './util.js';
 
 /**
  * Fill every element of a wasm output of `shape` from `x`: `source(coords)` gives the flat index in x

@@ -129,6 +129,13 @@ export function runWasmKernel(
   return Array.isArray(out) ? (out[0] as tf.TensorInfo) : out;
 }
 
+/** Row-major strides of `shape`, with a trailing 1 (so strides[rank - 1] = 1 even for rank 0). */
+export function stridesOf(shape: number[]): number[] {
+  const strides = new Array<number>(shape.length).fill(1);
+  for (let d = shape.length - 2; d >= 0; --d) strides[d] = (strides[d + 1] as number) * (shape[d + 1] as number);
+  return strides;
+}
+
 /** Free intermediates created inside a kernel. */
 export function disposeAll(backend: BackendWasm, infos: (tf.TensorInfo | undefined)[]): void {
   for (const t of infos) if (t !== undefined) backend.disposeData(t.dataId);

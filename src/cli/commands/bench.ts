@@ -9,6 +9,7 @@ import { benchModel } from '../../bench/model.js';
 import { loadModel } from '../../models/load.js';
 import { checkOutputs } from '../../util/paths.js';
 import { formatBytes } from '../../util/memory.js';
+import { formatDuration } from '../../report/format.js';
 import { parseInteger } from '../parse.js';
 import { startBackend } from '../options.js';
 
@@ -52,7 +53,7 @@ async function benchOneModel(path: string, flags: BenchFlags, globals: GlobalOpt
   await startBackend(globals, io);
   const model = await loadModel(path);
   try {
-    const r = await benchModel(model, { ...(flags.batch !== undefined ? { batch: flags.batch } : {}), ...(flags.steps !== undefined ? { steps: flags.steps } : {}), seed: Number(globals.seed) || 0 });
+    const r = await benchModel(model, { ...(flags.batch !== undefined ? { batch: flags.batch } : {}), ...(flags.steps !== undefined ? { steps: flags.steps } : {}), seed: globals.seed });
     const shape = `[${r.inputShape.join(', ')}]`;
     io.out(`${path}: inputs ${shape}, ${r.classes} classes, engine ${r.engine}${r.optimized ? ' (attack-time pass)' : ''}`);
     io.out(`forward + input gradient: ${r.ceiling.imageGradientStepsPerSecond.toFixed(2)} examples/s (batch ${r.ceiling.batchSize})`);
@@ -63,12 +64,6 @@ async function benchOneModel(path: string, flags: BenchFlags, globals: GlobalOpt
   } finally {
     model.dispose();
   }
-}
-
-function formatDuration(seconds: number): string {
-  if (seconds < 90) return `${seconds.toFixed(0)} s`;
-  if (seconds < 5400) return `${(seconds / 60).toFixed(0)} min`;
-  return `${(seconds / 3600).toFixed(1)} h`;
 }
 
 /** `robust bench`: robust's attack speed and memory, and its peers (PyTorch, stock TF.js) in the same run. */

@@ -12,7 +12,7 @@ import { accuracy, predictLabels } from '../../metrics/accuracy.js';
 import { discoverConfig } from '../../suite/discover.js';
 import type { SuiteResult } from '../../suite/types.js';
 import { renderConsole, writeReports } from '../../report/index.js';
-import { shardLabel } from '../../report/format.js';
+import { formatDuration, shardLabel } from '../../report/format.js';
 import { loadModel } from '../../models/index.js';
 import { InputError, RobustError, UsageError } from '../../errors.js';
 import { writeFileAtomic } from '../../util/atomic.js';
@@ -63,12 +63,6 @@ async function finish(result: SuiteResult, outputs: Parameters<typeof writeRepor
 /** Runs estimated longer than this get a note with the estimate. */
 const LONG_RUN_SECONDS = 60;
 
-/** 95 → "1.6 min", 7200 → "2.0 h". */
-export function duration(seconds: number): string {
-  if (seconds < 90) return `${seconds.toFixed(0)} s`;
-  if (seconds < 5400) return `${(seconds / 60).toFixed(1)} min`;
-  return `${(seconds / 3600).toFixed(1)} h`;
-}
 
 /** The arguments after `robust` as the user typed them (commander keeps the full argv on the root command). */
 function commandLineOf(cmd: Command): string[] {
@@ -170,7 +164,7 @@ export function registerTestCommands(program: Command, io: Io): void {
         onEstimate: ({ gradientEvaluations, seconds }) => {
           // Only long runs get the note: a CI log of a quick suite stays as it was.
           if (seconds >= LONG_RUN_SECONDS && !globals.quiet) {
-            io.err(`robust: note: about ${gradientEvaluations.toExponential(1)} gradient evaluations at most; estimated ${duration(seconds)} at the speed of the clean pass (early stopping makes it shorter)`);
+            io.err(`robust: note: about ${gradientEvaluations.toExponential(1)} gradient evaluations at most; estimated ${formatDuration(seconds)} at the speed of the clean pass (early stopping makes it shorter)`);
           }
         },
         onAccessNote: (note) => io.err(`robust: ${note}; it runs black-box through onnxruntime: score-based attacks (square) only, and the gradient checks will say not probed`),

@@ -12,7 +12,7 @@
  */
 import onnxProto from 'onnx-proto';
 import { tf } from '../../tf.js';
-import type { ConvPadding, FusedActivation, OptNode } from '../optimize.js';
+import type { FusedActivation, OptNode } from '../optimize.js';
 
 const onnx = onnxProto.onnx;
 const FLOAT = onnx.TensorProto.DataType.FLOAT;
@@ -77,9 +77,17 @@ function laidOut(t: tf.Tensor, perm: number[]): Float32Array {
   return values;
 }
 
-/** Per-example shape of every node's output (NHWC for images, as TF.js sees them). */
-function shapesOf(nodes: readonly OptNode[], inputShape: number[]): number[][] {
+/** [top, left, bottom, right] padding of a convolution or pooling. */
+type Pads = [number, number, number, number];
+
+/**
+ * Per-example shape of every node's output (NHWC for images, as TF.js sees them), and the explicit
+ * padding of every convolution and pooling, both as TF.js computes them ('same' included).
+ */
+function layoutOf(nodes: readonly OptNode[], inputShape: number[]): { shapes: number[][]; pads: (Pads | undefined)[] } {
   const shapes: number[][] = [];
+  const pads: (Pads | undefined)[] = [];
+  const padsOf = ({ top, left, bottom, right }: tf.backend_util.PadInfo): Pads => [top, left, bottom, right];
   nodes.forEach((node, i) => {
     const op = node.op;
     const x = shapes[node.inputs[0] ?? 0] ?? [];
@@ -91,11 +99,13 @@ function shapesOf(nodes: readonly OptNode[], inputShape: number[]): number[][] {
       case 'conv': {
         const info = tf.backend_util.computeConv2DInfo([1, h, w, c], op.filter.shape, op.strides, 1, Array.isArray(op.padding) ? explicitPads(op.padding) : op.padding, undefined, op.depthwise);
         shapes[i] = [info.outHeight, info.outWidth, info.outChannels];
+        pads[i] = padsOf(info.padInfo);
         break;
       }
       case 'maxPool': {
         const info = tf.backend_util.computePool2DInfo([1, h, w, c], op.pool, op.strides, 1, op.padding);
         shapes[i] = [info.outHeight, info.outWidth, c];
+        pads[i] = padsOf(info.padInfo);
         break;
       }
       case 'dense':
@@ -114,21 +124,11 @@ function shapesOf(nodes: readonly OptNode[], inputShape: number[]): number[][] {
         shapes[i] = x;
     }
   });
-  return shapes;
+  return { shapes, pads };
 }
 
 function explicitPads(p: [[number, number], [number, number]]): tf.backend_util.ExplicitPadding {
   return [[0, 0], p[0], p[1], [0, 0]] as unknown as tf.backend_util.ExplicitPadding;
-}
-
-/** [top, left, bottom, right] padding of a convolution or pooling on an h×w input. */
-function padsOf(padding: ConvPadding, h: number, w: number, window: [number, number], strides: [number, number]): [number, number, number, number] {
-  if (Array.isArray(padding)) return [padding[0][0], padding[1][0], padding[0][1], padding[1][1]];
-  if (padding === 'valid') return [0, 0, 0, 0];
-  const total = (n: number, k: number, s: number): number => Math.max((Math.ceil(n / s) - 1) * s + k - n, 0);
-  const th = total(h, window[0], strides[0]);
-  const tw = total(w, window[1], strides[1]);
-  return [Math.floor(th / 2), Math.floor(tw / 2), th - Math.floor(th / 2), tw - Math.floor(tw / 2)];
 }
 
 /** What the reverse pass needs of one forward node. */
@@ -170,18 +170,18 @@ export function supportsGraph(nodes: readonly OptNode[]): boolean {
  */
 export function buildNativeGraphs(nodes: readonly OptNode[], inputShape: number[]): NativeGraphs | undefined {
   if (!supportsGraph(nodes) || (inputShape.length !== 1 && inputShape.length !== 3)) return undefined;
-  const shapes = shapesOf(nodes, inputShape);
+  const { shapes, pads } = layoutOf(nodes, inputShape);
   const out = shapes[nodes.length - 1] as number[];
   if (out.length !== 1) return undefined;
   const classes = out[0] as number;
   const encode = (withVjp: boolean): Uint8Array => {
     const b = new Builder();
-    const saved = forwardPass(b, nodes, shapes, withVjp);
+    const saved = forwardPass(b, nodes, shapes, pads, withVjp);
     const outputs = [{ name: saved.logits, type: { tensorType: { elemType: FLOAT, shape: { dim: [{ dimParam: 'batch' }, { dimValue: classes }] } } } }];
     const inputs = [{ name: 'x', type: { tensorType: { elemType: FLOAT, shape: { dim: [{ dimParam: 'batch' }, ...inputShape.map((d) => ({ dimValue: d }))] } } } }];
     if (withVjp) {
       inputs.push({ name: 'dy', type: { tensorType: { elemType: FLOAT, shape: { dim: [{ dimParam: 'batch' }, { dimValue: classes }] } } } });
-      const dx = reversePass(b, nodes, shapes, saved.values, saved.folded);
+      const dx = reversePass(b, nodes, shapes, pads, saved.values, saved.folded);
       outputs.push({ name: dx, type: { tensorType: { elemType: FLOAT, shape: { dim: [{ dimParam: 'batch' }, ...inputShape.map((d) => ({ dimValue: d }))] } } } });
     }
     const graph = { name: 'robust', node: b.nodes, initializer: b.initializers, input: inputs, output: outputs };
@@ -220,14 +220,13 @@ function padsIntoPools(nodes: readonly OptNode[]): Set<number> {
   return folded;
 }
 
-function forwardPass(b: Builder, nodes: readonly OptNode[], shapes: number[][], withIndices: boolean): { logits: string; values: Saved[]; folded: Set<number> } {
+function forwardPass(b: Builder, nodes: readonly OptNode[], shapes: number[][], padding: (Pads | undefined)[], withIndices: boolean): { logits: string; values: Saved[]; folded: Set<number> } {
   const values: Saved[] = [];
   const folded = padsIntoPools(nodes);
   nodes.forEach((node, i) => {
     const op = node.op;
     const ins = node.inputs.map((j) => (values[j] as Saved).output);
     const x = ins[0] as string;
-    const [h, w] = (shapes[node.inputs[0] ?? 0] ?? []) as [number, number];
     let output: string;
     let extra: string | undefined;
     let flipped = false;
@@ -241,7 +240,7 @@ function forwardPass(b: Builder, nodes: readonly OptNode[], shapes: number[][], 
           ? b.floats(laidOut(op.filter, [2, 3, 0, 1]), [inC * mult, 1, kh, kw])
           : b.floats(laidOut(op.filter, [3, 2, 0, 1]), [mult, inC, kh, kw]);
         const bias = op.bias ? [b.floats(op.bias.dataSync(), [op.bias.shape[0]])] : [];
-        const pads = padsOf(op.padding, h, w, [kh, kw], op.strides);
+        const pads = padding[i] as Pads;
         // The reverse pass of a stride-1 convolution is itself a convolution (of dy, with the filter flipped
         // in space and its channel axes swapped), which onnxruntime runs on its blocked fast path; its
         // ConvTranspose goes through im2col and col2im, one group at a time for a depthwise filter.
@@ -288,7 +287,7 @@ function forwardPass(b: Builder, nodes: readonly OptNode[], shapes: number[][], 
         output = b.one('Flatten', [b.one('GlobalAveragePool', [x])], { axis: 1 });
         break;
       case 'maxPool': {
-        const pads = padsOf(op.padding, h, w, op.pool, op.strides);
+        const pads: Pads = [...(padding[i] as Pads)];
         const before = nodes[node.inputs[0] ?? -1]?.op;
         if (folded.has(node.inputs[0] ?? -1) && before?.kind === 'pad') {
           const [[t, bo], [l, r]] = before.padding;
@@ -325,7 +324,7 @@ function maskGrad(b: Builder, dy: string, y: string, act: FusedActivation): stri
   return b.one('Mul', [dy, b.one('Cast', [open], { to: FLOAT })]);
 }
 
-function reversePass(b: Builder, nodes: readonly OptNode[], shapes: number[][], values: Saved[], folded: Set<number>): string {
+function reversePass(b: Builder, nodes: readonly OptNode[], shapes: number[][], padding: (Pads | undefined)[], values: Saved[], folded: Set<number>): string {
   const grads: string[][] = nodes.map(() => []);
   grads[nodes.length - 1] = ['dy'];
   const gradOf = (i: number): string | undefined => {
@@ -349,7 +348,7 @@ function reversePass(b: Builder, nodes: readonly OptNode[], shapes: number[][], 
       case 'conv': {
         const [kh, kw, inC] = op.filter.shape;
         const [oh, ow] = shapes[i] as [number, number];
-        const pads = padsOf(op.padding, h, w, [kh, kw], op.strides);
+        const pads = padding[i] as Pads;
         // The exact input size: the part of the input no window reached gets output padding.
         const outputPadding = [h - ((oh - 1) * op.strides[0] + kh - pads[0] - pads[2]), w - ((ow - 1) * op.strides[1] + kw - pads[1] - pads[3])];
         const g = maskGrad(b, dy, v.output, op.activation);

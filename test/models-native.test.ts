@@ -12,7 +12,8 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { tf } from '../src/tf.js';
 import { buildMobileNetV2, buildResNet18, buildResNet20 } from '../src/models/architectures.js';
-import { fileLoadHandler, loadModel } from '../src/models/index.js';
+import { fileLoadHandler, fusedGradientOf, loadModel, type FusedGradient } from '../src/models/index.js';
+import { crossEntropy, margin } from '../src/attacks/core/losses.js';
 import { nativeEngineAvailable } from '../src/models/native/engine.js';
 import { saveLayersModel } from '../src/models/save.js';
 import { pgd } from '../src/attacks/pgd.js';
@@ -75,6 +76,42 @@ describe.skipIf(!nativeEngineAvailable()).each(TEST_BACKENDS)('native engine on 
       });
       plain.dispose();
       native.dispose();
+    });
+
+    // The oracle is tf.grad through the native model's predict, whose gradient the test above checks
+    // against the Layers model (on cpu the Layers model's own gradients would take half a minute here).
+    it('fuses the standard objectives: logits and input gradient equal tf.grad through predict, with and without a normalisation', async () => {
+      for (const normalization of [undefined, { mean: 0.4, std: 0.3 }]) {
+        const opts = normalization !== undefined ? { normalization } : {};
+        const viaGrad = await loadModel(join(path, 'model.json'), { engine: 'onnxruntime', ...opts });
+        const native = await loadModel(join(path, 'model.json'), { engine: 'onnxruntime', ...opts });
+        const fused = fusedGradientOf(native);
+        expect(fused).toBeDefined();
+        expect(fusedGradientOf({ ...native, predict: (v: tf.Tensor) => native.predict(v) })).toBeUndefined();
+        await noLeak(async () => {
+          const x = tf.randomUniform([3, ...shape], 0, 1, 'float32', 9);
+          const labels = tf.tensor1d([0, 1, 2], 'int32');
+          for (const objective of ['ce', 'margin'] as const) {
+            for (const targeted of [false, true]) {
+              const f = (fused as FusedGradient)(x, labels, objective, targeted);
+              const loss = (v: tf.Tensor) => {
+                const z = viaGrad.predict(v);
+                const l = objective === 'ce' ? crossEntropy(z, labels) : margin(z, labels, targeted);
+                return tf.sum(objective === 'ce' && targeted ? tf.neg(l) : l);
+              };
+              const outs = [f.logits, viaGrad.predict(x), f.grad, tf.grad(loss)(x)];
+              const [z1, z2, g1, g2] = (await Promise.all(outs.map((t) => t.data()))) as Float32Array[];
+              expect(relErr(z1 as Float32Array, z2 as Float32Array)).toBeLessThan(1e-5);
+              expect(relErr(g1 as Float32Array, g2 as Float32Array), `${objective}, targeted ${targeted}`).toBeLessThan(1e-4);
+              expect((g2 as Float32Array).some((v) => v !== 0)).toBe(true);
+              tf.dispose(outs);
+            }
+          }
+          tf.dispose([x, labels]);
+        });
+        viaGrad.dispose();
+        native.dispose();
+      }
     });
   });
 

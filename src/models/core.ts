@@ -2,6 +2,7 @@
 import type * as tfl from '@tensorflow/tfjs-layers';
 import type { tf } from '../tf.js';
 import type { OptNode } from './optimize.js';
+import type { NativeEngine } from './native/engine.js';
 import type { InputLayout, ModelAccess, ModelEngine } from './types.js';
 
 /**
@@ -36,6 +37,8 @@ export interface Core {
   engine?: ModelEngine;
   /** See {@link Model.engineBytesPerExample}. */
   engineBytesPerExample?: number;
+  /** The engine's fused objective gradient of `forward` (see `fused.ts`), when it has one. */
+  objectiveGradient?: NativeEngine['objectiveGradient'];
   /**
    * Present when the model ends in a sigmoid (a single-output binary classifier, usually): `logits` is
    * the exact forward pass up to the sigmoid's input, when the loader could find it.

@@ -29,5 +29,6 @@ export { DEFAULT_BOUNDS, checkBounds, checkNormalization, readRobustMetadata, ty
 export { buildReferenceCnn, REFERENCE_INPUT_SHAPE } from './reference.js';
 export { ARCHITECTURES, buildMobileNetV2, buildResNet18, buildResNet20, type ArchitectureName, type ArchitectureOptions } from './architectures.js';
 export { compileGraph, foldGraph, graphFromLayers, optimizeLayersModel, type CompiledGraph, type OptNode, type OptOp, type OptimizeOptions } from './optimize.js';
-export { nativeEngine, nativeEngineAvailable, type NativeEngine, type NativeEngineOptions } from './native/engine.js';
+export { nativeEngine, nativeEngineAvailable, type NativeEngine, type NativeEngineOptions, type ObjectiveWeights } from './native/engine.js';
 export { buildNativeGraphs, supportsGraph, type NativeGraphs } from './native/onnxGraph.js';
+export { fusedGradientOf, registerFusedGradient, type FusedGradient, type StandardObjective } from './fused.js';

@@ -27,6 +27,7 @@ import {
 } from './metadata.js';
 import type { Bounds, Model, ModelAccess, ModelEngine, Normalization } from './types.js';
 import { type NativeEngine, nativeEngine, nativeEngineAvailable } from './native/engine.js';
+import { fusedThroughNormalization, registerFusedGradient } from './fused.js';
 import { embeddedCpuThreads } from '../backends/index.js';
 
 /** A classifier as a function from a batch of inputs to a batch of logits. */
@@ -217,6 +218,28 @@ function assemble(core: Core, options: LoadModelOptions, ctx: Context, onnx?: On
 
   let disposed = false;
   const name = ctx.name;
+  const checkShape = (x: tf.Tensor): void => {
+    if (x.rank !== inputShape.length + 1 || x.shape.slice(1).some((d, i) => d !== inputShape[i])) {
+      throw new UsageError(`model ${name} takes inputs [batch, ${inputShape.join(', ')}], got [${x.shape.join(', ')}]`);
+    }
+  };
+  const predict = (x: tf.Tensor): tf.Tensor2D => {
+    checkShape(x);
+    return tf.tidy(() => {
+      const input = x.dtype === 'float32' ? x : tf.cast(x, 'float32');
+      const out = forward(normalization === undefined ? input : normalize(input, normalization, inputShape));
+      if (out.rank !== 2) throw new UsageError(`model ${name} returned shape [${out.shape.join(', ')}]; robust needs logits [batch, classes]`);
+      return out as tf.Tensor2D;
+    });
+  };
+  // The engine's fused gradient is of core.forward: only when predict is that, after the normalisation.
+  if (core.objectiveGradient !== undefined && forward === core.forward && width > 1) {
+    const fused = fusedThroughNormalization(core.objectiveGradient, numClasses, normalization, inputShape);
+    registerFusedGradient(predict, (x, labels, objective, targeted) => {
+      checkShape(x);
+      return fused(x, labels, objective, targeted);
+    });
+  }
   return {
     name,
     inputShape,
@@ -238,17 +261,7 @@ function assemble(core: Core, options: LoadModelOptions, ctx: Context, onnx?: On
     optimized: core.optimized ?? false,
     engine: core.engine ?? 'tfjs',
     ...(core.engineBytesPerExample !== undefined ? { engineBytesPerExample: core.engineBytesPerExample } : {}),
-    predict(x: tf.Tensor): tf.Tensor2D {
-      if (x.rank !== inputShape.length + 1 || x.shape.slice(1).some((d, i) => d !== inputShape[i])) {
-        throw new UsageError(`model ${name} takes inputs [batch, ${inputShape.join(', ')}], got [${x.shape.join(', ')}]`);
-      }
-      return tf.tidy(() => {
-        const input = x.dtype === 'float32' ? x : tf.cast(x, 'float32');
-        const out = forward(normalization === undefined ? input : normalize(input, normalization, inputShape));
-        if (out.rank !== 2) throw new UsageError(`model ${name} returned shape [${out.shape.join(', ')}]; robust needs logits [batch, classes]`);
-        return out as tf.Tensor2D;
-      });
-    },
+    predict,
     dispose(): void {
       if (disposed) return;
       disposed = true;
@@ -343,6 +356,7 @@ async function withEngine(core: Core, choice: EngineChoice): Promise<Core> {
     forward: run.forward,
     engine: 'onnxruntime',
     engineBytesPerExample: run.bytesPerExample,
+    objectiveGradient: run.objectiveGradient,
     dispose: () => {
       run.dispose();
       core.dispose();

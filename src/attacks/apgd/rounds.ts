@@ -5,8 +5,8 @@
 import { tf } from '../../tf.js';
 import { UsageError } from '../../errors.js';
 import { adversarialMask } from '../core/criteria.js';
-import type { AttackRun, Objective } from '../core/harness.js';
-import { crossEntropy, dlr } from '../core/losses.js';
+import { standardObjective, type AttackRun, type Objective } from '../core/harness.js';
+import { dlr } from '../core/losses.js';
 import { flat, perExample } from '../core/norms.js';
 import { makeRng } from '../../tensor/random.js';
 import { selectRows } from '../../tensor/rows.js';
@@ -76,11 +76,11 @@ async function singleRun(run: AttackRun, o: Settings, round: Round): Promise<tf.
   const aim = round.targetRank ? rankedTarget(run, round.targetRank) : run.labels.clone();
   const targetedLoss = run.targeted || round.targetRank !== undefined;
   let s: State | null = null;
-  const objective: Objective = (logits) => {
-    const a = (s?.aim ?? aim) as tf.Tensor1D;
-    if (round.loss === 'dlr') return targetedLoss ? dlr(logits, run.y, a) : dlr(logits, run.y);
-    return targetedLoss ? tf.tidy(() => tf.neg(crossEntropy(logits, a))) : crossEntropy(logits, run.y);
-  };
+  const current = (): tf.Tensor1D => (s?.aim ?? aim) as tf.Tensor1D;
+  const objective: Objective =
+    round.loss === 'dlr'
+      ? (logits) => (targetedLoss ? dlr(logits, run.y, current()) : dlr(logits, run.y))
+      : standardObjective('ce', () => (targetedLoss ? current() : run.y), targetedLoss);
   // Success is the harness's criterion (argmax = target when targeted); APGD-T's aims only shape the loss.
   const fooled = (logits: tf.Tensor2D) => adversarialMask(logits, run.y, run.targeted ? run.labels : null);
 

@@ -10,7 +10,7 @@ import { AttackSteps } from './steps.js';
 import type { WorkingBatchSetup } from './workingBatch.js';
 
 export { exampleRng, resolveTargetLabels, type AttackMeta };
-export { projectToBall, type Ball, type GradientResult, type Objective } from './steps.js';
+export { projectToBall, standardObjective, type Ball, type GradientResult, type Objective, type StandardTag } from './steps.js';
 
 /**
  * The shared machinery behind every gradient attack (Foolbox's split: the attack computes perturbed

@@ -1,11 +1,35 @@
 import { tf } from '../../tf.js';
+import { fusedGradientOf, type StandardObjective } from '../../models/fused.js';
 import { clip, type BoundTensors } from '../../tensor/bounds.js';
 import { crossEntropy, margin } from './losses.js';
 import { perExample, type Norm, type Radius } from './norms.js';
 import { WorkingBatch } from './workingBatch.js';
 
-/** A per-example objective the attack ascends, given logits of the working batch. */
-export type Objective = (logits: tf.Tensor2D) => tf.Tensor1D;
+/**
+ * A per-example objective the attack ascends, given logits of the working batch. `standard` marks the
+ * cross-entropy and the margin of {@link standardObjective}, whose gradient a model's engine may fuse.
+ */
+export type Objective = ((logits: tf.Tensor2D) => tf.Tensor1D) & { readonly standard?: StandardTag };
+
+/** What a standard objective is: which one, of which labels (read when it runs), and whether it is negated (targeted). */
+export interface StandardTag {
+  kind: StandardObjective;
+  labels: () => tf.Tensor1D;
+  targeted: boolean;
+}
+
+/**
+ * The cross-entropy of `labels()` ('ce'; negated when `targeted`, to descend towards a target) or the
+ * Carlini-Wagner margin ('margin'), tagged so that `gradient` can hand it to a model's fused gradient
+ * (`models/fused.ts`) instead of differentiating it through `predict`.
+ */
+export function standardObjective(kind: StandardObjective, labels: () => tf.Tensor1D, targeted: boolean): Objective {
+  const run = (logits: tf.Tensor2D): tf.Tensor1D => {
+    if (kind === 'margin') return margin(logits, labels(), targeted);
+    return targeted ? tf.tidy(() => tf.neg(crossEntropy(logits, labels()))) : crossEntropy(logits, labels());
+  };
+  return Object.assign(run, { standard: { kind, labels, targeted } });
+}
 
 /** What one gradient call returns. The caller owns all three tensors. */
 export interface GradientResult {
@@ -69,12 +93,27 @@ export abstract class AttackSteps extends WorkingBatch {
     return { grad, logits: kept.logits, loss: kept.loss };
   }
 
-  /** Gradient of an objective of the model's logits w.r.t. the inputs, zero on masked features. */
+  /**
+   * Gradient of an objective of the model's logits w.r.t. the inputs, zero on masked features. The two
+   * standard objectives below go through the model's fused gradient when its engine has one (one native
+   * run instead of a forward pass and a reverse pass that repeats it; see `models/fused.ts`).
+   */
   gradient(xAdv: tf.Tensor, objective: Objective): GradientResult {
-    const out = this.gradientOf(xAdv, (v) => {
-      const logits = this.model.predict(v);
-      return { logits, loss: objective(logits) };
-    });
+    const standard = objective.standard;
+    const fused = standard !== undefined ? fusedGradientOf(this.model) : undefined;
+    let out: GradientResult;
+    if (fused !== undefined && standard !== undefined) {
+      const rows = xAdv.shape[0] ?? 0;
+      this.gradientEvaluations += rows;
+      this.queries += rows;
+      const { logits, grad } = fused(xAdv, standard.labels(), standard.kind, standard.targeted);
+      out = { grad, logits, loss: objective(logits) };
+    } else {
+      out = this.gradientOf(xAdv, (v) => {
+        const logits = this.model.predict(v);
+        return { logits, loss: objective(logits) };
+      });
+    }
     if (this.mask) {
       const masked = tf.mul(out.grad, this.mask);
       out.grad.dispose();
@@ -84,11 +123,10 @@ export abstract class AttackSteps extends WorkingBatch {
   }
 
   /** Cross-entropy to ascend: of the true class (untargeted), or minus that of the target (targeted). */
-  readonly crossEntropy: Objective = (logits) =>
-    this.targeted ? tf.tidy(() => tf.neg(crossEntropy(logits, this.labels))) : crossEntropy(logits, this.labels);
+  readonly crossEntropy: Objective = standardObjective('ce', () => this.labels, this.targeted);
 
   /** Carlini-Wagner margin to ascend; positive once the criterion is met. */
-  readonly margin: Objective = (logits) => margin(logits, this.labels, this.targeted);
+  readonly margin: Objective = standardObjective('margin', () => this.labels, this.targeted);
 
   /** eps · factor for the working batch, shaped to broadcast over it (e.g. a step size eps/4). Fixed-eps attacks only. */
   scaledEps(factor: number): tf.Tensor {

@@ -63,10 +63,27 @@ export function nativeEngineAvailable(): boolean {
   return loadRuntime() !== null;
 }
 
+/**
+ * Per-example weights of the attacks' two standard objectives (see `objectiveSeed` in `onnxGraph.ts`):
+ * the input gradient of Σᵢ ceᵢ · CE(zᵢ, yᵢ) + marginᵢ · margin(zᵢ, yᵢ). Each [b, 1]; −1 for a targeted
+ * objective. `onehot` [b, classes] holds the labels (the targets, for a targeted one).
+ */
+export interface ObjectiveWeights {
+  onehot: tf.Tensor2D;
+  ce: tf.Tensor2D;
+  margin: tf.Tensor2D;
+}
+
 /** A model graph running natively. */
 export interface NativeEngine {
   /** Logits of a [b, ...inputShape] batch, differentiable with respect to the input. */
   forward: (x: tf.Tensor) => tf.Tensor;
+  /**
+   * The logits and the input gradient of a standard objective (see {@link ObjectiveWeights}) in one
+   * native run: one forward and one reverse pass, where `forward` under `tf.grad` costs a forward
+   * pass more. Not differentiable; the caller owns both tensors.
+   */
+  objectiveGradient: (x: tf.Tensor, weights: ObjectiveWeights) => { logits: tf.Tensor2D; grad: tf.Tensor };
   /** Estimated native memory per example of a gradient (see {@link NativeGraphs.bytesPerExample}). */
   bytesPerExample: number;
   dispose: () => void;
@@ -109,8 +126,15 @@ export async function nativeEngine(nodes: readonly OptNode[], inputShape: number
   const fwd = await openSession(rt, graphs.forward, threads);
   const vjp = await openSession(rt, graphs.vjp, threads);
   const fwdOut = (fwd.outputMetadata[0] as { name: string }).name;
+  const vjpLogits = (vjp.outputMetadata[0] as { name: string }).name;
   const vjpDx = (vjp.outputMetadata[1] as { name: string }).name;
-  const feed = (t: tf.Tensor): unknown => new rt.ort.Tensor('float32', t.dataSync() as Float32Array, t.shape);
+  const feed = (t: tf.Tensor): unknown => {
+    const data = t.dataSync();
+    // The cpu backend may hand back another typed array for a float32 tensor cast from int32 (a one-hot).
+    return new rt.ort.Tensor('float32', data instanceof Float32Array ? data : Float32Array.from(data), t.shape);
+  };
+  const zeros = (rows: number, width: number): unknown => new rt.ort.Tensor('float32', new Float32Array(rows * width), [rows, width]);
+  const classes = graphs.classes;
 
   const run = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
     const x = args[0] as tf.Tensor;
@@ -120,13 +144,24 @@ export async function nativeEngine(nodes: readonly OptNode[], inputShape: number
       value: tf.tensor2d(logits.data, [x.shape[0] ?? 0, graphs.classes]),
       gradFunc: (dy: tf.Tensor, [saved]: tf.Tensor[]) => {
         const xs = saved as tf.Tensor;
-        const result = vjp.run({ x: feed(xs), dy: feed(dy) }, { [vjpDx]: null }, {});
+        const rows = xs.shape[0] ?? 0;
+        const feeds = { x: feed(xs), dy: feed(dy), onehot: zeros(rows, classes), ce: zeros(rows, 1), margin: zeros(rows, 1) };
+        const result = vjp.run(feeds, { [vjpDx]: null }, {});
         return tf.tensor((result[vjpDx] as OrtTensor).data, xs.shape);
       },
     };
   });
   return {
     forward: (x) => run(x),
+    objectiveGradient: (x, { onehot, ce, margin }) => {
+      const rows = x.shape[0] ?? 0;
+      const feeds = { x: feed(x), dy: zeros(rows, classes), onehot: feed(onehot), ce: feed(ce), margin: feed(margin) };
+      const result = vjp.run(feeds, { [vjpLogits]: null, [vjpDx]: null }, {});
+      return {
+        logits: tf.tensor2d((result[vjpLogits] as OrtTensor).data, [rows, classes]),
+        grad: tf.tensor((result[vjpDx] as OrtTensor).data, x.shape),
+      };
+    },
     bytesPerExample: graphs.bytesPerExample,
     dispose: () => {
       fwd.dispose();

@@ -2,8 +2,13 @@
  * The attack-time graph ({@link OptNode}s of `optimize.ts`) written out as ONNX, for onnxruntime's
  * native CPU kernels (see `engine.ts`). Two graphs come from one folded graph:
  * - the forward pass: x (the model's NHWC input) → logits;
- * - its vector-Jacobian product: (x, dy) → dx = (∂logits/∂x)ᵀ·dy, the forward pass followed by the
- *   reverse pass written out op by op (onnxruntime runs graphs, it does not differentiate them).
+ * - its vector-Jacobian product: (x, dy, onehot, ce, margin) → (logits, dx), the forward pass followed by
+ *   the reverse pass written out op by op (onnxruntime runs graphs, it does not differentiate them).
+ *   The reverse pass starts from dy plus the gradients of the attacks' two standard objectives, computed
+ *   in the graph from the logits it has just produced: ce · ∂CE/∂z + margin · ∂margin/∂z per example
+ *   (see {@link objectiveSeed}). With ce = margin = 0 it is the plain product (∂logits/∂x)ᵀ·dy; with
+ *   dy = 0 it is an objective's input gradient in one run, with no separate forward pass for the logits
+ *   the objective needs.
  *
  * Inside, images are NCHW as ONNX wants; the input is transposed once on the way in and dx once on the
  * way out, and a flatten transposes back to NHWC first so that a Dense layer after it reads its features
@@ -180,8 +185,14 @@ export function buildNativeGraphs(nodes: readonly OptNode[], inputShape: number[
     const outputs = [{ name: saved.logits, type: { tensorType: { elemType: FLOAT, shape: { dim: [{ dimParam: 'batch' }, { dimValue: classes }] } } } }];
     const inputs = [{ name: 'x', type: { tensorType: { elemType: FLOAT, shape: { dim: [{ dimParam: 'batch' }, ...inputShape.map((d) => ({ dimValue: d }))] } } } }];
     if (withVjp) {
-      inputs.push({ name: 'dy', type: { tensorType: { elemType: FLOAT, shape: { dim: [{ dimParam: 'batch' }, { dimValue: classes }] } } } });
-      const dx = reversePass(b, nodes, shapes, pads, saved.values, saved.folded);
+      const perExample = (width: number) => ({ tensorType: { elemType: FLOAT, shape: { dim: [{ dimParam: 'batch' }, { dimValue: width }] } } });
+      inputs.push(
+        { name: 'dy', type: perExample(classes) },
+        { name: 'onehot', type: perExample(classes) },
+        { name: 'ce', type: perExample(1) },
+        { name: 'margin', type: perExample(1) },
+      );
+      const dx = reversePass(b, nodes, shapes, pads, saved.values, saved.folded, objectiveSeed(b, saved.logits));
       outputs.push({ name: dx, type: { tensorType: { elemType: FLOAT, shape: { dim: [{ dimParam: 'batch' }, ...inputShape.map((d) => ({ dimValue: d }))] } } } });
     }
     const graph = { name: 'robust', node: b.nodes, initializer: b.initializers, input: inputs, output: outputs };
@@ -315,6 +326,26 @@ function forwardPass(b: Builder, nodes: readonly OptNode[], shapes: number[][], 
   return { logits: (values[nodes.length - 1] as Saved).output, values, folded };
 }
 
+/**
+ * The gradient the reverse pass starts from: dy + ce · ∂CE/∂z + margin · ∂margin/∂z, row by row, for the
+ * logits z and the one-hot labels. The two gradients are those of `attacks/core/losses.ts`, op for op:
+ * - the cross-entropy of the labelled class, in the form that stays exact for confident models:
+ *   p_o for every other class o, and −Σ_{o≠y} p_o for the labelled one;
+ * - the Carlini-Wagner margin max_{j≠y} z_j − z_y: 1 at every other class tied for the largest logit
+ *   (as TF.js's max gradient spreads it), −1 at the labelled one.
+ * A targeted objective passes −1 as its weight.
+ */
+function objectiveSeed(b: Builder, z: string): string {
+  const p = b.one('Softmax', [z], { axis: -1 });
+  const notLabel = b.one('Sub', [b.scalar(1), 'onehot']);
+  const others = b.one('Mul', [p, notLabel]);
+  const gCe = b.one('Sub', [others, b.one('Mul', ['onehot', b.one('ReduceSum', [others, b.ints([1])], { keepdims: 1 })])]);
+  const masked = b.one('Sub', [z, b.one('Mul', ['onehot', b.scalar(1e9)])]);
+  const top = b.one('Cast', [b.one('Equal', [masked, b.one('ReduceMax', [masked], { axes: [1], keepdims: 1 })])], { to: FLOAT });
+  const gMargin = b.one('Sub', [top, 'onehot']);
+  return b.one('Sum', ['dy', b.one('Mul', ['ce', gCe]), b.one('Mul', ['margin', gMargin])]);
+}
+
 /** dy masked by the derivative of `act`, read off the op's output y. */
 function maskGrad(b: Builder, dy: string, y: string, act: FusedActivation): string {
   if (act === 'linear') return dy;
@@ -324,9 +355,9 @@ function maskGrad(b: Builder, dy: string, y: string, act: FusedActivation): stri
   return b.one('Mul', [dy, b.one('Cast', [open], { to: FLOAT })]);
 }
 
-function reversePass(b: Builder, nodes: readonly OptNode[], shapes: number[][], padding: (Pads | undefined)[], values: Saved[], folded: Set<number>): string {
+function reversePass(b: Builder, nodes: readonly OptNode[], shapes: number[][], padding: (Pads | undefined)[], values: Saved[], folded: Set<number>, seed: string): string {
   const grads: string[][] = nodes.map(() => []);
-  grads[nodes.length - 1] = ['dy'];
+  grads[nodes.length - 1] = [seed];
   const gradOf = (i: number): string | undefined => {
     const g = grads[i] as string[];
     if (g.length === 0) return undefined;

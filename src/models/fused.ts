@@ -1,0 +1,66 @@
+/**
+ * Fused objective gradients: the input gradient of one of the attacks' standard objectives (the
+ * cross-entropy or the Carlini-Wagner margin of the labels) computed by the model's engine in one run,
+ * beside the logits. Under `tf.grad` a model on the native engine runs a forward pass for the logits
+ * and then its reverse pass, which must recompute that forward pass (onnxruntime keeps nothing between
+ * runs); the fused gradient does both in one. The attacks' gradient step (`attacks/core/steps.ts`) asks
+ * for it and falls back to `tf.grad` when a model has none.
+ *
+ * A fused gradient belongs to one `predict` function, not to a model object: a wrapper that replaces
+ * `predict` (a defence, an averaging of randomised models) computes something else, so it is never
+ * reached through the wrapper, even when the wrapper copies the model's other fields.
+ */
+import { tf } from '../tf.js';
+import { normalize } from './metadata.js';
+import type { ObjectiveWeights } from './native/engine.js';
+import type { Model, Normalization } from './types.js';
+
+/** The standard objectives an engine can fuse, as `attacks/core/losses.ts` defines them. */
+export type StandardObjective = 'ce' | 'margin';
+
+/**
+ * The logits of x and the input gradient of Σᵢ objective(zᵢ, labelsᵢ), or its negative when `targeted`
+ * (labels are then the targets). Equal to `tf.grad` through `predict` within float rounding. The
+ * caller owns both tensors.
+ */
+export type FusedGradient = (x: tf.Tensor, labels: tf.Tensor1D, objective: StandardObjective, targeted: boolean) => { logits: tf.Tensor2D; grad: tf.Tensor };
+
+const registry = new WeakMap<Model['predict'], FusedGradient>();
+
+/** The fused gradient of `model`'s `predict`, when its engine has one. */
+export function fusedGradientOf(model: Model): FusedGradient | undefined {
+  return registry.get(model.predict);
+}
+
+/** Make `fused` the fused gradient of `predict` (tests may register their own). */
+export function registerFusedGradient(predict: Model['predict'], fused: FusedGradient): void {
+  registry.set(predict, fused);
+}
+
+/**
+ * The fused gradient of a model whose `predict` is `engine` after `normalization` (if any): the
+ * engine's own in normalised coordinates, carried back through the normalisation by `tf.grad`.
+ */
+export function fusedThroughNormalization(
+  engine: (x: tf.Tensor, weights: ObjectiveWeights) => { logits: tf.Tensor2D; grad: tf.Tensor },
+  classes: number,
+  normalization: Normalization | undefined,
+  inputShape: number[],
+): FusedGradient {
+  return (x, labels, objective, targeted) =>
+    tf.tidy(() => {
+      const input = x.dtype === 'float32' ? x : tf.cast(x, 'float32');
+      const rows = input.shape[0] ?? 0;
+      const weight = tf.fill([rows, 1], targeted ? -1 : 1) as tf.Tensor2D;
+      const none = tf.zeros([rows, 1]) as tf.Tensor2D;
+      const weights: ObjectiveWeights = {
+        onehot: tf.cast(tf.oneHot(tf.cast(labels, 'int32'), classes), 'float32') as tf.Tensor2D,
+        ce: objective === 'ce' ? weight : none,
+        margin: objective === 'margin' ? weight : none,
+      };
+      if (normalization === undefined) return engine(input, weights);
+      const inner = engine(normalize(input, normalization, inputShape), weights);
+      const grad = tf.grad((v: tf.Tensor) => tf.sum(tf.mul(normalize(v, normalization, inputShape), inner.grad)))(input);
+      return { logits: inner.logits, grad };
+    });
+}

@@ -33,6 +33,11 @@ export interface Core {
   optimized?: boolean;
   /** The folded attack-time graph behind an optimised `forward`, which the native engine can run. */
   graph?: readonly OptNode[];
+  /**
+   * Builds that graph on demand, for a format whose `forward` does not run one (ONNX): undefined when a
+   * node is not covered. The caller owns the nodes' weights.
+   */
+  buildGraph?: () => OptNode[] | undefined;
   /** What runs `forward`: TF.js's backend (default) or onnxruntime's native kernels (`native/engine.ts`). */
   engine?: ModelEngine;
   /** See {@link Model.engineBytesPerExample}. */

@@ -27,6 +27,7 @@ import {
 } from './metadata.js';
 import type { Bounds, Model, ModelAccess, ModelEngine, Normalization } from './types.js';
 import { type NativeEngine, nativeEngine, nativeEngineAvailable } from './native/engine.js';
+import { disposeGraph } from './optimize.js';
 import { fusedThroughNormalization, registerFusedGradient } from './fused.js';
 import { embeddedCpuThreads } from '../backends/index.js';
 
@@ -288,7 +289,8 @@ async function isOnnxPath(path: string): Promise<boolean> {
 }
 
 async function loadOnnx(path: string, options: LoadModelOptions, mode: LogitsMode): Promise<LoadedModel> {
-  const { core, info } = await onnxCore(path, mode);
+  const { core: translated, info } = await onnxCore(path, mode, options.optimize ?? true);
+  const core = await withEngine(translated, options.engine ?? defaultEngine);
   const fail = inputFailure(path);
   const ctx: Context = { name: options.name ?? path, sha256: info.sha256, fail, metadataFail: fail };
   return guard(() => assemble(core, options, ctx, info), () => core.dispose());
@@ -338,21 +340,29 @@ async function withEngine(core: Core, choice: EngineChoice): Promise<Core> {
   };
   if (!nativeEngineAvailable()) return refuse('onnxruntime-node is not installed');
   const shape = core.declaredInputShape;
-  if (core.graph === undefined || shape === undefined || shape.some((d) => d === null)) {
-    return refuse("the model has no attack-time graph (a Layers model.json loaded with optimize on, with a fixed input shape)");
+  if ((core.graph === undefined && core.buildGraph === undefined) || shape === undefined || shape.some((d) => d === null)) {
+    return refuse('the model has no attack-time graph (a Layers model.json or an ONNX file loaded with optimize on, with a fixed input shape)');
   }
   const threads = await embeddedCpuThreads();
   if (!insist && threads === undefined) return core;
+  const built = core.graph === undefined ? core.buildGraph?.() : undefined;
+  const graph = core.graph ?? built;
+  if (graph === undefined) return refuse('the model has ops the native engine does not cover');
   let native: NativeEngine | undefined;
   try {
-    native = await nativeEngine(core.graph, shape as number[], threads !== undefined ? { threads } : {});
+    const layout = core.layout === 'nchw' ? 'nchw' : 'nhwc';
+    native = await nativeEngine(graph, shape as number[], { layout, ...(threads !== undefined ? { threads } : {}) });
   } catch (err) {
     return refuse(`onnxruntime could not load the model's graph (${errorMessage(err)})`);
+  } finally {
+    // The engine copied the weights into its own graphs; a graph built for it alone is freed now.
+    if (built !== undefined) disposeGraph(built);
   }
   if (native === undefined) return refuse('the model has layers the native engine does not cover');
   const run = native;
   return {
     ...core,
+    optimized: true,
     forward: run.forward,
     engine: 'onnxruntime',
     engineBytesPerExample: run.bytesPerExample,

@@ -34,7 +34,7 @@ export type OptOp =
   | { kind: 'pad'; padding: [[number, number], [number, number]] }
   | { kind: 'add' }
   | { kind: 'globalAvgPool' }
-  | { kind: 'maxPool'; pool: [number, number]; strides: [number, number]; padding: 'same' | 'valid' }
+  | { kind: 'maxPool'; pool: [number, number]; strides: [number, number]; padding: ConvPadding }
   | { kind: 'reshape'; shape: number[] }
   | { kind: 'identity' }
   | { kind: 'layer'; layer: tfl.layers.Layer };
@@ -369,7 +369,7 @@ function compileOp(op: OptOp): Compiled {
     case 'globalAvgPool':
       return { apply: (x) => tf.mean(x, [1, 2]), dispose: none };
     case 'maxPool':
-      return { apply: (x) => tf.maxPool(x as tf.Tensor4D, op.pool, op.strides, op.padding), dispose: none };
+      return { apply: (x) => tf.maxPool(x as tf.Tensor4D, op.pool, op.strides, Array.isArray(op.padding) ? [[0, 0], ...op.padding, [0, 0]] : op.padding), dispose: none };
     case 'reshape':
       return { apply: (x) => tf.reshape(x, op.shape), dispose: none };
     case 'layer':

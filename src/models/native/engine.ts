@@ -93,6 +93,8 @@ export interface NativeEngine {
 export interface NativeEngineOptions {
   /** onnxruntime's intra-op threads; default the machine's cores. */
   threads?: number;
+  /** The input's layout: NHWC as TF.js holds images (default), or NCHW (an ONNX model's own input). */
+  layout?: 'nhwc' | 'nchw';
 }
 
 async function openSession(rt: Runtime, bytes: Uint8Array, threads: number): Promise<BindingSession> {
@@ -120,7 +122,7 @@ async function openSession(rt: Runtime, bytes: Uint8Array, threads: number): Pro
 export async function nativeEngine(nodes: readonly OptNode[], inputShape: number[], options: NativeEngineOptions = {}): Promise<NativeEngine | undefined> {
   const rt = loadRuntime();
   if (rt === null) return undefined;
-  const graphs = buildNativeGraphs(nodes, inputShape);
+  const graphs = buildNativeGraphs(nodes, inputShape, options.layout);
   if (graphs === undefined) return undefined;
   const threads = options.threads ?? availableParallelism();
   const fwd = await openSession(rt, graphs.forward, threads);

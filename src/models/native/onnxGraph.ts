@@ -108,7 +108,7 @@ function layoutOf(nodes: readonly OptNode[], inputShape: number[]): { shapes: nu
         break;
       }
       case 'maxPool': {
-        const info = tf.backend_util.computePool2DInfo([1, h, w, c], op.pool, op.strides, 1, op.padding);
+        const info = tf.backend_util.computePool2DInfo([1, h, w, c], op.pool, op.strides, 1, Array.isArray(op.padding) ? explicitPads(op.padding) : op.padding);
         shapes[i] = [info.outHeight, info.outWidth, c];
         pads[i] = padsOf(info.padInfo);
         break;
@@ -170,18 +170,21 @@ export function supportsGraph(nodes: readonly OptNode[]): boolean {
 
 /**
  * Write the forward graph and its vector-Jacobian product for a folded graph whose input has the
- * per-example shape `inputShape` (rank 1 or 3). Undefined when the graph has a node this module does
+ * per-example shape `inputShape` (rank 1 or 3; for images [H, W, C], or [C, H, W] when `layout` is
+ * 'nchw': an ONNX model's own input, which then needs no transpose). Undefined when the graph has a node this module does
  * not know (see {@link supportsGraph}).
  */
-export function buildNativeGraphs(nodes: readonly OptNode[], inputShape: number[]): NativeGraphs | undefined {
+export function buildNativeGraphs(nodes: readonly OptNode[], inputShape: number[], layout: 'nhwc' | 'nchw' = 'nhwc'): NativeGraphs | undefined {
   if (!supportsGraph(nodes) || (inputShape.length !== 1 && inputShape.length !== 3)) return undefined;
-  const { shapes, pads } = layoutOf(nodes, inputShape);
+  const nchw = layout === 'nchw' && inputShape.length === 3;
+  const [c0, h0, w0] = inputShape as [number, number, number];
+  const { shapes, pads } = layoutOf(nodes, nchw ? [h0, w0, c0] : inputShape);
   const out = shapes[nodes.length - 1] as number[];
   if (out.length !== 1) return undefined;
   const classes = out[0] as number;
   const encode = (withVjp: boolean): Uint8Array => {
     const b = new Builder();
-    const saved = forwardPass(b, nodes, shapes, pads, withVjp);
+    const saved = forwardPass(b, nodes, shapes, pads, withVjp, nchw);
     const outputs = [{ name: saved.logits, type: { tensorType: { elemType: FLOAT, shape: { dim: [{ dimParam: 'batch' }, { dimValue: classes }] } } } }];
     const inputs = [{ name: 'x', type: { tensorType: { elemType: FLOAT, shape: { dim: [{ dimParam: 'batch' }, ...inputShape.map((d) => ({ dimValue: d }))] } } } }];
     if (withVjp) {
@@ -192,7 +195,7 @@ export function buildNativeGraphs(nodes: readonly OptNode[], inputShape: number[
         { name: 'ce', type: perExample(1) },
         { name: 'margin', type: perExample(1) },
       );
-      const dx = reversePass(b, nodes, shapes, pads, saved.values, saved.folded, objectiveSeed(b, saved.logits));
+      const dx = reversePass(b, nodes, shapes, pads, saved.values, saved.folded, objectiveSeed(b, saved.logits), nchw);
       outputs.push({ name: dx, type: { tensorType: { elemType: FLOAT, shape: { dim: [{ dimParam: 'batch' }, ...inputShape.map((d) => ({ dimValue: d }))] } } } });
     }
     const graph = { name: 'robust', node: b.nodes, initializer: b.initializers, input: inputs, output: outputs };
@@ -231,7 +234,14 @@ function padsIntoPools(nodes: readonly OptNode[]): Set<number> {
   return folded;
 }
 
-function forwardPass(b: Builder, nodes: readonly OptNode[], shapes: number[][], padding: (Pads | undefined)[], withIndices: boolean): { logits: string; values: Saved[]; folded: Set<number> } {
+function forwardPass(
+  b: Builder,
+  nodes: readonly OptNode[],
+  shapes: number[][],
+  padding: (Pads | undefined)[],
+  withIndices: boolean,
+  nchwInput: boolean,
+): { logits: string; values: Saved[]; folded: Set<number> } {
   const values: Saved[] = [];
   const folded = padsIntoPools(nodes);
   nodes.forEach((node, i) => {
@@ -243,7 +253,7 @@ function forwardPass(b: Builder, nodes: readonly OptNode[], shapes: number[][], 
     let flipped = false;
     switch (op.kind) {
       case 'input':
-        output = (shapes[0] as number[]).length === 3 ? b.one('Transpose', ['x'], { perm: [0, 3, 1, 2] }) : 'x';
+        output = (shapes[0] as number[]).length === 3 && !nchwInput ? b.one('Transpose', ['x'], { perm: [0, 3, 1, 2] }) : 'x';
         break;
       case 'conv': {
         const [kh, kw, inC, mult] = op.filter.shape;
@@ -355,7 +365,16 @@ function maskGrad(b: Builder, dy: string, y: string, act: FusedActivation): stri
   return b.one('Mul', [dy, b.one('Cast', [open], { to: FLOAT })]);
 }
 
-function reversePass(b: Builder, nodes: readonly OptNode[], shapes: number[][], padding: (Pads | undefined)[], values: Saved[], folded: Set<number>, seed: string): string {
+function reversePass(
+  b: Builder,
+  nodes: readonly OptNode[],
+  shapes: number[][],
+  padding: (Pads | undefined)[],
+  values: Saved[],
+  folded: Set<number>,
+  seed: string,
+  nchwInput: boolean,
+): string {
   const grads: string[][] = nodes.map(() => []);
   grads[nodes.length - 1] = [seed];
   const gradOf = (i: number): string | undefined => {
@@ -442,5 +461,5 @@ function reversePass(b: Builder, nodes: readonly OptNode[], shapes: number[][], 
   }
   const dx = gradOf(0);
   if (dx === undefined) return b.one('Mul', ['x', b.scalar(0)]);
-  return (shapes[0] as number[]).length === 3 ? b.one('Transpose', [dx], { perm: [0, 2, 3, 1] }) : dx;
+  return (shapes[0] as number[]).length === 3 && !nchwInput ? b.one('Transpose', [dx], { perm: [0, 2, 3, 1] }) : dx;
 }

@@ -9,6 +9,7 @@ import type { Core, LogitsMode } from '../core.js';
 import { UsageError } from '../../errors.js';
 import { readOnnxFiles } from './files.js';
 import { buildProgram, Executor, planNodes, type Program } from './program.js';
+import { optGraphOfProgram } from './optGraph.js';
 import { blackBoxCore } from './runtime.js';
 import type { GraphNode } from './values.js';
 
@@ -58,10 +59,11 @@ function robustMetadata(program: { metadataProps?: { key?: string | null; value?
 
 /**
  * Read an `.onnx` file and wrap it as a {@link Core}. A final Softmax is skipped according to `mode`,
- * as for Layers and graph models; BatchNormalization is folded into the conv or Gemm before it.
+ * as for Layers and graph models; BatchNormalization is folded into the conv or Gemm before it. With
+ * `optimize`, the core can also build the attack-time graph the native engine runs (`optGraph.ts`).
  * @throws InputError for a malformed file, custom-domain ops, or untranslatable ops when onnxruntime is absent.
  */
-export async function onnxCore(path: string, mode: LogitsMode): Promise<{ core: Core; info: OnnxInfo }> {
+export async function onnxCore(path: string, mode: LogitsMode, optimize = true): Promise<{ core: Core; info: OnnxInfo }> {
   const files = await readOnnxFiles(path);
   const { model } = files;
   const { nodes, problems } = planNodes(model, path);
@@ -93,6 +95,8 @@ export async function onnxCore(path: string, mode: LogitsMode): Promise<{ core: 
   const core: Core = {
     format: 'onnx',
     forward: (x: tf.Tensor) => executor.run(x),
+    // The native engine's graph of the same program (`optGraph.ts`); the TF.js translation stays the fallback.
+    ...(optimize ? { buildGraph: () => optGraphOfProgram(target) } : {}),
     ...(preSigmoid !== undefined ? { sigmoid: { logits: (x: tf.Tensor) => preSigmoid.run(x) } } : {}),
     declaredInputShape: program.inputShape,
     outputsProbabilities: isSoftmax && !strip,

@@ -1,7 +1,9 @@
 /**
  * ONNX models: robust's TF.js translation against onnxruntime (an independent runtime) on every fixture
  * exported by PyTorch (test/fixtures/onnx/make_fixtures.py), input gradients against central differences
- * of onnxruntime's outputs, the refusals, external data rules, the black-box fallback and layouts.
+ * of onnxruntime's outputs, the refusals, external data rules, the black-box fallback and layouts. Then
+ * the same oracles for the native engine (the program as robust's attack-time graph, src/models/onnx/
+ * optGraph.ts, run with its hand-written reverse pass), which `auto` picks for the fixtures it covers.
  */
 import { copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -9,7 +11,7 @@ import { join } from 'node:path';
 import onnxProto from 'onnx-proto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { tf } from '../src/tf.js';
-import { loadModel } from '../src/models/index.js';
+import { fusedGradientOf, loadModel } from '../src/models/index.js';
 import { loadDataset, readNpy, toModelLayout, writeNpy } from '../src/data/index.js';
 import { getAttack } from '../src/attacks/index.js';
 import { InputError, UsageError } from '../src/errors.js';
@@ -32,7 +34,11 @@ const FIXTURES = [
   'tabular_mlp_op11.onnx',
   'conv_bn_helper_op11.onnx',
   'external/model.onnx',
+  'vision_blocks_op13.onnx',
+  'cifar_blocks_op13.onnx',
 ];
+/** The fixtures the native engine covers (torchvision's blocks, PyTorch's flatten arithmetic, Pad, Transpose). */
+const NATIVE = ['mnist_cnn_op11.onnx', 'mnist_cnn_op17.onnx', 'conv_bn_helper_op11.onnx', 'vision_blocks_op13.onnx', 'cifar_blocks_op13.onnx'];
 
 async function reference(path: string, x: Float32Array, shape: number[]): Promise<Float32Array> {
   const session = await ort!.InferenceSession.create(path);
@@ -59,7 +65,7 @@ describe.skipIf(ort === undefined).each(TEST_BACKENDS)('ONNX translation on %s',
 
   it.each(FIXTURES)('%s matches onnxruntime within 1e-4 relative', async (file) => {
     const path = join(DIR, file);
-    const model = await loadModel(path, { logits: 'as-is' });
+    const model = await loadModel(path, { logits: 'as-is', engine: 'tfjs' });
     const shape = [5, ...model.inputShape];
     const x = seededInput(shape, 11);
     const ours = await noLeak(() => tf.tidy(() => model.predict(tf.tensor(x, shape)).dataSync()));
@@ -117,35 +123,87 @@ describe.skipIf(ort === undefined).each(TEST_BACKENDS)('ONNX translation on %s',
     model.dispose();
   });
 
-  it.each(['depthwise_bn_relu6_op13.onnx', 'tabular_mlp_op11.onnx', 'residual_op17.onnx'])(
+  it.each(['depthwise_bn_relu6_op13.onnx', 'tabular_mlp_op11.onnx', 'residual_op17.onnx', 'vision_blocks_op13.onnx'])(
     '%s: input gradients agree with central differences of onnxruntime',
     async (file) => {
       const path = join(DIR, file);
-      const model = await loadModel(path, { logits: 'as-is' });
-      const shape = [1, ...model.inputShape];
-      const x = seededInput(shape, 3);
-      const k = model.numClasses;
-      const weights = Float32Array.from({ length: k }, (_, c) => ((c * 7) % 5) - 2);
-      // d/dx of sum_c w_c * output_c, robust's gradient against onnxruntime's finite differences.
-      const grad = tf.tidy(() =>
-        tf.grad((v: tf.Tensor) => tf.sum(tf.mul(model.predict(v), tf.tensor2d(weights, [1, k]))))(tf.tensor(x, shape)).dataSync(),
-      );
-      const h = 1e-2;
-      const order = Array.from(grad.keys()).sort((a, b) => Math.abs(grad[b]!) - Math.abs(grad[a]!)).slice(0, 8);
-      const scale = Math.abs(grad[order[0]!]!);
-      expect(scale).toBeGreaterThan(0);
-      for (const i of order) {
-        const plus = Float32Array.from(x);
-        const minus = Float32Array.from(x);
-        plus[i] = plus[i]! + h;
-        minus[i] = minus[i]! - h;
-        const [fp, fm] = [await reference(path, plus, shape), await reference(path, minus, shape)];
-        const fd = weights.reduce((s, w, c) => s + (w * (fp[c]! - fm[c]!)) / (2 * h), 0);
-        expect(Math.abs(fd - grad[i]!)).toBeLessThan(2e-2 * scale);
-      }
+      const model = await loadModel(path, { logits: 'as-is', engine: 'tfjs' });
+      await matchesCentralDifferences(model, path);
       model.dispose();
     },
   );
+});
+
+/** d/dx of Σ_c w_c · output_c at a seeded input: robust's gradient against onnxruntime's central differences. */
+async function matchesCentralDifferences(model: Awaited<ReturnType<typeof loadModel>>, path: string): Promise<void> {
+  const shape = [1, ...model.inputShape];
+  const x = seededInput(shape, 3);
+  const k = model.numClasses;
+  const weights = Float32Array.from({ length: k }, (_, c) => ((c * 7) % 5) - 2);
+  const grad = tf.tidy(() => tf.grad((v: tf.Tensor) => tf.sum(tf.mul(model.predict(v), tf.tensor2d(weights, [1, k]))))(tf.tensor(x, shape)).dataSync());
+  const h = 1e-2;
+  const order = Array.from(grad.keys()).sort((a, b) => Math.abs(grad[b]!) - Math.abs(grad[a]!)).slice(0, 8);
+  const scale = Math.abs(grad[order[0]!]!);
+  expect(scale).toBeGreaterThan(0);
+  for (const i of order) {
+    const plus = Float32Array.from(x);
+    const minus = Float32Array.from(x);
+    plus[i] = plus[i]! + h;
+    minus[i] = minus[i]! - h;
+    const [fp, fm] = [await reference(path, plus, shape), await reference(path, minus, shape)];
+    const fd = weights.reduce((s, w, c) => s + (w * (fp[c]! - fm[c]!)) / (2 * h), 0);
+    expect(Math.abs(fd - grad[i]!)).toBeLessThan(2e-2 * scale);
+  }
+}
+
+describe.skipIf(ort === undefined).each(TEST_BACKENDS)('ONNX on the native engine on %s', (backend) => {
+  beforeAll(() => activate(backend));
+
+  it.each(NATIVE)('%s: logits equal onnxruntime on the file itself, input gradients equal the TF.js translation', async (file) => {
+    const path = join(DIR, file);
+    const native = await loadModel(path, { logits: 'as-is', engine: 'onnxruntime' });
+    const translated = await loadModel(path, { logits: 'as-is', engine: 'tfjs' });
+    expect(native.engine).toBe('onnxruntime');
+    expect(native.layout).toBe('nchw');
+    const shape = [5, ...native.inputShape];
+    const x = seededInput(shape, 11);
+    const r = Float32Array.from({ length: 5 * native.numClasses }, (_, i) => ((i * 5) % 7) - 3);
+    const [ours, g1, g2] = await noLeak(() =>
+      tf.tidy(() => {
+        const xt = tf.tensor(x, shape);
+        const loss = (m: typeof native) => (v: tf.Tensor) => tf.sum(tf.mul(m.predict(v), tf.tensor2d(r, [5, native.numClasses])));
+        return [native.predict(xt).dataSync(), tf.grad(loss(native))(xt).dataSync(), tf.grad(loss(translated))(xt).dataSync()];
+      }),
+    );
+    expect(relativeError(ours!, await reference(path, x, shape))).toBeLessThan(1e-5);
+    expect(relativeError(g1!, g2!)).toBeLessThan(1e-4);
+    expect(g2!.some((v) => v !== 0)).toBe(true);
+    native.dispose();
+    translated.dispose();
+  });
+
+  it('vision_blocks_op13.onnx: the native input gradient agrees with central differences of onnxruntime', async () => {
+    const path = join(DIR, 'vision_blocks_op13.onnx');
+    const model = await loadModel(path, { logits: 'as-is', engine: 'onnxruntime' });
+    await matchesCentralDifferences(model, path);
+    model.dispose();
+  });
+
+  it('is what auto picks; a graph it does not cover stays on the translation, and engine onnxruntime refuses it', async () => {
+    const covered = await loadModel(join(DIR, 'cifar_blocks_op13.onnx'));
+    expect(covered.engine).toBe('onnxruntime');
+    expect(fusedGradientOf(covered)).toBeDefined();
+    covered.dispose();
+    const path = join(DIR, 'depthwise_bn_relu6_op13.onnx'); // HardSigmoid: not in the native pass
+    const fallback = await loadModel(path);
+    expect(fallback.engine).toBe('tfjs');
+    fallback.dispose();
+    await expect(loadModel(path, { engine: 'onnxruntime' })).rejects.toThrow(/native engine does not cover/);
+    await expect(loadModel(path, { engine: 'onnxruntime' })).rejects.toBeInstanceOf(UsageError);
+    const unoptimized = await loadModel(join(DIR, 'cifar_blocks_op13.onnx'), { optimize: false });
+    expect(unoptimized.engine).toBe('tfjs');
+    unoptimized.dispose();
+  });
 });
 
 describe('ONNX refusals and file safety', () => {

@@ -6,11 +6,16 @@
  *
  *   node benchmarks/arch_compare.mjs [--runs 5] [--archs mobilenetv2,resnet18,resnet20,mnist-cnn]
  *     [--threads 2] [--engine auto|onnxruntime|tfjs] [--out benchmarks/results/arch.json] [--python /usr/bin/python3]
+ *     [--onnx]
+ *
+ * With --onnx, robust does not build the network itself: the peer exports its own PyTorch model with
+ * torch.onnx.export (dynamic batch, opset 13) and robust loads that file, so both sides run the very same
+ * network, the way a user brings a PyTorch model to robust.
  *
  * Sizes per architecture (batch, PGD steps) are below; `npm run build` first.
  */
 import { execFileSync } from 'node:child_process';
-import { writeFileSync, mkdirSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -25,8 +30,10 @@ const { values } = parseArgs({
     out: { type: 'string', default: join(here, 'results', 'arch.json') },
     python: { type: 'string', default: '/usr/bin/python3' },
     engine: { type: 'string', default: 'auto' },
+    onnx: { type: 'boolean', default: false },
   },
 });
+const exports = values.onnx ? mkdtempSync(join(os.tmpdir(), 'robust-arch-onnx-')) : undefined;
 // 10 PGD steps on both sides (the peer's default): a suite's PGD runs 10 to 40, and 3 would weigh the
 // attack's one clean and one final forward pass as much as a third of the steps.
 const SIZES = { mobilenetv2: [4, 10], resnet18: [4, 10], resnet20: [32, 10], 'mnist-cnn': [128, 10] };
@@ -42,9 +49,15 @@ for (const arch of values.archs.split(',')) {
   const [batch, steps] = SIZES[arch];
   const common = ['--arch', arch, '--batch', String(batch), '--steps', String(steps), '--threads', values.threads];
   const runs = [];
+  const source = [];
+  if (exports !== undefined) {
+    const file = join(exports, `${arch}.onnx`);
+    run(values.python, [join(here, 'peer', 'arch_bench.py'), '--arch', arch, '--export-onnx', file]);
+    source.push('--model', file);
+  }
   for (let i = 0; i < Number(values.runs); i++) {
     const load = os.loadavg()[0];
-    const r = run(process.execPath, [join(here, 'arch_bench.mjs'), ...common, '--engine', values.engine]);
+    const r = run(process.execPath, [join(here, 'arch_bench.mjs'), ...common, ...source, '--engine', values.engine]);
     const p = run(values.python, [join(here, 'peer', 'arch_bench.py'), ...common]);
     runs.push({ load, robust: r, pytorch: p });
     const ratio = r.pgd.imgStepsPerSecond / p.pgd.imgStepsPerSecond;
@@ -53,6 +66,7 @@ for (const arch of values.archs.split(',')) {
   const ratios = (f) => runs.map((x) => f(x.robust) / f(x.pytorch));
   const summary = (xs) => ({ median: median(xs), min: Math.min(...xs), max: Math.max(...xs) });
   results[arch] = {
+    source: exports !== undefined ? "the peer's own network, exported to ONNX" : 'built by robust (src/models/architectures.ts)',
     batch,
     steps,
     runs,
@@ -69,3 +83,4 @@ for (const arch of values.archs.split(',')) {
   writeFileSync(values.out, JSON.stringify({ date: new Date().toISOString(), cpus: os.cpus().length, cpu: os.cpus()[0]?.model, threads: Number(values.threads), results }, null, 2));
   console.error(`${arch}: PGD ratio median ${results[arch].pgdRatio.median.toFixed(3)} (${results[arch].pgdRatio.min.toFixed(3)}-${results[arch].pgdRatio.max.toFixed(3)})`);
 }
+if (exports !== undefined) rmSync(exports, { recursive: true, force: true });

@@ -1,12 +1,13 @@
 """PyTorch peer of benchmarks/arch_bench.mjs: the same architecture, the same three measurements.
 
     /usr/bin/python3 benchmarks/peer/arch_bench.py --arch mobilenetv2|resnet18|resnet20|mnist-cnn
-        [--batch 8] [--steps 10] [--threads 2]
+        [--batch 8] [--steps 10] [--threads 2] [--export-onnx PATH]
 
 torchvision's mobilenet_v2 and resnet18 (random weights, eval mode), ResNet-20 (He et al. 2016, 1x1
 conv shortcuts) written here, the MNIST CNN of pgd_bench.py with robust's weights. Memory per example:
 the growth of peak RSS (ru_maxrss) from a batch of 1 to --batch, divided by (batch - 1), as robust's side
-measures it. Prints one JSON object.
+measures it. Prints one JSON object. --export-onnx writes the same network as ONNX instead, for robust to
+load (benchmarks/arch_compare.mjs --onnx).
 """
 import argparse
 import json
@@ -80,10 +81,17 @@ def main():
     p.add_argument("--batch", type=int, default=8)
     p.add_argument("--steps", type=int, default=10)
     p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--export-onnx", metavar="PATH", help="write the same network (same seed) as ONNX to PATH and stop")
     a = p.parse_args()
     torch.set_num_threads(a.threads)
     model, shape, classes = build(a.arch)
     model = model.eval()
+    if a.export_onnx:
+        # What a user hands robust: torch.onnx.export with a dynamic batch axis (opset 13).
+        torch.onnx.export(model, torch.rand((1, *shape)), a.export_onnx, opset_version=13, input_names=["input"],
+                          output_names=["logits"], dynamic_axes={"input": {0: "batch"}, "logits": {0: "batch"}})
+        print(json.dumps({"onnx": a.export_onnx, "arch": a.arch}))
+        return
     loss = nn.CrossEntropyLoss()
     gen = torch.Generator().manual_seed(1)
 

@@ -6,10 +6,10 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { tf } from '../src/tf.js';
-import { apgd } from '../src/attacks/apgd.js';
+import { apgd, apgdT } from '../src/attacks/apgd.js';
 import { fgsm } from '../src/attacks/fgsm.js';
 import { pgd } from '../src/attacks/pgd.js';
-import { crossEntropy, margin } from '../src/attacks/core/losses.js';
+import { standardObjective } from '../src/attacks/core/steps.js';
 import type { AttackResult } from '../src/attacks/core/types.js';
 import { registerFusedGradient, type StandardObjective } from '../src/models/fused.js';
 import type { Model } from '../src/models/types.js';
@@ -20,20 +20,18 @@ interface Call {
   objective: StandardObjective;
   targeted: boolean;
   labels: number[];
+  targets?: number[];
 }
 
 /** `model` with a fused gradient computed by tf.grad through its predict, recording every call. */
 function withFused(model: Model): { model: Model; calls: Call[] } {
   const calls: Call[] = [];
   const twin: Model = { ...model, predict: (x) => model.predict(x) };
-  registerFusedGradient(twin.predict, (x, labels, objective, targeted) => {
-    calls.push({ objective, targeted, labels: Array.from(labels.dataSync()) });
+  registerFusedGradient(twin.predict, (x, { kind, labels, targeted, targets }) => {
+    calls.push({ objective: kind, targeted, labels: Array.from(labels.dataSync()), ...(targets ? { targets: Array.from(targets.dataSync()) } : {}) });
     const logits = model.predict(x);
-    const grad = tf.grad((v: tf.Tensor) => {
-      const z = model.predict(v);
-      const loss = objective === 'ce' ? crossEntropy(z, labels) : margin(z, labels, targeted);
-      return tf.sum(objective === 'ce' && targeted ? tf.neg(loss) : loss);
-    })(x);
+    const loss = standardObjective(kind, () => labels, targeted, targets ? () => targets : undefined);
+    const grad = tf.grad((v: tf.Tensor) => tf.sum(loss(model.predict(v))))(x);
     return { logits, grad };
   });
   return { model: twin, calls };
@@ -65,6 +63,7 @@ describe.each(TEST_BACKENDS)('fused objective gradients on %s', (backend) => {
     ['pgd, margin', (m: Model) => pgd(m, x, y, { eps: 0.1, steps: 6, earlyStop: false, loss: 'margin' }), 'margin', 6],
     ['fgsm', (m: Model) => fgsm(m, x, y, { eps: 0.1 }), 'ce', 1],
     ['apgd-ce', (m: Model) => apgd(m, x, y, { eps: 0.1, steps: 8 }), 'ce', undefined],
+    ['apgd-dlr', (m: Model) => apgd(m, x, y, { eps: 0.1, steps: 8, loss: 'dlr' }), 'dlr', undefined],
   ] as const)('%s: takes the fused gradient, with the same result as tf.grad', async (_label, attack, objective, calls) => {
     await noLeak(async () => {
       const fused = withFused(model);
@@ -76,6 +75,16 @@ describe.each(TEST_BACKENDS)('fused objective gradients on %s', (backend) => {
       expect(b.grads).toBe(a.grads);
       expect(Buffer.from(b.x.buffer).equals(Buffer.from(a.x.buffer))).toBe(true);
     });
+  });
+
+  it("apgd-t: the targeted DLR's labels are the true ones and its targets the ranked classes", async () => {
+    const fused = withFused(model);
+    const opts = { eps: 0.1, steps: 4, targetClasses: 2 };
+    const [a, b] = [await bytesOf(apgdT(model, x, y, opts)), await bytesOf(apgdT(fused.model, x, y, opts))];
+    expect(fused.calls.length).toBeGreaterThan(0);
+    expect(fused.calls.every((c) => c.objective === 'dlr' && c.targeted && c.targets !== undefined && c.targets.every((t, i) => t !== c.labels[i]))).toBe(true);
+    expect(b.adv).toEqual(a.adv);
+    expect(Buffer.from(b.x.buffer).equals(Buffer.from(a.x.buffer))).toBe(true);
   });
 
   it('passes the targets and the sign of a targeted attack', async () => {

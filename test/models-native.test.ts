@@ -12,8 +12,8 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { tf } from '../src/tf.js';
 import { buildMobileNetV2, buildResNet18, buildResNet20 } from '../src/models/architectures.js';
-import { fileLoadHandler, fusedGradientOf, loadModel, type FusedGradient } from '../src/models/index.js';
-import { crossEntropy, margin } from '../src/attacks/core/losses.js';
+import { fileLoadHandler, fusedGradientOf, loadModel, type FusedGradient, type StandardObjective } from '../src/models/index.js';
+import { standardObjective } from '../src/attacks/core/steps.js';
 import { nativeEngineAvailable } from '../src/models/native/engine.js';
 import { saveLayersModel } from '../src/models/save.js';
 import { pgd } from '../src/attacks/pgd.js';
@@ -85,29 +85,31 @@ describe.skipIf(!nativeEngineAvailable()).each(TEST_BACKENDS)('native engine on 
         const opts = normalization !== undefined ? { normalization } : {};
         const viaGrad = await loadModel(join(path, 'model.json'), { engine: 'onnxruntime', ...opts });
         const native = await loadModel(join(path, 'model.json'), { engine: 'onnxruntime', ...opts });
-        const fused = fusedGradientOf(native);
+        const fused = fusedGradientOf(native) as FusedGradient;
         expect(fused).toBeDefined();
         expect(fusedGradientOf({ ...native, predict: (v: tf.Tensor) => native.predict(v) })).toBeUndefined();
+        const k = native.numClasses;
         await noLeak(async () => {
           const x = tf.randomUniform([3, ...shape], 0, 1, 'float32', 9);
-          const labels = tf.tensor1d([0, 1, 2], 'int32');
-          for (const objective of ['ce', 'margin'] as const) {
-            for (const targeted of [false, true]) {
-              const f = (fused as FusedGradient)(x, labels, objective, targeted);
-              const loss = (v: tf.Tensor) => {
-                const z = viaGrad.predict(v);
-                const l = objective === 'ce' ? crossEntropy(z, labels) : margin(z, labels, targeted);
-                return tf.sum(objective === 'ce' && targeted ? tf.neg(l) : l);
-              };
-              const outs = [f.logits, viaGrad.predict(x), f.grad, tf.grad(loss)(x)];
-              const [z1, z2, g1, g2] = (await Promise.all(outs.map((t) => t.data()))) as Float32Array[];
-              expect(relErr(z1 as Float32Array, z2 as Float32Array)).toBeLessThan(1e-5);
-              expect(relErr(g1 as Float32Array, g2 as Float32Array), `${objective}, targeted ${targeted}`).toBeLessThan(1e-4);
-              expect((g2 as Float32Array).some((v) => v !== 0)).toBe(true);
-              tf.dispose(outs);
+          const labels = tf.tensor1d([0, 1, 2].map((v) => v % k), 'int32');
+          const targets = tf.tensor1d([1, 2, 0].map((v) => (v + (k > 3 ? 1 : 0)) % k), 'int32');
+          const cases: [StandardObjective, boolean][] = [['ce', false], ['ce', true], ['margin', false], ['margin', true], ['dlr', false], ['dlr', true]];
+          for (const [kind, targeted] of cases) {
+            const f = fused(x, { kind, labels, targeted, ...(kind === 'dlr' && targeted ? { targets } : {}) });
+            if (kind === 'dlr' && k < 4) {
+              expect(f).toBeUndefined();
+              continue;
             }
+            const objective = standardObjective(kind, () => labels, targeted, kind === 'dlr' && targeted ? () => targets : undefined);
+            const { logits, grad } = f as { logits: tf.Tensor2D; grad: tf.Tensor };
+            const outs = [logits, viaGrad.predict(x), grad, tf.grad((v: tf.Tensor) => tf.sum(objective(viaGrad.predict(v))))(x)];
+            const [z1, z2, g1, g2] = (await Promise.all(outs.map((t) => t.data()))) as Float32Array[];
+            expect(relErr(z1 as Float32Array, z2 as Float32Array)).toBeLessThan(1e-5);
+            expect(relErr(g1 as Float32Array, g2 as Float32Array), `${kind}, targeted ${targeted}`).toBeLessThan(1e-4);
+            expect((g2 as Float32Array).some((v) => v !== 0)).toBe(true);
+            tf.dispose(outs);
           }
-          tf.dispose([x, labels]);
+          tf.dispose([x, labels, targets]);
         });
         viaGrad.dispose();
         native.dispose();

@@ -42,8 +42,8 @@ export interface Core {
   engine?: ModelEngine;
   /** See {@link Model.engineBytesPerExample}. */
   engineBytesPerExample?: number;
-  /** The engine's fused objective gradient of `forward` (see `fused.ts`), when it has one. */
-  objectiveGradient?: NativeEngine['objectiveGradient'];
+  /** The engine's fused objective gradient of `forward` (see `fused.ts`), when it has one, and whether it has DLR. */
+  fused?: { gradient: NativeEngine['objectiveGradient']; dlr: boolean };
   /**
    * Present when the model ends in a sigmoid (a single-output binary classifier, usually): `logits` is
    * the exact forward pass up to the sigmoid's input, when the loader could find it.

@@ -16,14 +16,25 @@ import type { ObjectiveWeights } from './native/engine.js';
 import type { Model, Normalization } from './types.js';
 
 /** The standard objectives an engine can fuse, as `attacks/core/losses.ts` defines them. */
-export type StandardObjective = 'ce' | 'margin';
+export type StandardObjective = 'ce' | 'margin' | 'dlr';
+
+/** Which objective, of which labels. */
+export interface FusedObjective {
+  kind: StandardObjective;
+  /** The labels the objective reads: the true ones, or for a targeted cross-entropy or margin the targets. */
+  labels: tf.Tensor1D;
+  /** Cross-entropy and margin: negated, to descend towards `labels`. DLR: its targeted form, with `targets`. */
+  targeted: boolean;
+  /** The targeted DLR's targets. */
+  targets?: tf.Tensor1D;
+}
 
 /**
- * The logits of x and the input gradient of Σᵢ objective(zᵢ, labelsᵢ), or its negative when `targeted`
- * (labels are then the targets). Equal to `tf.grad` through `predict` within float rounding. The
- * caller owns both tensors.
+ * The logits of x and the input gradient of Σᵢ objective(zᵢ), or undefined when the engine does not
+ * fuse this one (DLR on fewer than 4 classes). Equal to `tf.grad` through `predict` within float
+ * rounding. The caller owns both tensors.
  */
-export type FusedGradient = (x: tf.Tensor, labels: tf.Tensor1D, objective: StandardObjective, targeted: boolean) => { logits: tf.Tensor2D; grad: tf.Tensor };
+export type FusedGradient = (x: tf.Tensor, objective: FusedObjective) => { logits: tf.Tensor2D; grad: tf.Tensor } | undefined;
 
 const registry = new WeakMap<Model['predict'], FusedGradient>();
 
@@ -42,25 +53,28 @@ export function registerFusedGradient(predict: Model['predict'], fused: FusedGra
  * engine's own in normalised coordinates, carried back through the normalisation by `tf.grad`.
  */
 export function fusedThroughNormalization(
-  engine: (x: tf.Tensor, weights: ObjectiveWeights) => { logits: tf.Tensor2D; grad: tf.Tensor },
+  engine: { gradient: (x: tf.Tensor, weights: ObjectiveWeights) => { logits: tf.Tensor2D; grad: tf.Tensor }; dlr: boolean },
   classes: number,
   normalization: Normalization | undefined,
   inputShape: number[],
 ): FusedGradient {
-  return (x, labels, objective, targeted) =>
-    tf.tidy(() => {
+  return (x, { kind, labels, targeted, targets }) => {
+    if (kind === 'dlr' && (!engine.dlr || (targeted && targets === undefined))) return undefined;
+    return tf.tidy(() => {
       const input = x.dtype === 'float32' ? x : tf.cast(x, 'float32');
       const rows = input.shape[0] ?? 0;
-      const weight = tf.fill([rows, 1], targeted ? -1 : 1) as tf.Tensor2D;
-      const none = tf.zeros([rows, 1]) as tf.Tensor2D;
-      const weights: ObjectiveWeights = {
-        onehot: tf.cast(tf.oneHot(tf.cast(labels, 'int32'), classes), 'float32') as tf.Tensor2D,
-        ce: objective === 'ce' ? weight : none,
-        margin: objective === 'margin' ? weight : none,
-      };
-      if (normalization === undefined) return engine(input, weights);
-      const inner = engine(normalize(input, normalization, inputShape), weights);
+      const onehot = (l: tf.Tensor1D): tf.Tensor2D => tf.cast(tf.oneHot(tf.cast(l, 'int32'), classes), 'float32') as tf.Tensor2D;
+      const weights: ObjectiveWeights = { onehot: onehot(labels) };
+      if (kind === 'dlr') {
+        weights[targeted ? 'dlrTargeted' : 'dlr'] = tf.ones([rows, 1]) as tf.Tensor2D;
+        if (targeted && targets !== undefined) weights.target = onehot(targets);
+      } else {
+        weights[kind] = tf.fill([rows, 1], targeted ? -1 : 1) as tf.Tensor2D;
+      }
+      if (normalization === undefined) return engine.gradient(input, weights);
+      const inner = engine.gradient(normalize(input, normalization, inputShape), weights);
       const grad = tf.grad((v: tf.Tensor) => tf.sum(tf.mul(normalize(v, normalization, inputShape), inner.grad)))(input);
       return { logits: inner.logits, grad };
     });
+  };
 }

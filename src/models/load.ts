@@ -234,11 +234,11 @@ function assemble(core: Core, options: LoadModelOptions, ctx: Context, onnx?: On
     });
   };
   // The engine's fused gradient is of core.forward: only when predict is that, after the normalisation.
-  if (core.objectiveGradient !== undefined && forward === core.forward && width > 1) {
-    const fused = fusedThroughNormalization(core.objectiveGradient, numClasses, normalization, inputShape);
-    registerFusedGradient(predict, (x, labels, objective, targeted) => {
+  if (core.fused !== undefined && forward === core.forward && width > 1) {
+    const fused = fusedThroughNormalization(core.fused, numClasses, normalization, inputShape);
+    registerFusedGradient(predict, (x, objective) => {
       checkShape(x);
-      return fused(x, labels, objective, targeted);
+      return fused(x, objective);
     });
   }
   return {
@@ -366,7 +366,7 @@ async function withEngine(core: Core, choice: EngineChoice): Promise<Core> {
     forward: run.forward,
     engine: 'onnxruntime',
     engineBytesPerExample: run.bytesPerExample,
-    objectiveGradient: run.objectiveGradient,
+    fused: { gradient: run.objectiveGradient, dlr: run.dlr },
     dispose: () => {
       run.dispose();
       core.dispose();

@@ -6,7 +6,6 @@ import { tf } from '../../tf.js';
 import { UsageError } from '../../errors.js';
 import { adversarialMask } from '../core/criteria.js';
 import { standardObjective, type AttackRun, type Objective } from '../core/harness.js';
-import { dlr } from '../core/losses.js';
 import { flat, perExample } from '../core/norms.js';
 import { makeRng } from '../../tensor/random.js';
 import { selectRows } from '../../tensor/rows.js';
@@ -79,7 +78,7 @@ async function singleRun(run: AttackRun, o: Settings, round: Round): Promise<tf.
   const current = (): tf.Tensor1D => (s?.aim ?? aim) as tf.Tensor1D;
   const objective: Objective =
     round.loss === 'dlr'
-      ? (logits) => (targetedLoss ? dlr(logits, run.y, current()) : dlr(logits, run.y))
+      ? standardObjective('dlr', () => run.y, targetedLoss, current)
       : standardObjective('ce', () => (targetedLoss ? current() : run.y), targetedLoss);
   // Success is the harness's criterion (argmax = target when targeted); APGD-T's aims only shape the loss.
   const fooled = (logits: tf.Tensor2D) => adversarialMask(logits, run.y, run.targeted ? run.labels : null);

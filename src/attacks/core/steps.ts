@@ -1,7 +1,7 @@
 import { tf } from '../../tf.js';
 import { fusedGradientOf, type StandardObjective } from '../../models/fused.js';
 import { clip, type BoundTensors } from '../../tensor/bounds.js';
-import { crossEntropy, margin } from './losses.js';
+import { crossEntropy, dlr, margin } from './losses.js';
 import { perExample, type Norm, type Radius } from './norms.js';
 import { WorkingBatch } from './workingBatch.js';
 
@@ -11,24 +11,30 @@ import { WorkingBatch } from './workingBatch.js';
  */
 export type Objective = ((logits: tf.Tensor2D) => tf.Tensor1D) & { readonly standard?: StandardTag };
 
-/** What a standard objective is: which one, of which labels (read when it runs), and whether it is negated (targeted). */
+/**
+ * What a standard objective is: which one, of which labels (read when it runs), and whether it is
+ * targeted (a negated cross-entropy or margin of the targets; DLR's targeted form, of `targets`).
+ */
 export interface StandardTag {
   kind: StandardObjective;
   labels: () => tf.Tensor1D;
   targeted: boolean;
+  targets?: () => tf.Tensor1D;
 }
 
 /**
- * The cross-entropy of `labels()` ('ce'; negated when `targeted`, to descend towards a target) or the
- * Carlini-Wagner margin ('margin'), tagged so that `gradient` can hand it to a model's fused gradient
- * (`models/fused.ts`) instead of differentiating it through `predict`.
+ * The cross-entropy of `labels()` ('ce'; negated when `targeted`, to descend towards a target), the
+ * Carlini-Wagner margin ('margin'), or the DLR of `labels()` ('dlr'; targeted: towards `targets()`),
+ * tagged so that `gradient` can hand it to a model's fused gradient (`models/fused.ts`) instead of
+ * differentiating it through `predict`.
  */
-export function standardObjective(kind: StandardObjective, labels: () => tf.Tensor1D, targeted: boolean): Objective {
+export function standardObjective(kind: StandardObjective, labels: () => tf.Tensor1D, targeted: boolean, targets?: () => tf.Tensor1D): Objective {
   const run = (logits: tf.Tensor2D): tf.Tensor1D => {
+    if (kind === 'dlr') return targeted && targets ? dlr(logits, labels(), targets()) : dlr(logits, labels());
     if (kind === 'margin') return margin(logits, labels(), targeted);
     return targeted ? tf.tidy(() => tf.neg(crossEntropy(logits, labels()))) : crossEntropy(logits, labels());
   };
-  return Object.assign(run, { standard: { kind, labels, targeted } });
+  return Object.assign(run, { standard: { kind, labels, targeted, ...(targets !== undefined ? { targets } : {}) } });
 }
 
 /** What one gradient call returns. The caller owns all three tensors. */
@@ -100,14 +106,17 @@ export abstract class AttackSteps extends WorkingBatch {
    */
   gradient(xAdv: tf.Tensor, objective: Objective): GradientResult {
     const standard = objective.standard;
-    const fused = standard !== undefined ? fusedGradientOf(this.model) : undefined;
+    const fusedGradient = standard !== undefined ? fusedGradientOf(this.model) : undefined;
+    const fused =
+      standard !== undefined && fusedGradient !== undefined
+        ? fusedGradient(xAdv, { kind: standard.kind, labels: standard.labels(), targeted: standard.targeted, ...(standard.targets ? { targets: standard.targets() } : {}) })
+        : undefined;
     let out: GradientResult;
-    if (fused !== undefined && standard !== undefined) {
+    if (fused !== undefined) {
       const rows = xAdv.shape[0] ?? 0;
       this.gradientEvaluations += rows;
       this.queries += rows;
-      const { logits, grad } = fused(xAdv, standard.labels(), standard.kind, standard.targeted);
-      out = { grad, logits, loss: objective(logits) };
+      out = { grad: fused.grad, logits: fused.logits, loss: objective(fused.logits) };
     } else {
       out = this.gradientOf(xAdv, (v) => {
         const logits = this.model.predict(v);

@@ -17,7 +17,7 @@ import { availableParallelism } from 'node:os';
 import { dirname, join } from 'node:path';
 import { tf } from '../../tf.js';
 import type { OptNode } from '../optimize.js';
-import { buildNativeGraphs, type NativeGraphs } from './onnxGraph.js';
+import { buildNativeGraphs, DLR_MIN_CLASSES, OBJECTIVE_WEIGHTS, type NativeGraphs } from './onnxGraph.js';
 
 interface OrtTensor {
   data: Float32Array;
@@ -64,14 +64,19 @@ export function nativeEngineAvailable(): boolean {
 }
 
 /**
- * Per-example weights of the attacks' two standard objectives (see `objectiveSeed` in `onnxGraph.ts`):
- * the input gradient of Σᵢ ceᵢ · CE(zᵢ, yᵢ) + marginᵢ · margin(zᵢ, yᵢ). Each [b, 1]; −1 for a targeted
- * objective. `onehot` [b, classes] holds the labels (the targets, for a targeted one).
+ * Per-example weights of the attacks' standard objectives (see `objectiveSeed` in `onnxGraph.ts`): the
+ * input gradient of Σᵢ ceᵢ · CE(zᵢ, yᵢ) + marginᵢ · margin(zᵢ, yᵢ) + dlrᵢ · DLR(zᵢ, yᵢ) +
+ * dlrTargetedᵢ · DLR(zᵢ, yᵢ, tᵢ). Weights [b, 1], absent ones zero; `onehot` [b, classes] holds the labels
+ * y the objectives read (a targeted cross-entropy or margin reads its targets there and weighs −1), and
+ * `target` the targets t of the targeted DLR.
  */
 export interface ObjectiveWeights {
   onehot: tf.Tensor2D;
-  ce: tf.Tensor2D;
-  margin: tf.Tensor2D;
+  target?: tf.Tensor2D;
+  ce?: tf.Tensor2D;
+  margin?: tf.Tensor2D;
+  dlr?: tf.Tensor2D;
+  dlrTargeted?: tf.Tensor2D;
 }
 
 /** A model graph running natively. */
@@ -84,6 +89,8 @@ export interface NativeEngine {
    * pass more. Not differentiable; the caller owns both tensors.
    */
   objectiveGradient: (x: tf.Tensor, weights: ObjectiveWeights) => { logits: tf.Tensor2D; grad: tf.Tensor };
+  /** Whether the gradient graph has the DLR objectives (models with at least 4 classes). */
+  dlr: boolean;
   /** Estimated native memory per example of a gradient (see {@link NativeGraphs.bytesPerExample}). */
   bytesPerExample: number;
   dispose: () => void;
@@ -147,7 +154,8 @@ export async function nativeEngine(nodes: readonly OptNode[], inputShape: number
       gradFunc: (dy: tf.Tensor, [saved]: tf.Tensor[]) => {
         const xs = saved as tf.Tensor;
         const rows = xs.shape[0] ?? 0;
-        const feeds = { x: feed(xs), dy: feed(dy), onehot: zeros(rows, classes), ce: zeros(rows, 1), margin: zeros(rows, 1) };
+        const feeds: Record<string, unknown> = { x: feed(xs), dy: feed(dy), onehot: zeros(rows, classes), target: zeros(rows, classes) };
+        for (const name of OBJECTIVE_WEIGHTS) feeds[name] = zeros(rows, 1);
         const result = vjp.run(feeds, { [vjpDx]: null }, {});
         return tf.tensor((result[vjpDx] as OrtTensor).data, xs.shape);
       },
@@ -155,9 +163,12 @@ export async function nativeEngine(nodes: readonly OptNode[], inputShape: number
   });
   return {
     forward: (x) => run(x),
-    objectiveGradient: (x, { onehot, ce, margin }) => {
+    dlr: classes >= DLR_MIN_CLASSES,
+    objectiveGradient: (x, weights) => {
       const rows = x.shape[0] ?? 0;
-      const feeds = { x: feed(x), dy: zeros(rows, classes), onehot: feed(onehot), ce: feed(ce), margin: feed(margin) };
+      const optional = (t: tf.Tensor | undefined, width: number): unknown => (t !== undefined ? feed(t) : zeros(rows, width));
+      const feeds: Record<string, unknown> = { x: feed(x), dy: zeros(rows, classes), onehot: feed(weights.onehot), target: optional(weights.target, classes) };
+      for (const name of OBJECTIVE_WEIGHTS) feeds[name] = optional(weights[name], 1);
       const result = vjp.run(feeds, { [vjpLogits]: null, [vjpDx]: null }, {});
       return {
         logits: tf.tensor2d((result[vjpLogits] as OrtTensor).data, [rows, classes]),

@@ -192,10 +192,10 @@ export function buildNativeGraphs(nodes: readonly OptNode[], inputShape: number[
       inputs.push(
         { name: 'dy', type: perExample(classes) },
         { name: 'onehot', type: perExample(classes) },
-        { name: 'ce', type: perExample(1) },
-        { name: 'margin', type: perExample(1) },
+        { name: 'target', type: perExample(classes) },
+        ...OBJECTIVE_WEIGHTS.map((name) => ({ name, type: perExample(1) })),
       );
-      const dx = reversePass(b, nodes, shapes, pads, saved.values, saved.folded, objectiveSeed(b, saved.logits), nchw);
+      const dx = reversePass(b, nodes, shapes, pads, saved.values, saved.folded, objectiveSeed(b, saved.logits, classes), nchw);
       outputs.push({ name: dx, type: { tensorType: { elemType: FLOAT, shape: { dim: [{ dimParam: 'batch' }, ...inputShape.map((d) => ({ dimValue: d }))] } } } });
     }
     const graph = { name: 'robust', node: b.nodes, initializer: b.initializers, input: inputs, output: outputs };
@@ -336,24 +336,64 @@ function forwardPass(
   return { logits: (values[nodes.length - 1] as Saved).output, values, folded };
 }
 
+/** The per-example weight inputs of the standard objectives, in the order `objectiveSeed` reads them. */
+export const OBJECTIVE_WEIGHTS = ['ce', 'margin', 'dlr', 'dlrTargeted'] as const;
+
+/** Classes the DLR objectives need (the targeted one reads the fourth largest logit). */
+export const DLR_MIN_CLASSES = 4;
+
 /**
- * The gradient the reverse pass starts from: dy + ce · ∂CE/∂z + margin · ∂margin/∂z, row by row, for the
- * logits z and the one-hot labels. The two gradients are those of `attacks/core/losses.ts`, op for op:
+ * The gradient the reverse pass starts from: dy + ce · ∂CE/∂z + margin · ∂margin/∂z + dlr · ∂DLR/∂z +
+ * dlrTargeted · ∂DLR_T/∂z, row by row, for the logits z, the one-hot labels and the one-hot targets. The
+ * gradients are those of `attacks/core/losses.ts`, op for op:
  * - the cross-entropy of the labelled class, in the form that stays exact for confident models:
  *   p_o for every other class o, and −Σ_{o≠y} p_o for the labelled one;
  * - the Carlini-Wagner margin max_{j≠y} z_j − z_y: 1 at every other class tied for the largest logit
- *   (as TF.js's max gradient spreads it), −1 at the labelled one.
- * A targeted objective passes −1 as its weight.
+ *   (as TF.js's max gradient spreads it), −1 at the labelled one;
+ * - the Difference of Logits Ratio −N/D (Croce & Hein 2020), untargeted N = z_y − max_{j≠y} z_j,
+ *   D = z_π1 − z_π3 + 1e-12, targeted N = z_y − z_t, D = z_π1 − (z_π3 + z_π4)/2 + 1e-12 (π sorts the
+ *   logits, first index first among ties, as TopK does on both sides): −∂N/D + N·∂D/D². Only with at
+ *   least {@link DLR_MIN_CLASSES} classes.
+ * A targeted cross-entropy or margin passes −1 as its weight.
  */
-function objectiveSeed(b: Builder, z: string): string {
+function objectiveSeed(b: Builder, z: string, classes: number): string {
   const p = b.one('Softmax', [z], { axis: -1 });
   const notLabel = b.one('Sub', [b.scalar(1), 'onehot']);
   const others = b.one('Mul', [p, notLabel]);
   const gCe = b.one('Sub', [others, b.one('Mul', ['onehot', b.one('ReduceSum', [others, b.ints([1])], { keepdims: 1 })])]);
   const masked = b.one('Sub', [z, b.one('Mul', ['onehot', b.scalar(1e9)])]);
-  const top = b.one('Cast', [b.one('Equal', [masked, b.one('ReduceMax', [masked], { axes: [1], keepdims: 1 })])], { to: FLOAT });
-  const gMargin = b.one('Sub', [top, 'onehot']);
-  return b.one('Sum', ['dy', b.one('Mul', ['ce', gCe]), b.one('Mul', ['margin', gMargin])]);
+  const maxOther = b.one('ReduceMax', [masked], { axes: [1], keepdims: 1 });
+  const topOther = b.one('Cast', [b.one('Equal', [masked, maxOther])], { to: FLOAT });
+  const gMargin = b.one('Sub', [topOther, 'onehot']);
+  const terms = ['dy', b.one('Mul', ['ce', gCe]), b.one('Mul', ['margin', gMargin])];
+  if (classes >= DLR_MIN_CLASSES) {
+    const [values, indices] = b.op('TopK', [z, b.ints([4])], { axis: -1, largest: 1, sorted: 1 }, 2) as [string, string];
+    const column = (t: string, k: number): string => b.one('Gather', [t, b.ints([k])], { axis: 1 });
+    const rank = (k: number): string => b.one('OneHot', [b.one('Squeeze', [column(indices, k), b.ints([1])]), b.ints([classes]), b.floats([0, 1], [2])], { axis: -1 });
+    const pick = (onehot: string): string => b.one('ReduceSum', [b.one('Mul', [onehot, z]), b.ints([1])], { keepdims: 1 });
+    const zy = pick('onehot');
+    // −∂N/D + N·∂D/D², with N, D [b, 1] and ∂N, ∂D [b, classes].
+    const ratioGrad = (n: string, dn: string, d: string, dd: string): string =>
+      b.one('Add', [b.one('Neg', [b.one('Div', [dn, d])]), b.one('Mul', [b.one('Div', [n, b.one('Mul', [d, d])]), dd])]);
+    const eps = b.scalar(1e-12);
+    const half = b.scalar(0.5);
+    const v0 = column(values, 0);
+    const v2 = column(values, 2);
+    const untargeted = ratioGrad(
+      b.one('Sub', [zy, maxOther]),
+      b.one('Sub', ['onehot', topOther]),
+      b.one('Add', [b.one('Sub', [v0, v2]), eps]),
+      b.one('Sub', [rank(0), rank(2)]),
+    );
+    const targeted = ratioGrad(
+      b.one('Sub', [zy, pick('target')]),
+      b.one('Sub', ['onehot', 'target']),
+      b.one('Add', [b.one('Sub', [v0, b.one('Mul', [b.one('Add', [v2, column(values, 3)]), half])]), eps]),
+      b.one('Sub', [rank(0), b.one('Mul', [b.one('Add', [rank(2), rank(3)]), half])]),
+    );
+    terms.push(b.one('Mul', ['dlr', untargeted]), b.one('Mul', ['dlrTargeted', targeted]));
+  }
+  return b.one('Sum', terms);
 }
 
 /** dy masked by the derivative of `act`, read off the op's output y. */

@@ -18,6 +18,7 @@ import { nativeEngineAvailable } from '../src/models/native/engine.js';
 import { saveLayersModel } from '../src/models/save.js';
 import { pgd } from '../src/attacks/pgd.js';
 import { UsageError } from '../src/errors.js';
+import { withDefenses } from '../src/defenses/index.js';
 import { TEST_BACKENDS, activate, noLeak } from './helpers/backends.js';
 import { tempDirs } from './helpers/tmp.js';
 import { relErr } from './helpers/compare.js';
@@ -129,6 +130,11 @@ describe.skipIf(!nativeEngineAvailable()).each(TEST_BACKENDS)('native engine on 
     // Memory planning sees onnxruntime's buffers, which TF.js's accounting cannot.
     expect(auto.engineBytesPerExample).toBeGreaterThan(0);
     expect(kept.engineBytesPerExample ?? 0).toBe(0);
+    // A defended model plans with its base model's native memory, times the draws of an EOT gradient.
+    const defended = withDefenses(auto, [{ name: 'noise', sigma: 0.05 }], { eotSamples: 3 });
+    expect(defended.policy).toBe('eot');
+    expect(defended.naive.engineBytesPerExample).toBe(auto.engineBytesPerExample);
+    expect(defended.adaptive.engineBytesPerExample).toBe(3 * (auto.engineBytesPerExample ?? 0));
     const x = tf.randomUniform([4, 8, 8, 3], 0, 1, 'float32', 2);
     const y = Int32Array.from([0, 1, 2, 3]);
     await noLeak(async () => {

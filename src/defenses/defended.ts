@@ -108,13 +108,18 @@ export function compose(model: Model, defenses: readonly Defense[], options: Def
     tf.dispose([bounds.lo, bounds.hi]);
     model.dispose();
   };
-  const view = (label: string, predict: (x: tf.Tensor) => tf.Tensor2D): Model => ({
+  // The base model's native memory per example (its engine's buffers, which TF.js's accounting cannot see),
+  // times the rows one example becomes: the EOT view runs `eotSamples` draws of every example at once.
+  const engineBytes = (rows: number): Partial<Model> =>
+    model.engineBytesPerExample !== undefined ? { engineBytesPerExample: model.engineBytesPerExample * rows } : {};
+  const view = (label: string, predict: (x: tf.Tensor) => tf.Tensor2D, rows = 1): Model => ({
     name: label,
     inputShape: shape,
     numClasses: model.numClasses,
     bounds: model.bounds,
     sha256: model.sha256,
     access: model.access,
+    ...engineBytes(rows),
     predict,
     dispose,
   });
@@ -144,7 +149,7 @@ export function compose(model: Model, defenses: readonly Defense[], options: Def
     defenses: [...defenses],
     policy,
     eotSamples,
-    adaptive: view(`${name} [adaptive: ${tag}]`, adaptive),
+    adaptive: view(`${name} [adaptive: ${tag}]`, adaptive, policy === 'eot' ? eotSamples : 1),
     naive: view(`${name} [naive]`, deployed),
   };
 }

@@ -10,6 +10,7 @@ import seedrandom from 'seedrandom';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { tf } from '../src/tf.js';
 import { kernelFixes } from '../src/backends/kernels/index.js';
+import { simdKernels } from '../src/backends/kernels/simd/module.js';
 import { TEST_BACKENDS, activate } from './helpers/backends.js';
 
 /**
@@ -308,6 +309,26 @@ describe('element-wise kernels are exact for tiny values (wasm returned 0 below 
     const got = await log1p.data();
     values.filter((v) => v > -1).forEach((v, i) => expect(Math.abs((got[i] as number) - Math.fround(Math.log1p(v)))).toBeLessThanOrEqual(Math.abs(Math.log1p(v)) * 1e-6 + 1e-37));
     tf.dispose([sign, log1p]);
+  });
+});
+
+describe("robust's WebAssembly SIMD element-wise kernels", () => {
+  it('load here, and order −0 below +0 and propagate NaN as Math.min and Math.max do, in the vector lanes and the tail', async () => {
+    expect(simdKernels()).not.toBeNull();
+    await activate('wasm');
+    // 19 elements: four vectors of four (sixteen bytes for a comparison) and a scalar tail of three.
+    const a = Array.from({ length: 19 }, (_, i) => [-0, 0, NaN, 1, -1][i % 5] as number);
+    const b = Array.from({ length: 19 }, (_, i) => [0, -0, 1, NaN, -1][i % 5] as number);
+    const [ta, tb] = [tf.tensor1d(a), tf.tensor1d(b)];
+    const outs = [tf.minimum(ta, tb), tf.maximum(ta, tb), tf.greater(ta, tb), tf.equal(ta, tb), tf.notEqual(ta, tb)];
+    const [mn, mx, gt, eq, ne] = await Promise.all(outs.map((t) => t.data()));
+    a.forEach((x, i) => {
+      const y = b[i] as number;
+      expect(Object.is(mn?.[i], Math.fround(Math.min(x, y)))).toBe(true);
+      expect(Object.is(mx?.[i], Math.fround(Math.max(x, y)))).toBe(true);
+      expect([gt?.[i], eq?.[i], ne?.[i]]).toEqual([x > y ? 1 : 0, x === y ? 1 : 0, x !== y ? 1 : 0]);
+    });
+    tf.dispose([ta, tb, ...outs]);
   });
 });
 

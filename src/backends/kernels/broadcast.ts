@@ -9,10 +9,14 @@
  * Here the broadcast is planned once: axes of extent 1 are dropped and neighbouring axes that both
  * inputs step through alike are merged, so a per-example radius becomes [b, features] against [b, 1]
  * and the inner loop runs over whole examples with a constant operand. Values follow the cpu backend
- * (`Math.min`/`Math.max`, so NaN propagates; comparisons give 1 or 0). float32 and int32 operands are
- * handled; anything else goes to the shipped kernel.
+ * (`Math.min`/`Math.max`, so NaN propagates; comparisons give 1 or 0). float32 operands run each row on
+ * robust's WebAssembly SIMD kernels (`simd/`), four or sixteen lanes at a time and branch-free: the
+ * JavaScript loops below took 3–5 ms per op on a [4, 224, 224, 3] batch of gradients, mostly mispredicted
+ * branches, four to six ops per PGD step. int32 operands run the JavaScript loops; anything else goes to
+ * the shipped kernel.
  */
 import { tf } from '../../tf.js';
+import { reserve, simdKernels, type SimdKernels, type SimdOp } from './simd/module.js';
 import { type KernelArgs, type Values, input, patchKernel, stridesOf, typedOutput } from './util.js';
 
 /** The inner loop of one op: n outputs from a (stride as) and b (stride bs). */
@@ -60,10 +64,15 @@ export function planBroadcast(a: number[], b: number[]): BroadcastPlan {
 
 /** Run `inner` over a planned broadcast: an odometer over the outer axes, `inner` along the last. */
 export function runBroadcast(plan: BroadcastPlan, o: Values, a: Values, b: Values, inner: Inner): void {
+  walk(plan, o.length, (oi, ai, as, bi, bs, n) => inner(o, oi, a, ai, as, b, bi, bs, n));
+}
+
+/** The odometer of {@link runBroadcast}: `row` gets each row's element offsets, the last axis's strides, and its length. */
+function walk(plan: BroadcastPlan, size: number, row: (oi: number, ai: number, as: number, bi: number, bs: number, n: number) => void): void {
   const { dims, aStrides, bStrides } = plan;
   const last = dims.length - 1;
   if (last < 0) {
-    inner(o, 0, a, 0, 0, b, 0, 0, 1);
+    row(0, 0, 0, 0, 0, 1);
     return;
   }
   const n = dims[last] as number;
@@ -72,8 +81,8 @@ export function runBroadcast(plan: BroadcastPlan, o: Values, a: Values, b: Value
   const coords = new Array<number>(last).fill(0);
   let ai = 0;
   let bi = 0;
-  for (let oi = 0; oi < o.length; oi += n) {
-    inner(o, oi, a, ai, as, b, bi, bs, n);
+  for (let oi = 0; oi < size; oi += n) {
+    row(oi, ai, as, bi, bs, n);
     for (let d = last - 1; d >= 0; d--) {
       coords[d] = (coords[d] as number) + 1;
       ai += aStrides[d] as number;
@@ -116,6 +125,37 @@ const INNER: Record<string, Inner> = {
 
 const COMPARISONS = new Set<string>([tf.Greater, tf.GreaterEqual, tf.Less, tf.LessEqual, tf.Equal, tf.NotEqual]);
 
+const SIMD: Record<string, SimdOp> = {
+  [tf.Minimum]: 'min',
+  [tf.Maximum]: 'max',
+  [tf.Greater]: 'gt',
+  [tf.GreaterEqual]: 'ge',
+  [tf.Less]: 'lt',
+  [tf.LessEqual]: 'le',
+  [tf.Equal]: 'eq',
+  [tf.NotEqual]: 'ne',
+};
+
+const align = (bytes: number): number => Math.ceil(bytes / 16) * 16;
+
+/**
+ * A planned broadcast of float32 operands on the SIMD module: a and b copied into its memory, one call per
+ * row (the last axis's strides are 0 or 1 by construction of the plan), the result copied out into `o`
+ * (float32, or one byte per element for a comparison).
+ */
+function runSimd(plan: BroadcastPlan, o: Float32Array | Uint8Array, a: Float32Array, b: Float32Array, k: SimdKernels, op: SimdOp): void {
+  const bytesOut = o instanceof Float32Array ? 4 : 1;
+  const aAt = 0;
+  const bAt = align(a.length * 4);
+  const oAt = bAt + align(b.length * 4);
+  const memory = reserve(k, oAt + align(o.length * bytesOut));
+  new Float32Array(memory, aAt, a.length).set(a);
+  new Float32Array(memory, bAt, b.length).set(b);
+  const run = k[op];
+  walk(plan, o.length, (oi, ai, as, bi, bs, n) => run(oAt + oi * bytesOut, aAt + ai * 4, as, bAt + bi * 4, bs, n));
+  o.set(bytesOut === 4 ? new Float32Array(memory, oAt, o.length) : new Uint8Array(memory, oAt, o.length));
+}
+
 /** The kernel names this module speeds up. */
 export const BROADCAST_KERNELS: readonly string[] = Object.keys(INNER);
 
@@ -129,8 +169,11 @@ export function broadcastBinaryConfig(original: tf.KernelConfig): tf.KernelConfi
     const b = input(inputs, 'b');
     if (a.dtype !== b.dtype || (a.dtype !== 'float32' && a.dtype !== 'int32')) return undefined;
     const plan = planBroadcast(a.shape, b.shape);
+    const simd = a.dtype === 'float32' ? simdKernels() : null;
+    const op = SIMD[original.kernelName];
     return typedOutput('wasm', backend, plan.outShape, outDtype ?? a.dtype, [a, b], (o, [av, bv]) => {
-      runBroadcast(plan, o, av as Values, bv as Values, inner);
+      if (simd !== null && op !== undefined) runSimd(plan, o as Float32Array | Uint8Array, av as Float32Array, bv as Float32Array, simd, op);
+      else runBroadcast(plan, o, av as Values, bv as Values, inner);
     });
   });
 }

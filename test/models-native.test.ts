@@ -22,6 +22,7 @@ import { withDefenses } from '../src/defenses/index.js';
 import { TEST_BACKENDS, activate, noLeak } from './helpers/backends.js';
 import { tempDirs } from './helpers/tmp.js';
 import { relErr } from './helpers/compare.js';
+import { buildPoolingNet } from './helpers/nets.js';
 
 const dirs = tempDirs('robust-native-');
 afterAll(() => dirs.cleanup());
@@ -41,6 +42,7 @@ const NETS: Net[] = [
   ['ResNet-20 at 16x16', () => buildResNet20({ seed: 4, size: 16 }), [16, 16, 3]],
   ['the MNIST CNN', () => tfl.loadLayersModel(fileLoadHandler(join(process.cwd(), 'models/mnist-cnn/model.json'))), [28, 28, 1]],
   ['a tabular Dense model', tabular, [12]],
+  ['a net with average pooling', () => buildPoolingNet(), [16, 16, 3]],
 ];
 // ResNet-18's 7×7 stem and max pool, on wasm only: the cpu gradient of the plain model alone takes a minute.
 const WASM_ONLY: Net[] = [['ResNet-18 at 32x32', () => buildResNet18({ seed: 5, size: 32, classes: 10 }), [32, 32, 3]]];
@@ -153,7 +155,8 @@ describe.skipIf(!nativeEngineAvailable()).each(TEST_BACKENDS)('native engine on 
 
   it('refuses engine onnxruntime for a layer it does not cover, and auto falls back to TF.js', async () => {
     const m = tfl.sequential();
-    m.add(tfl.layers.averagePooling2d({ inputShape: [8, 8, 2], poolSize: 2 }));
+    // A 'same' average pool that pads (7 is odd): the divisor changes at the border, so it stays a layer.
+    m.add(tfl.layers.averagePooling2d({ inputShape: [7, 7, 2], poolSize: 2, padding: 'same' }));
     m.add(tfl.layers.flatten());
     m.add(tfl.layers.dense({ units: 3 }));
     const dir = dirs.fresh();

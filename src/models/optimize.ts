@@ -57,6 +57,26 @@ function pair(v: unknown): [number, number] {
   return Array.isArray(v) ? [Number(v[0]), Number(v[1] ?? v[0])] : [Number(v), Number(v)];
 }
 
+/**
+ * Average pooling as what it is when no window reaches past the input: a depthwise convolution whose
+ * filter is 1/(kh·kw) everywhere. Then the native engine (and the fused conv kernels) run it like any
+ * other depthwise convolution. With padding ('same' on a size the windows do not tile), the divisor
+ * changes at the border (TF.js counts real pixels only), so that case stays a layer.
+ */
+function averagePool(layer: tfl.layers.Layer, pool: [number, number], stridesConfig: unknown, padding: unknown): OptOp | undefined {
+  const strides = pair(stridesConfig ?? pool);
+  const shape = Array.isArray(layer.input) ? undefined : layer.input.shape;
+  const [h, w, channels] = (shape ?? []).slice(1) as (number | null)[];
+  if (typeof h !== 'number' || typeof w !== 'number' || typeof channels !== 'number') return undefined;
+  if (padding === 'same') {
+    const info = tf.backend_util.computePool2DInfo([1, h, w, channels], pool, strides, 1, 'same');
+    const { top, bottom, left, right } = info.padInfo;
+    if (top + bottom + left + right !== 0) return undefined;
+  }
+  const filter = tf.fill([pool[0], pool[1], channels, 1], 1 / (pool[0] * pool[1])) as tf.Tensor4D;
+  return { kind: 'conv', depthwise: true, filter, strides, padding: 'valid', activation: 'linear' };
+}
+
 /** The op for one layer, with copies of its weights; undefined where only the layer itself can run it. */
 function opOf(layer: tfl.layers.Layer): OptOp | undefined {
   const c = layer.getConfig();
@@ -124,6 +144,8 @@ function opOf(layer: tfl.layers.Layer): OptOp | undefined {
       const pool = pair(c.poolSize ?? 2);
       return channelsLast ? { kind: 'maxPool', pool, strides: pair(c.strides ?? pool), padding: c.padding === 'same' ? 'same' : 'valid' } : undefined;
     }
+    case 'AveragePooling2D':
+      return channelsLast ? averagePool(layer, pair(c.poolSize ?? 2), c.strides, c.padding) : undefined;
     case 'Flatten':
       return { kind: 'reshape', shape: [-1, layer.outputShape.slice(1).reduce<number>((a, d) => a * Number(d), 1)] };
     case 'Dropout':

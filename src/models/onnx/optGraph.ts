@@ -11,7 +11,8 @@
  *
  * Covered: Conv (plain and depthwise, any padding, no dilation), Relu, Clip to [0, 6] or [0, ∞), Add and
  * Sum of two tensors, Add, Sub, Mul and Div by a per-channel constant, zero Pad of the spatial axes,
- * MaxPool (no ceil_mode, no dilation), GlobalAveragePool and ReduceMean over the spatial axes, Flatten and
+ * MaxPool (no ceil_mode, no dilation), AveragePool whose divisor is the window size everywhere (as a depthwise
+ * convolution), GlobalAveragePool and ReduceMean over the spatial axes, Flatten and
  * Reshape to [batch, features] (PyTorch's `x.view(x.size(0), -1)` arithmetic included, and a Transpose to
  * NHWC before it), Gemm, MatMul by a constant,
  * Softmax over the classes, Identity and Dropout. Anything else gives undefined: the model keeps the
@@ -130,6 +131,21 @@ function convert(node: GraphNode, program: Program, values: Map<string, Held>, n
       const strides = pairOf(intsAttr(node, 'strides'), 1);
       const padding = paddingOf(node);
       emit({ kind: 'maxPool', pool, strides, padding }, [x], outShape(x.shape, x.shape[0] as number, pool, strides, padding));
+      return;
+    }
+    case 'AveragePool': {
+      // A depthwise convolution with the filter 1/(kh·kw), where every window's divisor is kh·kw: no
+      // padding, or padding counted (count_include_pad). Zero padding excluded from the count is not.
+      const x = image(tensorIn(0));
+      if (intAttr(node, 'ceil_mode', 0) !== 0 || (intsAttr(node, 'dilations') ?? [1, 1]).some((d) => d !== 1)) throw new Unsupported();
+      const pool = pairOf(intsAttr(node, 'kernel_shape'), 1);
+      const strides = pairOf(intsAttr(node, 'strides'), 1);
+      const padding = paddingOf(node);
+      const padded = padding === 'same' || (Array.isArray(padding) && padding.flat().some((p) => p !== 0));
+      if (padded && (padding === 'same' || intAttr(node, 'count_include_pad', 0) !== 1)) throw new Unsupported();
+      const channels = x.shape[0] as number;
+      const filter = tf.fill([pool[0], pool[1], channels, 1], 1 / (pool[0] * pool[1])) as tf.Tensor4D;
+      emit({ kind: 'conv', depthwise: true, filter, strides, padding, activation: 'linear' }, [x], outShape(x.shape, channels, pool, strides, padding));
       return;
     }
     case 'GlobalAveragePool': {

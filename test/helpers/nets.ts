@@ -1,0 +1,20 @@
+import * as tfl from '@tensorflow/tfjs-layers';
+
+/**
+ * A small net with average pooling at 16×16×3, 10 classes: conv + BatchNorm + relu, a 'valid' 2×2 average
+ * pool, a conv, a 'same' 2×2 average pool whose windows tile the 8×8 map (no padding), flatten, softmax head.
+ * Both pools are what the attack-time pass writes as depthwise convolutions.
+ */
+export function buildPoolingNet(seed = 6): tfl.LayersModel {
+  const init = (k: number) => tfl.initializers.glorotNormal({ seed: seed * 10 + k });
+  const m = tfl.sequential();
+  m.add(tfl.layers.conv2d({ inputShape: [16, 16, 3], filters: 6, kernelSize: 3, padding: 'same', kernelInitializer: init(1) }));
+  m.add(tfl.layers.batchNormalization({ movingMeanInitializer: 'randomNormal', movingVarianceInitializer: 'ones' }));
+  m.add(tfl.layers.reLU());
+  m.add(tfl.layers.averagePooling2d({ poolSize: 2, padding: 'valid' }));
+  m.add(tfl.layers.conv2d({ filters: 8, kernelSize: 3, padding: 'same', activation: 'relu', kernelInitializer: init(2) }));
+  m.add(tfl.layers.averagePooling2d({ poolSize: 2, padding: 'same' }));
+  m.add(tfl.layers.flatten());
+  m.add(tfl.layers.dense({ units: 10, activation: 'softmax', kernelInitializer: init(3) }));
+  return m;
+}

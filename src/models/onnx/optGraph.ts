@@ -125,22 +125,14 @@ function convert(node: GraphNode, program: Program, values: Map<string, Held>, n
       arithmetic(node, values, constant, emit);
       return;
     case 'MaxPool': {
-      const x = image(tensorIn(0));
-      if (intAttr(node, 'ceil_mode', 0) !== 0 || (intsAttr(node, 'dilations') ?? [1, 1]).some((d) => d !== 1)) throw new Unsupported();
-      const pool = pairOf(intsAttr(node, 'kernel_shape'), 1);
-      const strides = pairOf(intsAttr(node, 'strides'), 1);
-      const padding = paddingOf(node);
+      const { x, pool, strides, padding } = windowOf(node, tensorIn(0));
       emit({ kind: 'maxPool', pool, strides, padding }, [x], outShape(x.shape, x.shape[0] as number, pool, strides, padding));
       return;
     }
     case 'AveragePool': {
       // A depthwise convolution with the filter 1/(kh·kw), where every window's divisor is kh·kw: no
       // padding, or padding counted (count_include_pad). Zero padding excluded from the count is not.
-      const x = image(tensorIn(0));
-      if (intAttr(node, 'ceil_mode', 0) !== 0 || (intsAttr(node, 'dilations') ?? [1, 1]).some((d) => d !== 1)) throw new Unsupported();
-      const pool = pairOf(intsAttr(node, 'kernel_shape'), 1);
-      const strides = pairOf(intsAttr(node, 'strides'), 1);
-      const padding = paddingOf(node);
+      const { x, pool, strides, padding } = windowOf(node, tensorIn(0));
       const padded = padding === 'same' || (Array.isArray(padding) && padding.flat().some((p) => p !== 0));
       if (padded && (padding === 'same' || intAttr(node, 'count_include_pad', 0) !== 1)) throw new Unsupported();
       const channels = x.shape[0] as number;
@@ -214,6 +206,13 @@ type Emit = (op: OptOp, inputs: Held[], shape: number[], extra?: Partial<Held>) 
 function image(held: Held): Held {
   if (held.shape.length !== 3 || held.flat === true) throw new Unsupported();
   return held;
+}
+
+/** A pool's input map, window, strides and padding; no ceil_mode or dilation. */
+function windowOf(node: GraphNode, input: Held): { x: Held; pool: [number, number]; strides: [number, number]; padding: ConvPadding } {
+  const x = image(input);
+  if (intAttr(node, 'ceil_mode', 0) !== 0 || (intsAttr(node, 'dilations') ?? [1, 1]).some((d) => d !== 1)) throw new Unsupported();
+  return { x, pool: pairOf(intsAttr(node, 'kernel_shape'), 1), strides: pairOf(intsAttr(node, 'strides'), 1), padding: paddingOf(node) };
 }
 
 function pairOf(v: number[] | undefined, fallback: number): [number, number] {

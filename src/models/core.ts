@@ -38,6 +38,11 @@ export interface Core {
    * node is not covered. The caller owns the nodes' weights.
    */
   buildGraph?: () => OptNode[] | undefined;
+  /**
+   * True when `graph` (or `buildGraph`'s) ends before the model's final sigmoid: it computes the logit z of
+   * `sigmoid.logits`, and `forward` is sigmoid(z).
+   */
+  graphBeforeSigmoid?: boolean;
   /** What runs `forward`: TF.js's backend (default) or onnxruntime's native kernels (`native/engine.ts`). */
   engine?: ModelEngine;
   /** See {@link Model.engineBytesPerExample}. */

@@ -115,15 +115,18 @@ export function layersCore(model: tfl.LayersModel, mode: LogitsMode, ownsModel: 
         : "logits: strip-softmax was asked for, but the model's output layer has no softmax; use logits: auto",
     );
   }
-  const fast = optimize ? optimizeLayersModel(model, { stripSoftmax: stripped }) : undefined;
-  if (fast !== undefined) forward = fast.forward;
+  const sigmoidHead = last !== undefined && isSigmoidLayer(last);
+  // With a sigmoid head, the pass computes the logit z before it, and forward is sigmoid(z).
+  const fast = optimize ? optimizeLayersModel(model, sigmoidHead ? { stripSigmoid: true } : { stripSoftmax: stripped }) : undefined;
+  const pre = fast !== undefined && sigmoidHead ? fast.forward : undefined;
+  if (fast !== undefined) forward = pre !== undefined ? (x) => tf.sigmoid(pre(x)) : fast.forward;
   // Whether to use the pre-sigmoid pass is decided with the number of outputs known, in load.ts.
-  const sigmoid = last !== undefined && isSigmoidLayer(last) ? { logits: withoutActivation(model, last) } : undefined;
+  const sigmoid = sigmoidHead ? { logits: pre ?? withoutActivation(model, last) } : undefined;
   return {
     format: 'layers-model',
     forward,
     optimized: fast !== undefined,
-    ...(fast !== undefined ? { graph: fast.nodes } : {}),
+    ...(fast !== undefined ? { graph: fast.nodes, ...(sigmoidHead ? { graphBeforeSigmoid: true } : {}) } : {}),
     ...(sigmoid !== undefined ? { sigmoid } : {}),
     declaredInputShape: model.inputs[0]?.shape.slice(1),
     outputsProbabilities: probabilities && !stripped,

@@ -360,13 +360,16 @@ async function withEngine(core: Core, choice: EngineChoice): Promise<Core> {
   }
   if (native === undefined) return refuse('the model has layers the native engine does not cover');
   const run = native;
+  // A graph that ends before a sigmoid head gives its logit: forward puts the sigmoid back, and the fused
+  // objectives (of the graph's own output) do not apply.
+  const before = core.graphBeforeSigmoid === true;
   return {
     ...core,
     optimized: true,
-    forward: run.forward,
+    forward: before ? (x: tf.Tensor) => tf.sigmoid(run.forward(x)) : run.forward,
+    ...(before ? { sigmoid: { logits: run.forward } } : { fused: { gradient: run.objectiveGradient, dlr: run.dlr } }),
     engine: 'onnxruntime',
     engineBytesPerExample: run.bytesPerExample,
-    fused: { gradient: run.objectiveGradient, dlr: run.dlr },
     dispose: () => {
       run.dispose();
       core.dispose();

@@ -21,6 +21,12 @@ import { ACTIVATION_GRAD } from '../backends/kernels/activationGrad.js';
 /** Activations fused into an op. */
 export type FusedActivation = 'linear' | 'relu' | 'relu6';
 
+/** Activations a node of their own may apply: the fusable ones, and softmax, sigmoid and tanh, which stay separate. */
+export type NodeActivation = FusedActivation | 'softmax' | 'sigmoid' | 'tanh';
+
+/** Activations that follow a conv or Dense as a node of their own (the op itself goes linear). */
+const SEPARATE = new Set<string>(['softmax', 'sigmoid', 'tanh']);
+
 /** Explicit [top, bottom], [left, right] padding, or a TF.js padding mode. */
 export type ConvPadding = 'same' | 'valid' | [[number, number], [number, number]];
 
@@ -30,7 +36,7 @@ export type OptOp =
   | { kind: 'conv'; depthwise: boolean; filter: tf.Tensor4D; bias?: tf.Tensor1D; strides: [number, number]; padding: ConvPadding; activation: FusedActivation }
   | { kind: 'dense'; kernel: tf.Tensor2D; bias?: tf.Tensor1D; activation: FusedActivation }
   | { kind: 'affine'; scale: tf.Tensor1D; shift: tf.Tensor1D }
-  | { kind: 'activation'; activation: FusedActivation | 'softmax' }
+  | { kind: 'activation'; activation: NodeActivation }
   | { kind: 'pad'; padding: [[number, number], [number, number]] }
   | { kind: 'add' }
   | { kind: 'globalAvgPool' }
@@ -47,10 +53,15 @@ export interface OptNode {
 
 const ACTIVATIONS = new Set(['linear', 'relu', 'relu6']);
 
-function asActivation(name: unknown): FusedActivation | 'softmax' | undefined {
+function asActivation(name: unknown): NodeActivation | undefined {
   if (name === undefined || name === null) return 'linear';
-  if (typeof name === 'string' && (ACTIVATIONS.has(name) || name === 'softmax')) return name as FusedActivation | 'softmax';
+  if (typeof name === 'string' && (ACTIVATIONS.has(name) || SEPARATE.has(name))) return name as NodeActivation;
   return undefined;
+}
+
+/** Whether `a` can be fused into the op before it. */
+function fusable(a: NodeActivation): a is FusedActivation {
+  return ACTIVATIONS.has(a);
 }
 
 function pair(v: unknown): [number, number] {
@@ -88,6 +99,7 @@ function opOf(layer: tfl.layers.Layer): OptOp | undefined {
     case 'DepthwiseConv2D': {
       const act = asActivation(c.activation);
       if (!channelsLast || act === undefined || act === 'softmax' || pair(c.dilationRate ?? 1).some((d) => d !== 1)) return undefined;
+      // A sigmoid or tanh conv becomes the linear conv and an activation node after it (graphFromLayers adds that).
       const [filter, bias] = w;
       return {
         kind: 'conv',
@@ -96,16 +108,16 @@ function opOf(layer: tfl.layers.Layer): OptOp | undefined {
         bias: c.useBias === false || bias === undefined ? undefined : (tf.clone(bias) as tf.Tensor1D),
         strides: pair(c.strides ?? 1),
         padding: c.padding === 'same' ? 'same' : 'valid',
-        activation: act,
+        activation: fusable(act) ? act : 'linear',
       };
     }
     case 'Dense': {
       const act = asActivation(c.activation);
       const [kernel, b] = w;
       if (act === undefined || kernel?.rank !== 2 || (Array.isArray(layer.input) ? 0 : layer.input.shape.length) !== 2) return undefined;
-      // A softmax head becomes the linear Dense and a softmax node after it (graphFromLayers adds that).
+      // A softmax, sigmoid or tanh Dense becomes the linear Dense and an activation node after it (graphFromLayers adds that).
       const bias = c.useBias === false || b === undefined ? undefined : (tf.clone(b) as tf.Tensor1D);
-      return { kind: 'dense', kernel: tf.clone(kernel) as tf.Tensor2D, bias, activation: act === 'softmax' ? 'linear' : act };
+      return { kind: 'dense', kernel: tf.clone(kernel) as tf.Tensor2D, bias, activation: fusable(act) ? act : 'linear' };
     }
     case 'BatchNormalization': {
       const axis = Array.isArray(c.axis) ? c.axis[0] : c.axis;
@@ -180,7 +192,10 @@ export function graphFromLayers(model: tfl.LayersModel): OptNode[] | undefined {
     if (ids.some((i) => i === undefined)) return undefined;
     const op = opOf(layer) ?? { kind: 'layer', layer };
     nodes.push({ op, inputs: ids as number[] });
-    if (op.kind === 'dense' && layer.getConfig().activation === 'softmax') nodes.push({ op: { kind: 'activation', activation: 'softmax' }, inputs: [nodes.length - 1] });
+    const act = layer.getConfig().activation;
+    if ((op.kind === 'dense' || op.kind === 'conv') && typeof act === 'string' && SEPARATE.has(act)) {
+      nodes.push({ op: { kind: 'activation', activation: act as NodeActivation }, inputs: [nodes.length - 1] });
+    }
     where.set(out.id, nodes.length - 1);
   }
   const output = where.get((model.outputs[0] as tfl.SymbolicTensor).id);
@@ -241,7 +256,7 @@ export function foldGraph(input: OptNode[]): OptNode[] {
       });
       tf.dispose([p.kind === 'conv' ? p.filter : p.kernel, ...(p.bias ? [p.bias] : []), op.scale, op.shift]);
       node.op = p.kind === 'conv' ? { ...p, filter: folded.w as tf.Tensor4D, bias: folded.b } : { ...p, kernel: folded.w as tf.Tensor2D, bias: folded.b };
-    } else if (op.kind === 'activation' && op.activation !== 'softmax' && (p.kind === 'conv' || p.kind === 'dense') && p.activation === 'linear') {
+    } else if (op.kind === 'activation' && fusable(op.activation) && (p.kind === 'conv' || p.kind === 'dense') && p.activation === 'linear') {
       node.op = { ...p, activation: op.activation };
     } else if (op.kind === 'conv' && p.kind === 'pad' && op.padding === 'valid') {
       node.op = { ...op, padding: p.padding };
@@ -382,8 +397,11 @@ function compileOp(op: OptOp): Compiled {
       return denseOp(op);
     case 'affine':
       return { apply: (x) => tf.add(tf.mul(x, op.scale), op.shift), dispose: none };
-    case 'activation':
-      return op.activation === 'softmax' ? { apply: (x) => tf.softmax(x), dispose: none } : activationOp(op.activation);
+    case 'activation': {
+      const a = op.activation;
+      if (fusable(a)) return activationOp(a);
+      return { apply: (x) => (a === 'softmax' ? tf.softmax(x) : a === 'sigmoid' ? tf.sigmoid(x) : tf.tanh(x)), dispose: none };
+    }
     case 'pad':
       return { apply: (x) => tf.pad(x, [[0, 0], ...op.padding, [0, 0]]), dispose: none };
     case 'add':
@@ -435,6 +453,8 @@ export function compileGraph(nodes: OptNode[]): CompiledGraph {
 export interface OptimizeOptions {
   /** Leave out a final softmax (of the last Dense, Activation or Softmax layer), as `logits: auto` does. */
   stripSoftmax?: boolean;
+  /** Leave out a final sigmoid (of the last Dense or Activation layer): the pass then gives a binary classifier's logit. */
+  stripSigmoid?: boolean;
 }
 
 /**
@@ -455,5 +475,6 @@ export function optimizeLayersModel(model: tfl.LayersModel, options: OptimizeOpt
     const isSoftmaxLayer = last.op.kind === 'layer' && last.op.layer.getClassName() === 'Softmax';
     if ((last.op.kind === 'activation' && last.op.activation === 'softmax') || isSoftmaxLayer) last.op = { kind: 'identity' };
   }
+  if (options.stripSigmoid === true && last.op.kind === 'activation' && last.op.activation === 'sigmoid') last.op = { kind: 'identity' };
   return compileGraph(foldGraph(graph));
 }

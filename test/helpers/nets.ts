@@ -18,3 +18,19 @@ export function buildPoolingNet(seed = 6): tfl.LayersModel {
   m.add(tfl.layers.dense({ units: 10, activation: 'softmax', kernelInitializer: init(3) }));
   return m;
 }
+
+/**
+ * A binary classifier at 12×12×1: conv + relu, max pool, flatten, a tanh Dense, one sigmoid output unit
+ * (robust presents it as the two logits [0, z]). Covers the pass's separate sigmoid and tanh nodes and a
+ * sigmoid head it strips.
+ */
+export function buildBinaryNet(seed = 7): tfl.LayersModel {
+  const init = (k: number) => tfl.initializers.glorotNormal({ seed: seed * 10 + k });
+  const m = tfl.sequential();
+  m.add(tfl.layers.conv2d({ inputShape: [12, 12, 1], filters: 4, kernelSize: 3, activation: 'relu', kernelInitializer: init(1) }));
+  m.add(tfl.layers.maxPooling2d({ poolSize: 2 }));
+  m.add(tfl.layers.flatten());
+  m.add(tfl.layers.dense({ units: 16, activation: 'tanh', kernelInitializer: init(2) }));
+  m.add(tfl.layers.dense({ units: 1, activation: 'sigmoid', kernelInitializer: init(3) }));
+  return m;
+}

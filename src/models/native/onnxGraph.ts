@@ -293,9 +293,11 @@ function forwardPass(
         output = b.one('Add', [b.one('Mul', [x, extra]), b.floats(op.shift.dataSync(), dims)]);
         break;
       }
-      case 'activation':
-        output = op.activation === 'softmax' ? b.one('Softmax', [x], { axis: -1 }) : activate(b, x, op.activation);
+      case 'activation': {
+        const a = op.activation;
+        output = a === 'softmax' ? b.one('Softmax', [x], { axis: -1 }) : a === 'sigmoid' ? b.one('Sigmoid', [x]) : a === 'tanh' ? b.one('Tanh', [x]) : activate(b, x, a);
         break;
+      }
       case 'pad': {
         const [[t, bo], [l, r]] = op.padding;
         output = folded.has(i) ? x : b.one('Pad', [x, b.ints([0, 0, t, l, 0, 0, bo, r])]);
@@ -460,6 +462,12 @@ function reversePass(
         if (op.activation === 'softmax') {
           const dot = b.one('ReduceSum', [b.one('Mul', [dy, v.output]), b.ints([1])], { keepdims: 1 });
           push(b.one('Mul', [v.output, b.one('Sub', [dy, dot])]));
+        } else if (op.activation === 'sigmoid') {
+          // σ' = y (1 − y), read off the output.
+          push(b.one('Mul', [dy, b.one('Mul', [v.output, b.one('Sub', [b.scalar(1), v.output])])]));
+        } else if (op.activation === 'tanh') {
+          // tanh' = 1 − y².
+          push(b.one('Mul', [dy, b.one('Sub', [b.scalar(1), b.one('Mul', [v.output, v.output])])]));
         } else {
           push(maskGrad(b, dy, v.output, op.activation));
         }

@@ -90,13 +90,15 @@ export async function onnxCore(path: string, mode: LogitsMode, optimize = true):
     strip && last !== undefined ? { ...program, outputName: last.inputs[0] ?? program.outputName, nodes: program.nodes.slice(0, program.nodes.indexOf(last)) } : program;
   const executor = new Executor(target);
   // A final Sigmoid (a binary classifier): the forward pass up to its input, for robust's binary handling.
-  const preSigmoid =
-    last?.op === 'Sigmoid' ? new Executor({ ...program, outputName: last.inputs[0] ?? program.outputName, nodes: program.nodes.slice(0, program.nodes.indexOf(last)) }) : undefined;
+  const preSigmoidProgram: Program | undefined =
+    last?.op === 'Sigmoid' ? { ...program, outputName: last.inputs[0] ?? program.outputName, nodes: program.nodes.slice(0, program.nodes.indexOf(last)) } : undefined;
+  const preSigmoid = preSigmoidProgram !== undefined ? new Executor(preSigmoidProgram) : undefined;
   const core: Core = {
     format: 'onnx',
     forward: (x: tf.Tensor) => executor.run(x),
-    // The native engine's graph of the same program (`optGraph.ts`); the TF.js translation stays the fallback.
-    ...(optimize ? { buildGraph: () => optGraphOfProgram(target) } : {}),
+    // The native engine's graph of the same program (`optGraph.ts`), up to a final sigmoid's input when there
+    // is one; the TF.js translation stays the fallback.
+    ...(optimize ? { buildGraph: () => optGraphOfProgram(preSigmoidProgram ?? target), ...(preSigmoidProgram ? { graphBeforeSigmoid: true } : {}) } : {}),
     ...(preSigmoid !== undefined ? { sigmoid: { logits: (x: tf.Tensor) => preSigmoid.run(x) } } : {}),
     declaredInputShape: program.inputShape,
     outputsProbabilities: isSoftmax && !strip,

@@ -9,7 +9,7 @@
  * A flatten of a feature map is written the Keras way (NHWC order), so the Gemm or MatMul reading it gets
  * its weight rows permuted to match; a flattened map read by anything else is not covered.
  *
- * Covered: Conv (plain and depthwise, any padding, no dilation), Relu, Clip to [0, 6] or [0, ∞), Add and
+ * Covered: Conv (plain and depthwise, any padding, no dilation), Relu, Sigmoid, Tanh, Clip to [0, 6] or [0, ∞), Add and
  * Sum of two tensors, Add, Sub, Mul and Div by a per-channel constant, zero Pad of the spatial axes,
  * MaxPool (no ceil_mode, no dilation), AveragePool whose divisor is the window size everywhere (as a depthwise
  * convolution), GlobalAveragePool and ReduceMean over the spatial axes, Flatten and
@@ -107,8 +107,12 @@ function convert(node: GraphNode, program: Program, values: Map<string, Held>, n
       convNode(node, tensorIn(0), constant(node.inputs[1]), constant(node.inputs[2]), emit);
       return;
     case 'Relu':
-      emit({ kind: 'activation', activation: 'relu' }, [tensorIn(0)], tensorIn(0).shape);
+    case 'Sigmoid':
+    case 'Tanh': {
+      const activation = node.op === 'Relu' ? 'relu' : node.op === 'Sigmoid' ? 'sigmoid' : 'tanh';
+      emit({ kind: 'activation', activation }, [tensorIn(0)], tensorIn(0).shape);
       return;
+    }
     case 'Clip': {
       const lo = node.inputs.length > 1 ? constant(node.inputs[1])?.data[0] : floatAttr(node, 'min', -Infinity);
       const hi = node.inputs.length > 2 ? constant(node.inputs[2])?.data[0] : floatAttr(node, 'max', Infinity);

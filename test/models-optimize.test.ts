@@ -16,7 +16,7 @@ import { ACTIVATION_GRAD } from '../src/backends/kernels/activationGrad.js';
 import { TEST_BACKENDS, activate, noLeak } from './helpers/backends.js';
 import { tempDirs } from './helpers/tmp.js';
 import { relErr } from './helpers/compare.js';
-import { buildPoolingNet } from './helpers/nets.js';
+import { buildConcatNet, buildPoolingNet } from './helpers/nets.js';
 
 const dirs = tempDirs('robust-optimize-');
 afterAll(() => dirs.cleanup());
@@ -27,6 +27,7 @@ const NETS: Net[] = [
   ['MobileNetV2 0.35 at 32x32', () => buildMobileNetV2({ seed: 3, size: 32, alpha: 0.35, classes: 10 }), 32],
   ['ResNet-20 at 16x16', () => buildResNet20({ seed: 4, size: 16 }), 16],
   ['a net with average pooling at 16x16', () => buildPoolingNet(), 16],
+  ['two branches concatenated at 16x16, one through LeakyReLU', () => buildConcatNet(), 16],
 ];
 // ResNet-18's 7×7 stem and max pool, on wasm only: its cpu gradient alone takes over a minute.
 const WASM_ONLY: Net[] = [['ResNet-18 at 32x32', () => buildResNet18({ seed: 5, size: 32, classes: 10 }), 32]];

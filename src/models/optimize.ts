@@ -43,6 +43,8 @@ export type OptOp =
   | { kind: 'maxPool'; pool: [number, number]; strides: [number, number]; padding: ConvPadding }
   | { kind: 'reshape'; shape: number[] }
   | { kind: 'identity' }
+  | { kind: 'leakyRelu'; alpha: number }
+  | { kind: 'concat' }
   | { kind: 'layer'; layer: tfl.layers.Layer };
 
 /** A node: an op and the nodes it reads. */
@@ -150,6 +152,16 @@ function opOf(layer: tfl.layers.Layer): OptOp | undefined {
     }
     case 'Add':
       return { kind: 'add' };
+    case 'LeakyReLU': {
+      const alpha = Number(c.alpha ?? 0.3);
+      return alpha >= 0 ? { kind: 'leakyRelu', alpha } : undefined;
+    }
+    case 'Concatenate': {
+      // Along the channels only (the last axis), of inputs of equal rank.
+      const rank = Array.isArray(layer.input) ? (layer.input[0]?.shape.length ?? 0) : 0;
+      const axis = Number(c.axis ?? -1);
+      return channelsLast && (axis === -1 || axis === rank - 1) ? { kind: 'concat' } : undefined;
+    }
     case 'GlobalAveragePooling2D':
       return channelsLast && c.keepDims !== true ? { kind: 'globalAvgPool' } : undefined;
     case 'MaxPooling2D': {
@@ -414,6 +426,10 @@ function compileOp(op: OptOp): Compiled {
       return { apply: (x) => tf.reshape(x, op.shape), dispose: none };
     case 'layer':
       return { apply: (...xs) => op.layer.apply(xs.length === 1 ? (xs[0] as tf.Tensor) : xs, { training: false }) as tf.Tensor, dispose: none };
+    case 'leakyRelu':
+      return { apply: (x) => tf.leakyRelu(x, op.alpha), dispose: none };
+    case 'concat':
+      return { apply: (...xs) => tf.concat(xs, -1), dispose: none };
     case 'identity':
     case 'input':
       return { apply: (x) => x, dispose: none };

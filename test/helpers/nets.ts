@@ -34,3 +34,20 @@ export function buildBinaryNet(seed = 7): tfl.LayersModel {
   m.add(tfl.layers.dense({ units: 1, activation: 'sigmoid', kernelInitializer: init(3) }));
   return m;
 }
+
+/**
+ * Two branches joined at 16×16×3, 10 classes: a relu conv, and a conv + LeakyReLU(0.2) that reads the
+ * first, concatenated along the channels (DenseNet's join), then a conv, global pooling and a softmax head.
+ */
+export function buildConcatNet(seed = 8): tfl.LayersModel {
+  const init = (k: number) => tfl.initializers.glorotNormal({ seed: seed * 10 + k });
+  const input = tfl.input({ shape: [16, 16, 3] });
+  const a = tfl.layers.conv2d({ filters: 4, kernelSize: 3, padding: 'same', activation: 'relu', kernelInitializer: init(1) }).apply(input) as tfl.SymbolicTensor;
+  const b = tfl.layers.conv2d({ filters: 6, kernelSize: 3, padding: 'same', kernelInitializer: init(2) }).apply(a) as tfl.SymbolicTensor;
+  const leaky = tfl.layers.leakyReLU({ alpha: 0.2 }).apply(b) as tfl.SymbolicTensor;
+  const joined = tfl.layers.concatenate().apply([a, leaky]) as tfl.SymbolicTensor;
+  const c = tfl.layers.conv2d({ filters: 8, kernelSize: 3, strides: 2, padding: 'same', activation: 'relu', kernelInitializer: init(3) }).apply(joined) as tfl.SymbolicTensor;
+  const pooled = tfl.layers.globalAveragePooling2d({}).apply(c) as tfl.SymbolicTensor;
+  const out = tfl.layers.dense({ units: 10, activation: 'softmax', kernelInitializer: init(4) }).apply(pooled) as tfl.SymbolicTensor;
+  return tfl.model({ inputs: input, outputs: out });
+}

@@ -25,7 +25,7 @@ const INT64 = onnx.TensorProto.DataType.INT64;
 /** Opset 17: ScatterElements with reduction 'add' needs 16; Clip, Pad, Slice, ReduceSum take inputs. */
 const OPSET = 17;
 
-type Attr = number | number[] | string | { floats: number[] };
+type Attr = number | number[] | string | { floats: number[] } | { float: number };
 
 /** Collects nodes and initialisers, naming every value. */
 class Builder {
@@ -44,6 +44,7 @@ class Builder {
       if (typeof v === 'number') return Number.isInteger(v) ? { name, type: onnx.AttributeProto.AttributeType.INT, i: v } : { name, type: onnx.AttributeProto.AttributeType.FLOAT, f: v };
       if (typeof v === 'string') return { name, type: onnx.AttributeProto.AttributeType.STRING, s: new TextEncoder().encode(v) };
       if (Array.isArray(v)) return { name, type: onnx.AttributeProto.AttributeType.INTS, ints: v };
+      if ('float' in v) return { name, type: onnx.AttributeProto.AttributeType.FLOAT, f: v.float };
       return { name, type: onnx.AttributeProto.AttributeType.FLOATS, floats: v.floats };
     });
     this.nodes.push({ opType: type, input: inputs, output: outs, attribute });
@@ -122,6 +123,13 @@ function layoutOf(nodes: readonly OptNode[], inputShape: number[]): { shapes: nu
       case 'globalAvgPool':
         shapes[i] = [c];
         break;
+      case 'concat': {
+        // Along the channels (the last axis as TF.js holds it), or the features of vectors.
+        const parts = node.inputs.map((j) => shapes[j] ?? []);
+        const last = (t: number[]): number => t[t.length - 1] ?? 0;
+        shapes[i] = [...x.slice(0, -1), parts.reduce((sum, t) => sum + last(t), 0)];
+        break;
+      }
       case 'reshape':
         shapes[i] = op.shape.slice(1);
         break;
@@ -306,6 +314,12 @@ function forwardPass(
       case 'add':
         output = b.one('Sum', ins);
         break;
+      case 'leakyRelu':
+        output = b.one('LeakyRelu', [x], { alpha: { float: op.alpha } });
+        break;
+      case 'concat':
+        output = b.one('Concat', ins, { axis: 1 });
+        break;
       case 'globalAvgPool':
         output = b.one('Flatten', [b.one('GlobalAveragePool', [x])], { axis: 1 });
         break;
@@ -484,6 +498,23 @@ function reversePass(
       case 'add':
         node.inputs.forEach((_, k) => push(dy, k));
         break;
+      case 'leakyRelu': {
+        // 1 where y > 0 (x > 0, for alpha ≥ 0), alpha elsewhere: mask · (1 − alpha) + alpha.
+        const open = b.one('Cast', [b.one('Greater', [v.output, b.scalar(0)])], { to: FLOAT });
+        push(b.one('Mul', [dy, b.one('Add', [b.one('Mul', [open, b.scalar(1 - op.alpha)]), b.scalar(op.alpha)])]));
+        break;
+      }
+      case 'concat': {
+        // Each input gets its own channels' slice of dy (axis 1: channels of NCHW maps, features of vectors).
+        let at = 0;
+        node.inputs.forEach((j, k) => {
+          const t = shapes[j] ?? [];
+          const width = t[t.length - 1] ?? 0;
+          push(b.one('Slice', [dy, b.ints([at]), b.ints([at + width]), b.ints([1])]), k);
+          at += width;
+        });
+        break;
+      }
       case 'globalAvgPool': {
         const scaled = b.one('Mul', [b.one('Unsqueeze', [dy, b.ints([2, 3])]), b.scalar(1 / (h * w))]);
         push(b.one('Expand', [scaled, b.one('Shape', [x])]));

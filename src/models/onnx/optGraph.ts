@@ -9,7 +9,8 @@
  * A flatten of a feature map is written the Keras way (NHWC order), so the Gemm or MatMul reading it gets
  * its weight rows permuted to match; a flattened map read by anything else is not covered.
  *
- * Covered: Conv (plain and depthwise, any padding, no dilation), Relu, Sigmoid, Tanh, Clip to [0, 6] or [0, ∞), Add and
+ * Covered: Conv (plain and depthwise, any padding, no dilation), Relu, LeakyRelu, Sigmoid, Tanh, Clip to [0, 6] or
+ * [0, ∞), Concat along the channels, Add and
  * Sum of two tensors, Add, Sub, Mul and Div by a per-channel constant, zero Pad of the spatial axes,
  * MaxPool (no ceil_mode, no dilation), AveragePool whose divisor is the window size everywhere (as a depthwise
  * convolution), GlobalAveragePool and ReduceMean over the spatial axes, Flatten and
@@ -119,6 +120,23 @@ function convert(node: GraphNode, program: Program, values: Map<string, Held>, n
       const activation: FusedActivation | undefined = lo === 0 && hi === 6 ? 'relu6' : lo === 0 && (hi === undefined || hi >= 3.4e38) ? 'relu' : undefined;
       if (activation === undefined || (node.inputs.length > 2 && node.inputs[2] && hi === undefined)) throw new Unsupported();
       emit({ kind: 'activation', activation }, [tensorIn(0)], tensorIn(0).shape);
+      return;
+    }
+    case 'LeakyRelu': {
+      const alpha = floatAttr(node, 'alpha', 0.01);
+      if (alpha < 0) throw new Unsupported();
+      emit({ kind: 'leakyRelu', alpha }, [tensorIn(0)], tensorIn(0).shape);
+      return;
+    }
+    case 'Concat': {
+      // Along the channels of maps, or the features of vectors (axis 1 of ONNX's per-batch layout).
+      const parts = node.inputs.map((_, k) => tensorIn(k));
+      const rank = (parts[0] as Held).shape.length;
+      const axis = intAttr(node, 'axis', 1);
+      if ((axis !== 1 && axis !== 1 - (rank + 1)) || parts.some((p) => p.shape.length !== rank || p.flat === true || p.shape.slice(1).join() !== (parts[0] as Held).shape.slice(1).join())) {
+        throw new Unsupported();
+      }
+      emit({ kind: 'concat' }, parts, [parts.reduce((sum, p) => sum + (p.shape[0] as number), 0), ...(parts[0] as Held).shape.slice(1)]);
       return;
     }
     case 'Add':

@@ -22,7 +22,7 @@ import { withDefenses } from '../src/defenses/index.js';
 import { TEST_BACKENDS, activate, noLeak } from './helpers/backends.js';
 import { tempDirs } from './helpers/tmp.js';
 import { relErr } from './helpers/compare.js';
-import { buildBinaryNet, buildConcatNet, buildPoolingNet } from './helpers/nets.js';
+import { buildBinaryNet, buildConcatNet, buildGatedNet, buildPoolingNet } from './helpers/nets.js';
 
 const dirs = tempDirs('robust-native-');
 afterAll(() => dirs.cleanup());
@@ -45,6 +45,7 @@ const NETS: Net[] = [
   ['a net with average pooling', () => buildPoolingNet(), [16, 16, 3]],
   ['a binary classifier with a tanh layer and a sigmoid head', () => buildBinaryNet(), [12, 12, 1]],
   ['two branches concatenated, one through LeakyReLU', () => buildConcatNet(), [16, 16, 3]],
+  ['a gated block: a relu conv times a sigmoid conv, then tanh', () => buildGatedNet(), [12, 12, 3]],
 ];
 // ResNet-18's 7×7 stem and max pool, on wasm only: the cpu gradient of the plain model alone takes a minute.
 const WASM_ONLY: Net[] = [['ResNet-18 at 32x32', () => buildResNet18({ seed: 5, size: 32, classes: 10 }), [32, 32, 3]]];

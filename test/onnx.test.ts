@@ -36,9 +36,14 @@ const FIXTURES = [
   'external/model.onnx',
   'vision_blocks_op13.onnx',
   'cifar_blocks_op13.onnx',
+  'mobile_blocks_op13.onnx',
 ];
-/** The fixtures the native engine covers (torchvision's blocks, PyTorch's flatten arithmetic, Pad, Transpose). */
-const NATIVE = ['mnist_cnn_op11.onnx', 'mnist_cnn_op17.onnx', 'conv_bn_helper_op11.onnx', 'vision_blocks_op13.onnx', 'cifar_blocks_op13.onnx'];
+/**
+ * The fixtures the native engine covers: torchvision's ResNet and MobileNetV2 blocks, MobileNetV3's and
+ * EfficientNet's (hard-swish, SiLU, squeeze-and-excite), PyTorch's flatten arithmetic, Pad, Transpose,
+ * average pooling, LeakyReLU and Concat.
+ */
+const NATIVE = ['mnist_cnn_op11.onnx', 'mnist_cnn_op17.onnx', 'conv_bn_helper_op11.onnx', 'vision_blocks_op13.onnx', 'cifar_blocks_op13.onnx', 'mobile_blocks_op13.onnx'];
 
 async function reference(path: string, x: Float32Array, shape: number[]): Promise<Float32Array> {
   const session = await ort!.InferenceSession.create(path);
@@ -182,8 +187,8 @@ describe.skipIf(ort === undefined).each(TEST_BACKENDS)('ONNX on the native engin
     translated.dispose();
   });
 
-  it('vision_blocks_op13.onnx: the native input gradient agrees with central differences of onnxruntime', async () => {
-    const path = join(DIR, 'vision_blocks_op13.onnx');
+  it.each(['vision_blocks_op13.onnx', 'mobile_blocks_op13.onnx'])('%s: the native input gradient agrees with central differences of onnxruntime', async (file) => {
+    const path = join(DIR, file);
     const model = await loadModel(path, { logits: 'as-is', engine: 'onnxruntime' });
     await matchesCentralDifferences(model, path);
     model.dispose();

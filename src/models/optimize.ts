@@ -39,12 +39,14 @@ export type OptOp =
   | { kind: 'activation'; activation: NodeActivation }
   | { kind: 'pad'; padding: [[number, number], [number, number]] }
   | { kind: 'add' }
-  | { kind: 'globalAvgPool' }
+  | { kind: 'globalAvgPool'; keepDims?: boolean }
   | { kind: 'maxPool'; pool: [number, number]; strides: [number, number]; padding: ConvPadding }
   | { kind: 'reshape'; shape: number[] }
   | { kind: 'identity' }
   | { kind: 'leakyRelu'; alpha: number }
+  | { kind: 'hardSigmoid'; alpha: number; beta: number }
   | { kind: 'concat' }
+  | { kind: 'mul' }
   | { kind: 'layer'; layer: tfl.layers.Layer };
 
 /** A node: an op and the nodes it reads. */
@@ -163,7 +165,10 @@ function opOf(layer: tfl.layers.Layer): OptOp | undefined {
       return channelsLast && (axis === -1 || axis === rank - 1) ? { kind: 'concat' } : undefined;
     }
     case 'GlobalAveragePooling2D':
-      return channelsLast && c.keepDims !== true ? { kind: 'globalAvgPool' } : undefined;
+      return channelsLast ? { kind: 'globalAvgPool', keepDims: c.keepDims === true } : undefined;
+    case 'Multiply':
+      // Two inputs: equal shapes, or a map and a per-channel [1, 1, C] (squeeze-and-excite).
+      return Array.isArray(layer.input) && layer.input.length === 2 ? { kind: 'mul' } : undefined;
     case 'MaxPooling2D': {
       const pool = pair(c.poolSize ?? 2);
       return channelsLast ? { kind: 'maxPool', pool, strides: pair(c.strides ?? pool), padding: c.padding === 'same' ? 'same' : 'valid' } : undefined;
@@ -419,7 +424,7 @@ function compileOp(op: OptOp): Compiled {
     case 'add':
       return { apply: (...xs) => tf.addN(xs), dispose: none };
     case 'globalAvgPool':
-      return { apply: (x) => tf.mean(x, [1, 2]), dispose: none };
+      return { apply: (x) => tf.mean(x, [1, 2], op.keepDims === true), dispose: none };
     case 'maxPool':
       return { apply: (x) => tf.maxPool(x as tf.Tensor4D, op.pool, op.strides, Array.isArray(op.padding) ? [[0, 0], ...op.padding, [0, 0]] : op.padding), dispose: none };
     case 'reshape':
@@ -428,8 +433,12 @@ function compileOp(op: OptOp): Compiled {
       return { apply: (...xs) => op.layer.apply(xs.length === 1 ? (xs[0] as tf.Tensor) : xs, { training: false }) as tf.Tensor, dispose: none };
     case 'leakyRelu':
       return { apply: (x) => tf.leakyRelu(x, op.alpha), dispose: none };
+    case 'hardSigmoid':
+      return { apply: (x) => tf.clipByValue(tf.add(tf.mul(x, op.alpha), op.beta), 0, 1), dispose: none };
     case 'concat':
       return { apply: (...xs) => tf.concat(xs, -1), dispose: none };
+    case 'mul':
+      return { apply: (a, b) => tf.mul(a as tf.Tensor, b as tf.Tensor), dispose: none };
     case 'identity':
     case 'input':
       return { apply: (x) => x, dispose: none };

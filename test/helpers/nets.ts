@@ -51,3 +51,19 @@ export function buildConcatNet(seed = 8): tfl.LayersModel {
   const out = tfl.layers.dense({ units: 10, activation: 'softmax', kernelInitializer: init(4) }).apply(pooled) as tfl.SymbolicTensor;
   return tfl.model({ inputs: input, outputs: out });
 }
+
+/**
+ * A gated block at 12×12×3, 10 classes: a relu conv times a sigmoid conv of the same input (Multiply), a tanh
+ * conv, global pooling and a softmax head. Covers the pass's Multiply and its conv + sigmoid / tanh split.
+ */
+export function buildGatedNet(seed = 9): tfl.LayersModel {
+  const init = (k: number) => tfl.initializers.glorotNormal({ seed: seed * 10 + k });
+  const input = tfl.input({ shape: [12, 12, 3] });
+  const conv = (filters: number, activation: 'relu' | 'sigmoid' | 'tanh', k: number) =>
+    tfl.layers.conv2d({ filters, kernelSize: 3, padding: 'same', activation, kernelInitializer: init(k) });
+  const gated = tfl.layers.multiply().apply([conv(6, 'relu', 1).apply(input), conv(6, 'sigmoid', 2).apply(input)] as tfl.SymbolicTensor[]) as tfl.SymbolicTensor;
+  const t = conv(8, 'tanh', 3).apply(gated) as tfl.SymbolicTensor;
+  const pooled = tfl.layers.globalAveragePooling2d({}).apply(t) as tfl.SymbolicTensor;
+  const out = tfl.layers.dense({ units: 10, activation: 'softmax', kernelInitializer: init(4) }).apply(pooled) as tfl.SymbolicTensor;
+  return tfl.model({ inputs: input, outputs: out });
+}

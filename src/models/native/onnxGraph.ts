@@ -121,8 +121,14 @@ function layoutOf(nodes: readonly OptNode[], inputShape: number[]): { shapes: nu
         shapes[i] = [h + op.padding[0][0] + op.padding[0][1], w + op.padding[1][0] + op.padding[1][1], c];
         break;
       case 'globalAvgPool':
-        shapes[i] = [c];
+        shapes[i] = op.keepDims === true ? [1, 1, c] : [c];
         break;
+      case 'mul': {
+        // Equal shapes, or a map against a per-channel [1, 1, C]: the output has the larger.
+        const size = (t: number[]): number => t.reduce((a, d) => a * d, 1);
+        shapes[i] = node.inputs.map((j) => shapes[j] ?? []).reduce((a, t) => (size(t) > size(a) ? t : a));
+        break;
+      }
       case 'concat': {
         // Along the channels (the last axis as TF.js holds it), or the features of vectors.
         const parts = node.inputs.map((j) => shapes[j] ?? []);
@@ -320,8 +326,16 @@ function forwardPass(
       case 'concat':
         output = b.one('Concat', ins, { axis: 1 });
         break;
-      case 'globalAvgPool':
-        output = b.one('Flatten', [b.one('GlobalAveragePool', [x])], { axis: 1 });
+      case 'globalAvgPool': {
+        const pooled = b.one('GlobalAveragePool', [x]);
+        output = op.keepDims === true ? pooled : b.one('Flatten', [pooled], { axis: 1 });
+        break;
+      }
+      case 'mul':
+        output = b.one('Mul', ins);
+        break;
+      case 'hardSigmoid':
+        output = b.one('HardSigmoid', [x], { alpha: { float: op.alpha }, beta: { float: op.beta } });
         break;
       case 'maxPool': {
         const pads: Pads = [...(padding[i] as Pads)];
@@ -516,8 +530,25 @@ function reversePass(
         break;
       }
       case 'globalAvgPool': {
-        const scaled = b.one('Mul', [b.one('Unsqueeze', [dy, b.ints([2, 3])]), b.scalar(1 / (h * w))]);
-        push(b.one('Expand', [scaled, b.one('Shape', [x])]));
+        const spread = op.keepDims === true ? dy : b.one('Unsqueeze', [dy, b.ints([2, 3])]);
+        push(b.one('Expand', [b.one('Mul', [spread, b.scalar(1 / (h * w))]), b.one('Shape', [x])]));
+        break;
+      }
+      case 'mul': {
+        // d(a·b)/da = dy·b, summed over the spatial axes where a was a per-channel [1, 1, C] spread over a map.
+        const out = shapes[i] as number[];
+        node.inputs.forEach((j, k) => {
+          const g = b.one('Mul', [dy, v.input[1 - k] as string]);
+          const own = shapes[j] as number[];
+          const spread = out.length === 3 && own.length === 3 && own[0] === 1 && own[1] === 1 && (out[0] as number) * (out[1] as number) > 1;
+          push(spread ? b.one('ReduceSum', [g, b.ints([2, 3])], { keepdims: 1 }) : g, k);
+        });
+        break;
+      }
+      case 'hardSigmoid': {
+        // alpha where 0 < y < 1 (the unclipped stretch), 0 where clipped.
+        const open = b.one('And', [b.one('Greater', [v.output, b.scalar(0)]), b.one('Less', [v.output, b.scalar(1)])]);
+        push(b.one('Mul', [dy, b.one('Mul', [b.one('Cast', [open], { to: FLOAT }), b.scalar(op.alpha)])]));
         break;
       }
       case 'maxPool': {

@@ -9,8 +9,9 @@
  * A flatten of a feature map is written the Keras way (NHWC order), so the Gemm or MatMul reading it gets
  * its weight rows permuted to match; a flattened map read by anything else is not covered.
  *
- * Covered: Conv (plain and depthwise, any padding, no dilation), Relu, LeakyRelu, Sigmoid, Tanh, Clip to [0, 6] or
- * [0, ∞), Concat along the channels, Add and
+ * Covered: Conv (plain and depthwise, any padding, no dilation), Relu, LeakyRelu, Sigmoid, HardSigmoid, Tanh, Clip
+ * to [0, 6] or [0, ∞), Concat along the channels, Mul of two tensors (equal shapes, or a map by a per-channel
+ * [C, 1, 1]: SiLU, hard-swish and squeeze-and-excite, so torchvision's MobileNetV3 and EfficientNet), Add and
  * Sum of two tensors, Add, Sub, Mul and Div by a per-channel constant, zero Pad of the spatial axes,
  * MaxPool (no ceil_mode, no dilation), AveragePool whose divisor is the window size everywhere (as a depthwise
  * convolution), GlobalAveragePool and ReduceMean over the spatial axes, Flatten and
@@ -31,8 +32,6 @@ interface Held {
   index: number;
   /** [C, H, W] for a feature map, [F] for a vector. */
   shape: number[];
-  /** A feature map the node holds flattened already (GlobalAveragePool's [C, 1, 1] as [C]). */
-  flat?: boolean;
   /** A feature map [C, H, W] flattened in NHWC order: only a Gemm or MatMul, with permuted rows, may read it. */
   nhwcOf?: [number, number, number];
   /** A feature map transposed to [H, W, C] (`shape`): only a flatten may read it, which is then NHWC-ordered already. */
@@ -122,6 +121,9 @@ function convert(node: GraphNode, program: Program, values: Map<string, Held>, n
       emit({ kind: 'activation', activation }, [tensorIn(0)], tensorIn(0).shape);
       return;
     }
+    case 'HardSigmoid':
+      emit({ kind: 'hardSigmoid', alpha: floatAttr(node, 'alpha', 0.2), beta: floatAttr(node, 'beta', 0.5) }, [tensorIn(0)], tensorIn(0).shape);
+      return;
     case 'LeakyRelu': {
       const alpha = floatAttr(node, 'alpha', 0.01);
       if (alpha < 0) throw new Unsupported();
@@ -133,7 +135,7 @@ function convert(node: GraphNode, program: Program, values: Map<string, Held>, n
       const parts = node.inputs.map((_, k) => tensorIn(k));
       const rank = (parts[0] as Held).shape.length;
       const axis = intAttr(node, 'axis', 1);
-      if ((axis !== 1 && axis !== 1 - (rank + 1)) || parts.some((p) => p.shape.length !== rank || p.flat === true || p.shape.slice(1).join() !== (parts[0] as Held).shape.slice(1).join())) {
+      if ((axis !== 1 && axis !== 1 - (rank + 1)) || parts.some((p) => p.shape.length !== rank || p.shape.slice(1).join() !== (parts[0] as Held).shape.slice(1).join())) {
         throw new Unsupported();
       }
       emit({ kind: 'concat' }, parts, [parts.reduce((sum, p) => sum + (p.shape[0] as number), 0), ...(parts[0] as Held).shape.slice(1)]);
@@ -164,7 +166,7 @@ function convert(node: GraphNode, program: Program, values: Map<string, Held>, n
     }
     case 'GlobalAveragePool': {
       const x = image(tensorIn(0));
-      emit({ kind: 'globalAvgPool' }, [x], [x.shape[0] as number, 1, 1], { flat: true });
+      emit({ kind: 'globalAvgPool', keepDims: true }, [x], [x.shape[0] as number, 1, 1]);
       return;
     }
     case 'ReduceMean': {
@@ -174,7 +176,7 @@ function convert(node: GraphNode, program: Program, values: Map<string, Held>, n
       if ([...axes].map((a) => (a < 0 ? a + 4 : a)).sort().join() !== '2,3') throw new Unsupported();
       const c = x.shape[0] as number;
       const keep = intAttr(node, 'keepdims', 1) === 1;
-      emit({ kind: 'globalAvgPool' }, [x], keep ? [c, 1, 1] : [c], keep ? { flat: true } : {});
+      emit({ kind: 'globalAvgPool', keepDims: keep }, [x], keep ? [c, 1, 1] : [c]);
       return;
     }
     case 'Flatten':
@@ -226,7 +228,7 @@ function convert(node: GraphNode, program: Program, values: Map<string, Held>, n
 type Emit = (op: OptOp, inputs: Held[], shape: number[], extra?: Partial<Held>) => void;
 
 function image(held: Held): Held {
-  if (held.shape.length !== 3 || held.flat === true) throw new Unsupported();
+  if (held.shape.length !== 3) throw new Unsupported();
   return held;
 }
 
@@ -300,14 +302,21 @@ function perChannel(c: HostValue, shape: number[]): Float32Array | undefined {
 function arithmetic(node: GraphNode, values: Map<string, Held>, constant: (name: string | undefined) => HostValue | undefined, emit: Emit): void {
   const [a, b] = [values.get(node.inputs[0] ?? ''), values.get(node.inputs[1] ?? '')];
   if ((node.op === 'Add' || node.op === 'Sum') && a !== undefined && b !== undefined && node.inputs.length === 2) {
-    if (a.shape.join() !== b.shape.join() || a.flat !== b.flat) throw new Unsupported();
-    emit({ kind: 'add' }, [a, b], a.shape, a.flat === true ? { flat: true } : {});
+    if (a.shape.join() !== b.shape.join()) throw new Unsupported();
+    emit({ kind: 'add' }, [a, b], a.shape);
+    return;
+  }
+  if (node.op === 'Mul' && a !== undefined && b !== undefined) {
+    // Equal shapes (x · sigmoid(x), x · hardsigmoid(x)), or a map scaled per channel by a [C, 1, 1] (squeeze-and-excite).
+    const perChannelOf = (m: Held, v: Held): boolean => m.shape.length === 3 && v.shape.join() === `${m.shape[0]},1,1`;
+    if (a.shape.join() !== b.shape.join() && !perChannelOf(a, b) && !perChannelOf(b, a)) throw new Unsupported();
+    emit({ kind: 'mul' }, [a, b], perChannelOf(b, a) ? b.shape : a.shape);
     return;
   }
   // A tensor and a constant on its right (on its left too for the commutative two): an affine map per channel.
   const held = a ?? (node.op === 'Add' || node.op === 'Mul' ? b : undefined);
   const c = constant(held === a ? node.inputs[1] : node.inputs[0]);
-  if (held === undefined || c === undefined || node.inputs.length !== 2 || held.flat === true) throw new Unsupported();
+  if (held === undefined || c === undefined || node.inputs.length !== 2) throw new Unsupported();
   const v = perChannel(c, held.shape);
   if (v === undefined) throw new Unsupported();
   const n = v.length;
@@ -338,7 +347,7 @@ function flatten(node: GraphNode, x: Held, target: HostValue | undefined, idiom:
   const last = idiom ? rest?.data[0] : target?.shape.length === 1 && target.data.length === 2 ? target.data[1] : undefined;
   const fits = node.op === 'Flatten' ? intAttr(node, 'axis', 1) === 1 : last === -1 || last === features;
   if (!fits) throw new Unsupported();
-  if (x.shape.length === 1 || x.flat === true) {
+  if (x.shape.length === 1) {
     alias({ ...x, shape: [features] });
     return;
   }

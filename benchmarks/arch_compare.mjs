@@ -36,7 +36,8 @@ const { values } = parseArgs({
 const exports = values.onnx ? mkdtempSync(join(os.tmpdir(), 'robust-arch-onnx-')) : undefined;
 // 10 PGD steps on both sides (the peer's default): a suite's PGD runs 10 to 40, and 3 would weigh the
 // attack's one clean and one final forward pass as much as a third of the steps.
-const SIZES = { mobilenetv2: [4, 10], resnet18: [4, 10], resnet20: [32, 10], 'mnist-cnn': [128, 10] };
+// mobilenetv3 (large) and efficientnet-b0 exist on the peer side only: compare them with --onnx.
+const SIZES = { mobilenetv2: [4, 10], resnet18: [4, 10], resnet20: [32, 10], 'mnist-cnn': [128, 10], mobilenetv3: [4, 10], 'efficientnet-b0': [4, 10] };
 const median = (xs) => {
   const s = [...xs].sort((a, b) => a - b);
   const m = s.length >> 1;

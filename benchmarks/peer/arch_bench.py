@@ -1,6 +1,6 @@
 """PyTorch peer of benchmarks/arch_bench.mjs: the same architecture, the same three measurements.
 
-    /usr/bin/python3 benchmarks/peer/arch_bench.py --arch mobilenetv2|resnet18|resnet20|mnist-cnn
+    /usr/bin/python3 benchmarks/peer/arch_bench.py --arch mobilenetv2|resnet18|resnet20|mnist-cnn|mobilenetv3|efficientnet-b0
         [--batch 8] [--steps 10] [--threads 2] [--export-onnx PATH]
 
 torchvision's mobilenet_v2 and resnet18 (random weights, eval mode), ResNet-20 (He et al. 2016, 1x1
@@ -63,6 +63,12 @@ def build(arch):
     if arch == "resnet18":
         import torchvision
         return torchvision.models.resnet18(), (3, 224, 224), 1000
+    if arch == "mobilenetv3":
+        import torchvision
+        return torchvision.models.mobilenet_v3_large(), (3, 224, 224), 1000
+    if arch == "efficientnet-b0":
+        import torchvision
+        return torchvision.models.efficientnet_b0(), (3, 224, 224), 1000
     if arch == "resnet20":
         return ResNet20(), (3, 32, 32), 10
     if arch == "mnist-cnn":

@@ -7,6 +7,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { tf } from '../src/tf.js';
 import { apgd, apgdT } from '../src/attacks/apgd.js';
+import { deepfool } from '../src/attacks/deepfool.js';
+import { fab } from '../src/attacks/fab.js';
 import { fgsm } from '../src/attacks/fgsm.js';
 import { pgd } from '../src/attacks/pgd.js';
 import { standardObjective } from '../src/attacks/core/steps.js';
@@ -64,6 +66,8 @@ describe.each(TEST_BACKENDS)('fused objective gradients on %s', (backend) => {
     ['fgsm', (m: Model) => fgsm(m, x, y, { eps: 0.1 }), 'ce', 1],
     ['apgd-ce', (m: Model) => apgd(m, x, y, { eps: 0.1, steps: 8 }), 'ce', undefined],
     ['apgd-dlr', (m: Model) => apgd(m, x, y, { eps: 0.1, steps: 8, loss: 'dlr' }), 'dlr', undefined],
+    ['deepfool', (m: Model) => deepfool(m, x, y, { steps: 6 }), 'difference', undefined],
+    ['fab', (m: Model) => fab(m, x, y, { steps: 6 }), 'difference', undefined],
   ] as const)('%s: takes the fused gradient, with the same result as tf.grad', async (_label, attack, objective, calls) => {
     await noLeak(async () => {
       const fused = withFused(model);

@@ -106,14 +106,15 @@ describe.skipIf(!nativeEngineAvailable()).each(TEST_BACKENDS)('native engine on 
           const x = tf.randomUniform([3, ...shape], 0, 1, 'float32', 9);
           const labels = tf.tensor1d([0, 1, 2].map((v) => v % k), 'int32');
           const targets = tf.tensor1d([1, 2, 0].map((v) => (v + (k > 3 ? 1 : 0)) % k), 'int32');
-          const cases: [StandardObjective, boolean][] = [['ce', false], ['ce', true], ['margin', false], ['margin', true], ['dlr', false], ['dlr', true]];
+          const cases: [StandardObjective, boolean][] = [['ce', false], ['ce', true], ['margin', false], ['margin', true], ['dlr', false], ['dlr', true], ['difference', false]];
           for (const [kind, targeted] of cases) {
-            const f = fused(x, { kind, labels, targeted, ...(kind === 'dlr' && targeted ? { targets } : {}) });
+            const withTargets = (kind === 'dlr' && targeted) || kind === 'difference';
+            const f = fused(x, { kind, labels, targeted, ...(withTargets ? { targets } : {}) });
             if (kind === 'dlr' && k < 4) {
               expect(f).toBeUndefined();
               continue;
             }
-            const objective = standardObjective(kind, () => labels, targeted, kind === 'dlr' && targeted ? () => targets : undefined);
+            const objective = standardObjective(kind, () => labels, targeted, withTargets ? () => targets : undefined);
             const { logits, grad } = f as { logits: tf.Tensor2D; grad: tf.Tensor };
             const outs = [logits, viaGrad.predict(x), grad, tf.grad((v: tf.Tensor) => tf.sum(objective(viaGrad.predict(v))))(x)];
             const [z1, z2, g1, g2] = (await Promise.all(outs.map((t) => t.data()))) as Float32Array[];

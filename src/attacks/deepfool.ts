@@ -1,8 +1,7 @@
 import { tf } from '../tf.js';
 import { defaultsOf, type OptionSchema } from '../options/schema.js';
-import { harness, type AttackMeta } from './core/harness.js';
+import { harness, standardObjective, type AttackMeta } from './core/harness.js';
 import { attackOptions } from './core/options.js';
-import { pick } from './core/losses.js';
 import { exactSign } from './core/norms.js';
 import type { AttackFn, AttackInfo, CommonAttackOptions } from './core/types.js';
 
@@ -64,7 +63,7 @@ export const deepfool: AttackFn<DeepFoolOptions> = (model, x, y, options = {}) =
       const kIdx = tf.tidy(() => tf.reshape(tf.transpose(classes), [-1]));
       const yIdx = tf.tile(run.y, [others]);
       const xRep = tf.tile(xAdv, [others, ...shape.map(() => 1)]);
-      const { grad, logits, loss } = run.gradient(xRep, (z) => tf.sub(pick(z, kIdx as tf.Tensor1D), pick(z, yIdx)) as tf.Tensor1D);
+      const { grad, logits, loss } = run.gradient(xRep, standardObjective('difference', () => yIdx, false, () => kIdx as tf.Tensor1D));
       const step = tf.tidy(() => {
         const f = tf.abs(tf.transpose(tf.reshape(loss, [others, b])));
         const w = tf.transpose(tf.reshape(grad, [others, b, -1]), [1, 0, 2]);

@@ -1,10 +1,9 @@
 import { tf } from '../tf.js';
 import { applyMask, clip } from '../tensor/bounds.js';
 import { defaultsOf, type OptionSchema } from '../options/schema.js';
-import { harness, type AttackMeta, type AttackRun } from './core/harness.js';
+import { harness, standardObjective, type AttackMeta, type AttackRun } from './core/harness.js';
 import { attackOptions } from './core/options.js';
 import { projectOnHyperplane } from './core/hyperplane.js';
-import { pick } from './core/losses.js';
 import { flat, perExample } from './core/norms.js';
 import type { AttackFn, AttackInfo, CommonAttackOptions } from './core/types.js';
 
@@ -53,7 +52,7 @@ type Aim = { kind: 'nearest' } | { kind: 'labels' } | { kind: 'rank'; rank: numb
 function boundary(run: AttackRun, xi: tf.Tensor, y: tf.Tensor1D, aim: tf.Tensor1D | null): { w: tf.Tensor2D; b: tf.Tensor1D } {
   const k = run.model.numClasses;
   if (aim) {
-    const g = run.gradient(xi, (z) => tf.sub(pick(z, aim), pick(z, y)) as tf.Tensor1D);
+    const g = run.gradient(xi, standardObjective('difference', () => y, false, () => aim));
     g.logits.dispose();
     const w = flat(g.grad);
     g.grad.dispose();
@@ -65,7 +64,7 @@ function boundary(run: AttackRun, xi: tf.Tensor, y: tf.Tensor1D, aim: tf.Tensor1
   const cls = tf.tidy(() => tf.reshape(tf.transpose(others), [-1]));
   const yRep = tf.tile(y, [k - 1]);
   const xRep = tf.tile(xi, [k - 1, ...xi.shape.slice(1).map(() => 1)]);
-  const g = run.gradient(xRep, (z) => tf.sub(pick(z, cls as tf.Tensor1D), pick(z, yRep)) as tf.Tensor1D);
+  const g = run.gradient(xRep, standardObjective('difference', () => yRep, false, () => cls as tf.Tensor1D));
   const out = tf.tidy(() => {
     const ws = tf.transpose(tf.reshape(g.grad, [k - 1, m, -1]), [1, 0, 2]);
     const bs = tf.transpose(tf.reshape(g.loss, [k - 1, m]));

@@ -15,8 +15,12 @@ import { normalize } from './metadata.js';
 import type { ObjectiveWeights } from './native/engine.js';
 import type { Model, Normalization } from './types.js';
 
-/** The standard objectives an engine can fuse, as `attacks/core/losses.ts` defines them. */
-export type StandardObjective = 'ce' | 'margin' | 'dlr';
+/**
+ * The standard objectives an engine can fuse, as `attacks/core/losses.ts` defines them, and the logit
+ * difference z_t − z_y of DeepFool and FAB ('difference', of `targets` t and `labels` y), whose gradient
+ * with respect to the logits is known before the forward pass.
+ */
+export type StandardObjective = 'ce' | 'margin' | 'dlr' | 'difference';
 
 /** Which objective, of which labels. */
 export interface FusedObjective {
@@ -25,7 +29,7 @@ export interface FusedObjective {
   labels: tf.Tensor1D;
   /** Cross-entropy and margin: negated, to descend towards `labels`. DLR: its targeted form, with `targets`. */
   targeted: boolean;
-  /** The targeted DLR's targets. */
+  /** The targeted DLR's targets; the classes t of a difference z_t − z_y. */
   targets?: tf.Tensor1D;
 }
 
@@ -60,12 +64,16 @@ export function fusedThroughNormalization(
 ): FusedGradient {
   return (x, { kind, labels, targeted, targets }) => {
     if (kind === 'dlr' && (!engine.dlr || (targeted && targets === undefined))) return undefined;
+    if (kind === 'difference' && targets === undefined) return undefined;
     return tf.tidy(() => {
       const input = x.dtype === 'float32' ? x : tf.cast(x, 'float32');
       const rows = input.shape[0] ?? 0;
       const onehot = (l: tf.Tensor1D): tf.Tensor2D => tf.cast(tf.oneHot(tf.cast(l, 'int32'), classes), 'float32') as tf.Tensor2D;
       const weights: ObjectiveWeights = { onehot: onehot(labels) };
-      if (kind === 'dlr') {
+      if (kind === 'difference') {
+        // Linear in the logits: its gradient is the reverse pass's own starting point (targets checked above).
+        weights.dy = tf.sub(onehot(targets as tf.Tensor1D), weights.onehot) as tf.Tensor2D;
+      } else if (kind === 'dlr') {
         weights[targeted ? 'dlrTargeted' : 'dlr'] = tf.ones([rows, 1]) as tf.Tensor2D;
         if (targeted && targets !== undefined) weights.target = onehot(targets);
       } else {

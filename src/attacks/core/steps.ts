@@ -1,7 +1,7 @@
 import { tf } from '../../tf.js';
 import { fusedGradientOf, type StandardObjective } from '../../models/fused.js';
 import { clip, type BoundTensors } from '../../tensor/bounds.js';
-import { crossEntropy, dlr, margin } from './losses.js';
+import { crossEntropy, dlr, margin, pick } from './losses.js';
 import { perExample, type Norm, type Radius } from './norms.js';
 import { WorkingBatch } from './workingBatch.js';
 
@@ -24,12 +24,17 @@ export interface StandardTag {
 
 /**
  * The cross-entropy of `labels()` ('ce'; negated when `targeted`, to descend towards a target), the
- * Carlini-Wagner margin ('margin'), or the DLR of `labels()` ('dlr'; targeted: towards `targets()`),
+ * Carlini-Wagner margin ('margin'), the DLR of `labels()` ('dlr'; targeted: towards `targets()`), or the
+ * logit difference z_t − z_y of `targets()` and `labels()` ('difference', DeepFool's and FAB's),
  * tagged so that `gradient` can hand it to a model's fused gradient (`models/fused.ts`) instead of
  * differentiating it through `predict`.
  */
 export function standardObjective(kind: StandardObjective, labels: () => tf.Tensor1D, targeted: boolean, targets?: () => tf.Tensor1D): Objective {
   const run = (logits: tf.Tensor2D): tf.Tensor1D => {
+    if (kind === 'difference') {
+      if (!targets) throw new Error('a logit difference needs its classes t');
+      return tf.tidy(() => tf.sub(pick(logits, targets()), pick(logits, labels())) as tf.Tensor1D);
+    }
     if (kind === 'dlr') return targeted && targets ? dlr(logits, labels(), targets()) : dlr(logits, labels());
     if (kind === 'margin') return margin(logits, labels(), targeted);
     return targeted ? tf.tidy(() => tf.neg(crossEntropy(logits, labels()))) : crossEntropy(logits, labels());

@@ -72,6 +72,8 @@ export function nativeEngineAvailable(): boolean {
  */
 export interface ObjectiveWeights {
   onehot: tf.Tensor2D;
+  /** A gradient with respect to the logits given outright, [b, classes], added to the objectives'. */
+  dy?: tf.Tensor2D;
   target?: tf.Tensor2D;
   ce?: tf.Tensor2D;
   margin?: tf.Tensor2D;
@@ -167,7 +169,7 @@ export async function nativeEngine(nodes: readonly OptNode[], inputShape: number
     objectiveGradient: (x, weights) => {
       const rows = x.shape[0] ?? 0;
       const optional = (t: tf.Tensor | undefined, width: number): unknown => (t !== undefined ? feed(t) : zeros(rows, width));
-      const feeds: Record<string, unknown> = { x: feed(x), dy: zeros(rows, classes), onehot: feed(weights.onehot), target: optional(weights.target, classes) };
+      const feeds: Record<string, unknown> = { x: feed(x), dy: optional(weights.dy, classes), onehot: feed(weights.onehot), target: optional(weights.target, classes) };
       for (const name of OBJECTIVE_WEIGHTS) feeds[name] = optional(weights[name], 1);
       const result = vjp.run(feeds, { [vjpLogits]: null, [vjpDx]: null }, {});
       return {

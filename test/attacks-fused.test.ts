@@ -9,6 +9,7 @@ import { tf } from '../src/tf.js';
 import { apgd, apgdT } from '../src/attacks/apgd.js';
 import { deepfool } from '../src/attacks/deepfool.js';
 import { fab } from '../src/attacks/fab.js';
+import { cw } from '../src/attacks/cw.js';
 import { fgsm } from '../src/attacks/fgsm.js';
 import { pgd } from '../src/attacks/pgd.js';
 import { standardObjective } from '../src/attacks/core/steps.js';
@@ -29,10 +30,11 @@ interface Call {
 function withFused(model: Model): { model: Model; calls: Call[] } {
   const calls: Call[] = [];
   const twin: Model = { ...model, predict: (x) => model.predict(x) };
-  registerFusedGradient(twin.predict, (x, { kind, labels, targeted, targets }) => {
+  registerFusedGradient(twin.predict, (x, { kind, labels, targeted, targets, scale, kappa }) => {
     calls.push({ objective: kind, targeted, labels: Array.from(labels.dataSync()), ...(targets ? { targets: Array.from(targets.dataSync()) } : {}) });
     const logits = model.predict(x);
-    const loss = standardObjective(kind, () => labels, targeted, targets ? () => targets : undefined);
+    const cwParams = scale !== undefined && kappa !== undefined ? { scale: () => scale, kappa } : undefined;
+    const loss = standardObjective(kind, () => labels, targeted, targets ? () => targets : undefined, cwParams);
     const grad = tf.grad((v: tf.Tensor) => tf.sum(loss(model.predict(v))))(x);
     return { logits, grad };
   });
@@ -68,6 +70,7 @@ describe.each(TEST_BACKENDS)('fused objective gradients on %s', (backend) => {
     ['apgd-dlr', (m: Model) => apgd(m, x, y, { eps: 0.1, steps: 8, loss: 'dlr' }), 'dlr', undefined],
     ['deepfool', (m: Model) => deepfool(m, x, y, { steps: 6 }), 'difference', undefined],
     ['fab', (m: Model) => fab(m, x, y, { steps: 6 }), 'difference', undefined],
+    ['cw', (m: Model) => cw(m, x, y, { steps: 8, binarySteps: 2 }), 'cw', undefined],
   ] as const)('%s: takes the fused gradient, with the same result as tf.grad', async (_label, attack, objective, calls) => {
     await noLeak(async () => {
       const fused = withFused(model);

@@ -14,6 +14,7 @@ import { tf } from '../src/tf.js';
 import { buildMobileNetV2, buildResNet18, buildResNet20 } from '../src/models/architectures.js';
 import { fileLoadHandler, fusedGradientOf, loadModel, type FusedGradient, type StandardObjective } from '../src/models/index.js';
 import { standardObjective } from '../src/attacks/core/steps.js';
+import { margin } from '../src/attacks/core/losses.js';
 import { nativeEngineAvailable } from '../src/models/native/engine.js';
 import { saveLayersModel } from '../src/models/save.js';
 import { pgd } from '../src/attacks/pgd.js';
@@ -106,15 +107,37 @@ describe.skipIf(!nativeEngineAvailable()).each(TEST_BACKENDS)('native engine on 
           const x = tf.randomUniform([3, ...shape], 0, 1, 'float32', 9);
           const labels = tf.tensor1d([0, 1, 2].map((v) => v % k), 'int32');
           const targets = tf.tensor1d([1, 2, 0].map((v) => (v + (k > 3 ? 1 : 0)) % k), 'int32');
-          const cases: [StandardObjective, boolean][] = [['ce', false], ['ce', true], ['margin', false], ['margin', true], ['dlr', false], ['dlr', true], ['difference', false]];
+          const cases: [StandardObjective, boolean][] = [
+            ['ce', false],
+            ['ce', true],
+            ['margin', false],
+            ['margin', true],
+            ['dlr', false],
+            ['dlr', true],
+            ['difference', false],
+            ['cw', false],
+            ['cw', true],
+          ];
+          // Carlini-Wagner's c per example, and a κ between the two smallest margins: its gate (margin ≤ κ)
+          // open on one row and shut on the others.
+          const scale = tf.tensor1d([0.5, 2, 1]);
+          const gateBetween = async (targeted: boolean): Promise<number> => {
+            const z = viaGrad.predict(x);
+            const m = margin(z, labels, targeted);
+            const sorted = Array.from((await m.data()) as Float32Array).sort((a, b) => a - b);
+            tf.dispose([z, m]);
+            return ((sorted[0] as number) + (sorted[1] as number)) / 2;
+          };
           for (const [kind, targeted] of cases) {
             const withTargets = (kind === 'dlr' && targeted) || kind === 'difference';
-            const f = fused(x, { kind, labels, targeted, ...(withTargets ? { targets } : {}) });
+            const kappa = kind === 'cw' ? await gateBetween(targeted) : 0;
+            const cw = kind === 'cw' ? { scale: () => scale, kappa } : undefined;
+            const f = fused(x, { kind, labels, targeted, ...(withTargets ? { targets } : {}), ...(cw ? { scale, kappa } : {}) });
             if (kind === 'dlr' && k < 4) {
               expect(f).toBeUndefined();
               continue;
             }
-            const objective = standardObjective(kind, () => labels, targeted, withTargets ? () => targets : undefined);
+            const objective = standardObjective(kind, () => labels, targeted, withTargets ? () => targets : undefined, cw);
             const { logits, grad } = f as { logits: tf.Tensor2D; grad: tf.Tensor };
             const outs = [logits, viaGrad.predict(x), grad, tf.grad((v: tf.Tensor) => tf.sum(objective(viaGrad.predict(v))))(x)];
             const [z1, z2, g1, g2] = (await Promise.all(outs.map((t) => t.data()))) as Float32Array[];
@@ -123,7 +146,7 @@ describe.skipIf(!nativeEngineAvailable()).each(TEST_BACKENDS)('native engine on 
             expect((g2 as Float32Array).some((v) => v !== 0)).toBe(true);
             tf.dispose(outs);
           }
-          tf.dispose([x, labels, targets]);
+          tf.dispose([x, labels, targets, scale]);
         });
         viaGrad.dispose();
         native.dispose();

@@ -1,7 +1,7 @@
 import { tf } from '../tf.js';
 import { applyMask, clip } from '../tensor/bounds.js';
 import { defaultsOf, type OptionSchema } from '../options/schema.js';
-import { harness, type AttackMeta, type AttackRun } from './core/harness.js';
+import { harness, standardObjective, type AttackMeta, type AttackRun } from './core/harness.js';
 import { attackOptions } from './core/options.js';
 import { margin } from './core/losses.js';
 import { l2 } from './core/norms.js';
@@ -68,9 +68,11 @@ async function minimise(run: AttackRun, o: Resolved, c: Float64Array): Promise<U
   let v = tf.zerosLike(x0);
   const previous = new Float64Array(run.size).fill(Infinity);
   const checkEvery = Math.ceil(o.steps / 10);
+  // c · max(−margin, −κ), reading the working labels and c as they are when it runs.
+  const objective = standardObjective('cw', () => labels, run.targeted, undefined, { scale: () => cT, kappa: o.kappa });
   for (let t = 0; t < o.steps && live.length > 0; t++) {
     const k = live.length;
-    const { grad, logits, loss } = run.gradient(xAdv, (z) => tf.mul(cT, tf.maximum(tf.neg(margin(z, labels, run.targeted)), -o.kappa)) as tf.Tensor1D);
+    const { grad, logits, loss } = run.gradient(xAdv, objective);
     const stats = tf.tidy(() => {
       const dist = l2.distance(tf.sub(xAdv, x0));
       const success = tf.cast(tf.greater(margin(logits, labels, run.targeted), o.kappa), 'float32');

@@ -20,7 +20,7 @@ import type { Model, Normalization } from './types.js';
  * difference z_t − z_y of DeepFool and FAB ('difference', of `targets` t and `labels` y), whose gradient
  * with respect to the logits is known before the forward pass.
  */
-export type StandardObjective = 'ce' | 'margin' | 'dlr' | 'difference';
+export type StandardObjective = 'ce' | 'margin' | 'dlr' | 'difference' | 'cw';
 
 /** Which objective, of which labels. */
 export interface FusedObjective {
@@ -31,6 +31,9 @@ export interface FusedObjective {
   targeted: boolean;
   /** The targeted DLR's targets; the classes t of a difference z_t − z_y. */
   targets?: tf.Tensor1D;
+  /** Carlini-Wagner's per-example c and its confidence κ: the objective c · max(−margin, −κ). */
+  scale?: tf.Tensor1D;
+  kappa?: number;
 }
 
 /**
@@ -62,9 +65,10 @@ export function fusedThroughNormalization(
   normalization: Normalization | undefined,
   inputShape: number[],
 ): FusedGradient {
-  return (x, { kind, labels, targeted, targets }) => {
+  return (x, { kind, labels, targeted, targets, scale, kappa }) => {
     if (kind === 'dlr' && (!engine.dlr || (targeted && targets === undefined))) return undefined;
     if (kind === 'difference' && targets === undefined) return undefined;
+    if (kind === 'cw' && (scale === undefined || kappa === undefined)) return undefined;
     return tf.tidy(() => {
       const input = x.dtype === 'float32' ? x : tf.cast(x, 'float32');
       const rows = input.shape[0] ?? 0;
@@ -73,6 +77,11 @@ export function fusedThroughNormalization(
       if (kind === 'difference') {
         // Linear in the logits: its gradient is the reverse pass's own starting point (targets checked above).
         weights.dy = tf.sub(onehot(targets as tf.Tensor1D), weights.onehot) as tf.Tensor2D;
+      } else if (kind === 'cw') {
+        const s = targeted ? -1 : 1;
+        weights.cw = tf.reshape(tf.mul(scale as tf.Tensor1D, -s), [rows, 1]) as tf.Tensor2D;
+        weights.cwSign = tf.fill([rows, 1], s) as tf.Tensor2D;
+        weights.kappa = tf.fill([rows, 1], kappa as number) as tf.Tensor2D;
       } else if (kind === 'dlr') {
         weights[targeted ? 'dlrTargeted' : 'dlr'] = tf.ones([rows, 1]) as tf.Tensor2D;
         if (targeted && targets !== undefined) weights.target = onehot(targets);

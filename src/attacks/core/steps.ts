@@ -20,17 +20,30 @@ export interface StandardTag {
   labels: () => tf.Tensor1D;
   targeted: boolean;
   targets?: () => tf.Tensor1D;
+  /** Carlini-Wagner's per-example c (read when it runs) and κ. */
+  cw?: { scale: () => tf.Tensor1D; kappa: number };
 }
 
 /**
  * The cross-entropy of `labels()` ('ce'; negated when `targeted`, to descend towards a target), the
  * Carlini-Wagner margin ('margin'), the DLR of `labels()` ('dlr'; targeted: towards `targets()`), or the
- * logit difference z_t − z_y of `targets()` and `labels()` ('difference', DeepFool's and FAB's),
+ * logit difference z_t − z_y of `targets()` and `labels()` ('difference', DeepFool's and FAB's), or
+ * Carlini-Wagner's c · max(−margin, −κ) ('cw', with `cw`),
  * tagged so that `gradient` can hand it to a model's fused gradient (`models/fused.ts`) instead of
  * differentiating it through `predict`.
  */
-export function standardObjective(kind: StandardObjective, labels: () => tf.Tensor1D, targeted: boolean, targets?: () => tf.Tensor1D): Objective {
+export function standardObjective(
+  kind: StandardObjective,
+  labels: () => tf.Tensor1D,
+  targeted: boolean,
+  targets?: () => tf.Tensor1D,
+  cw?: { scale: () => tf.Tensor1D; kappa: number },
+): Objective {
   const run = (logits: tf.Tensor2D): tf.Tensor1D => {
+    if (kind === 'cw') {
+      if (!cw) throw new Error("Carlini-Wagner's objective needs its c and kappa");
+      return tf.tidy(() => tf.mul(cw.scale(), tf.maximum(tf.neg(margin(logits, labels(), targeted)), -cw.kappa)) as tf.Tensor1D);
+    }
     if (kind === 'difference') {
       if (!targets) throw new Error('a logit difference needs its classes t');
       return tf.tidy(() => tf.sub(pick(logits, targets()), pick(logits, labels())) as tf.Tensor1D);
@@ -39,7 +52,7 @@ export function standardObjective(kind: StandardObjective, labels: () => tf.Tens
     if (kind === 'margin') return margin(logits, labels(), targeted);
     return targeted ? tf.tidy(() => tf.neg(crossEntropy(logits, labels()))) : crossEntropy(logits, labels());
   };
-  return Object.assign(run, { standard: { kind, labels, targeted, ...(targets !== undefined ? { targets } : {}) } });
+  return Object.assign(run, { standard: { kind, labels, targeted, ...(targets !== undefined ? { targets } : {}), ...(cw !== undefined ? { cw } : {}) } });
 }
 
 /** What one gradient call returns. The caller owns all three tensors. */
@@ -114,7 +127,13 @@ export abstract class AttackSteps extends WorkingBatch {
     const fusedGradient = standard !== undefined ? fusedGradientOf(this.model) : undefined;
     const fused =
       standard !== undefined && fusedGradient !== undefined
-        ? fusedGradient(xAdv, { kind: standard.kind, labels: standard.labels(), targeted: standard.targeted, ...(standard.targets ? { targets: standard.targets() } : {}) })
+        ? fusedGradient(xAdv, {
+            kind: standard.kind,
+            labels: standard.labels(),
+            targeted: standard.targeted,
+            ...(standard.targets ? { targets: standard.targets() } : {}),
+            ...(standard.cw ? { scale: standard.cw.scale(), kappa: standard.cw.kappa } : {}),
+          })
         : undefined;
     let out: GradientResult;
     if (fused !== undefined) {

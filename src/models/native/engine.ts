@@ -79,6 +79,10 @@ export interface ObjectiveWeights {
   margin?: tf.Tensor2D;
   dlr?: tf.Tensor2D;
   dlrTargeted?: tf.Tensor2D;
+  /** Carlini-Wagner: the weight −c·s on the margin's gradient, the sign s (−1 targeted), and κ. */
+  cw?: tf.Tensor2D;
+  cwSign?: tf.Tensor2D;
+  kappa?: tf.Tensor2D;
 }
 
 /** A model graph running natively. */

@@ -367,7 +367,7 @@ function forwardPass(
 }
 
 /** The per-example weight inputs of the standard objectives, in the order `objectiveSeed` reads them. */
-export const OBJECTIVE_WEIGHTS = ['ce', 'margin', 'dlr', 'dlrTargeted'] as const;
+export const OBJECTIVE_WEIGHTS = ['ce', 'margin', 'dlr', 'dlrTargeted', 'cw', 'cwSign', 'kappa'] as const;
 
 /** Classes the DLR objectives need (the targeted one reads the fourth largest logit). */
 export const DLR_MIN_CLASSES = 4;
@@ -384,6 +384,9 @@ export const DLR_MIN_CLASSES = 4;
  *   D = z_π1 − z_π3 + 1e-12, targeted N = z_y − z_t, D = z_π1 − (z_π3 + z_π4)/2 + 1e-12 (π sorts the
  *   logits, first index first among ties, as TopK does on both sides): −∂N/D + N·∂D/D². Only with at
  *   least {@link DLR_MIN_CLASSES} classes.
+ * - Carlini-Wagner's c · max(−margin, −κ): the margin's gradient, weighed by cw = −c·s, where the margin
+ *   s·(max_{j≠y} z_j − z_y) (s = cwSign, −1 when targeted) is at most κ (TF.js's maximum passes the
+ *   gradient to its first operand on ties), zero beyond.
  * A targeted cross-entropy or margin passes −1 as its weight.
  */
 function objectiveSeed(b: Builder, z: string, classes: number): string {
@@ -396,6 +399,9 @@ function objectiveSeed(b: Builder, z: string, classes: number): string {
   const topOther = b.one('Cast', [b.one('Equal', [masked, maxOther])], { to: FLOAT });
   const gMargin = b.one('Sub', [topOther, 'onehot']);
   const terms = ['dy', b.one('Mul', ['ce', gCe]), b.one('Mul', ['margin', gMargin])];
+  const pickLabel = b.one('ReduceSum', [b.one('Mul', ['onehot', z]), b.ints([1])], { keepdims: 1 });
+  const cwOpen = b.one('Cast', [b.one('LessOrEqual', [b.one('Mul', ['cwSign', b.one('Sub', [maxOther, pickLabel])]), 'kappa'])], { to: FLOAT });
+  terms.push(b.one('Mul', [b.one('Mul', ['cw', cwOpen]), gMargin]));
   if (classes >= DLR_MIN_CLASSES) {
     const [values, indices] = b.op('TopK', [z, b.ints([4])], { axis: -1, largest: 1, sorted: 1 }, 2) as [string, string];
     const column = (t: string, k: number): string => b.one('Gather', [t, b.ints([k])], { axis: 1 });

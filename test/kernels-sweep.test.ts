@@ -256,12 +256,13 @@ for (const [kernel, op, takesInt] of BINARY) {
   if (projection.has(kernel)) add(kernel, `${kernel} broadcast [1,4,5,2]×[3,4,5,2]`, [F([1, 4, 5, 2], moderate), F([3, 4, 5, 2], wide)], f, { tol: ACC, grad });
   if (projection.has(kernel)) add(kernel, `${kernel} broadcast []×[3,4,1,2]`, [F([], moderate), F([3, 4, 1, 2], wide)], f, { tol: ACC, grad });
   if (COMPARISONS.has(kernel)) add(kernel, `${kernel} ties`, [F([6, 8], ties), F([6, 8], ties)], f);
-  // robust's WebAssembly SIMD kernels (four lanes for Minimum/Maximum, sixteen for the comparisons, then a
-  // scalar tail): rows longer than a vector and not a multiple of it, non-finite values and ±0 on both sides.
+  // robust's WebAssembly SIMD kernels (rows of 256 elements or more; four lanes for Minimum/Maximum, sixteen
+  // for the comparisons, then a scalar tail): rows not a multiple of a vector, non-finite values and ±0 on
+  // both sides, an operand broadcast along the row on either side.
   if (kernel === tf.Maximum || kernel === tf.Minimum || COMPARISONS.has(kernel)) {
-    add(kernel, `${kernel} SIMD rows [3,37]×[3,37] non-finite`, [F([3, 37], special), F([3, 37], special)], f, { grad: false });
-    add(kernel, `${kernel} SIMD rows [2,53]×[2,1] non-finite`, [F([2, 53], special), F([2, 1], special)], f, { grad: false });
-    add(kernel, `${kernel} SIMD rows []×[70] non-finite`, [F([], special), F([70], special)], f, { grad: false });
+    add(kernel, `${kernel} SIMD rows [2,301]×[2,301] non-finite`, [F([2, 301], special), F([2, 301], special)], f, { grad: false });
+    add(kernel, `${kernel} SIMD rows [2,517]×[2,1] non-finite`, [F([2, 517], special), F([2, 1], special)], f, { grad: false });
+    add(kernel, `${kernel} SIMD rows []×[700] non-finite`, [F([], special), F([700], special)], f, { grad: false });
   }
   if (takesInt) {
     const base = kernel === tf.Pow ? smallInts(-5, 5) : ints;

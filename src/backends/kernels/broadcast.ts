@@ -136,24 +136,36 @@ const SIMD: Record<string, SimdOp> = {
   [tf.NotEqual]: 'ne',
 };
 
-const align = (bytes: number): number => Math.ceil(bytes / 16) * 16;
+/** The shortest row worth a SIMD call. */
+const SIMD_MIN_ROW = 256;
+
+/** Elements per SIMD call: the module's memory stays at three such blocks (768 KiB), whatever the tensors' size. */
+const CHUNK = 1 << 16;
+const A_AT = 0;
+const B_AT = CHUNK * 4;
+const O_AT = 2 * CHUNK * 4;
 
 /**
- * A planned broadcast of float32 operands on the SIMD module: a and b copied into its memory, one call per
- * row (the last axis's strides are 0 or 1 by construction of the plan), the result copied out into `o`
- * (float32, or one byte per element for a comparison).
+ * A planned broadcast of float32 operands on the SIMD module, row by row (the last axis's strides are 0 or 1
+ * by construction of the plan) and at most {@link CHUNK} elements at a time: each operand's stretch (or its
+ * one value, for stride 0) is copied into the module's memory, the op runs, and the result is copied out into
+ * `o` (float32, or one byte per element for a comparison).
  */
 function runSimd(plan: BroadcastPlan, o: Float32Array | Uint8Array, a: Float32Array, b: Float32Array, k: SimdKernels, op: SimdOp): void {
-  const bytesOut = o instanceof Float32Array ? 4 : 1;
-  const aAt = 0;
-  const bAt = align(a.length * 4);
-  const oAt = bAt + align(b.length * 4);
-  const memory = reserve(k, oAt + align(o.length * bytesOut));
-  new Float32Array(memory, aAt, a.length).set(a);
-  new Float32Array(memory, bAt, b.length).set(b);
+  const memory = reserve(k, O_AT + CHUNK * 4);
+  const inA = new Float32Array(memory, A_AT, CHUNK);
+  const inB = new Float32Array(memory, B_AT, CHUNK);
+  const out = o instanceof Float32Array ? new Float32Array(memory, O_AT, CHUNK) : new Uint8Array(memory, O_AT, CHUNK);
   const run = k[op];
-  walk(plan, o.length, (oi, ai, as, bi, bs, n) => run(oAt + oi * bytesOut, aAt + ai * 4, as, bAt + bi * 4, bs, n));
-  o.set(bytesOut === 4 ? new Float32Array(memory, oAt, o.length) : new Uint8Array(memory, oAt, o.length));
+  walk(plan, o.length, (oi, ai, as, bi, bs, n) => {
+    for (let start = 0; start < n; start += CHUNK) {
+      const m = Math.min(CHUNK, n - start);
+      inA.set(as === 0 ? a.subarray(ai, ai + 1) : a.subarray(ai + start, ai + start + m));
+      inB.set(bs === 0 ? b.subarray(bi, bi + 1) : b.subarray(bi + start, bi + start + m));
+      run(O_AT, A_AT, as, B_AT, bs, m);
+      o.set(out.subarray(0, m), oi + start);
+    }
+  });
 }
 
 /** The kernel names this module speeds up. */
@@ -169,7 +181,10 @@ export function broadcastBinaryConfig(original: tf.KernelConfig): tf.KernelConfi
     const b = input(inputs, 'b');
     if (a.dtype !== b.dtype || (a.dtype !== 'float32' && a.dtype !== 'int32')) return undefined;
     const plan = planBroadcast(a.shape, b.shape);
-    const simd = a.dtype === 'float32' ? simdKernels() : null;
+    // Rows shorter than a few vectors (a per-feature bound on narrow tabular rows, say) stay on the JavaScript
+    // loop: there the copies and the call per row would cost more than the branches they save.
+    const rowLength = plan.dims[plan.dims.length - 1] ?? 1;
+    const simd = a.dtype === 'float32' && rowLength >= SIMD_MIN_ROW ? simdKernels() : null;
     const op = SIMD[original.kernelName];
     return typedOutput('wasm', backend, plan.outShape, outDtype ?? a.dtype, [a, b], (o, [av, bv]) => {
       if (simd !== null && op !== undefined) runSimd(plan, o as Float32Array | Uint8Array, av as Float32Array, bv as Float32Array, simd, op);

@@ -313,10 +313,21 @@ function maskGrad(dy: tf.Tensor, y: tf.Tensor, act: Act): tf.Tensor {
   return tf.where(tf.logicalAnd(tf.greater(y, 0), tf.less(y, 6)), dy, tf.zerosLike(dy));
 }
 
-function explicit(padding: ConvPadding, inShape: number[], filter: number[], strides: [number, number], depthwise: boolean): [[number, number], [number, number]] {
-  if (Array.isArray(padding)) return padding;
-  const info = tf.backend_util.computeConv2DInfo(inShape as [number, number, number, number], filter as [number, number, number, number], strides, 1, padding, undefined, depthwise);
-  return [[info.padInfo.top, info.padInfo.bottom], [info.padInfo.left, info.padInfo.right]];
+/**
+ * A kh×kw window (a convolution's or a pool's) at `strides` with `padding` over an h×w map, as TF.js
+ * computes it: the output size and the explicit [top, bottom], [left, right] padding ('same' resolved).
+ * The one place the pass, the native graph writer and the ONNX reader get these from.
+ */
+export function windowOf(h: number, w: number, window: [number, number], strides: [number, number], padding: ConvPadding): { outHeight: number; outWidth: number; pads: [[number, number], [number, number]] } {
+  const pad = Array.isArray(padding) ? ([[0, 0], ...padding, [0, 0]] as unknown as tf.backend_util.ExplicitPadding) : padding;
+  const { outHeight, outWidth, padInfo } = tf.backend_util.computePool2DInfo([1, h, w, 1], window, strides, 1, pad);
+  return { outHeight, outWidth, pads: [[padInfo.top, padInfo.bottom], [padInfo.left, padInfo.right]] };
+}
+
+/** The explicit padding of `op`'s convolution over an input of NHWC shape `inShape`. */
+function explicit(op: { padding: ConvPadding; filter: tf.Tensor4D; strides: [number, number] }, inShape: number[]): [[number, number], [number, number]] {
+  const [kh, kw] = op.filter.shape;
+  return windowOf(inShape[1] ?? 0, inShape[2] ?? 0, [kh, kw], op.strides, op.padding).pads;
 }
 
 /**
@@ -341,7 +352,7 @@ function convOp(op: Extract<OptOp, { kind: 'conv' }>): Compiled {
   });
   const fastBack = !op.depthwise || mult === 1;
   const fwd = (x: tf.Tensor4D): tf.Tensor4D => {
-    const pad = explicit(op.padding, x.shape, op.filter.shape, op.strides, op.depthwise);
+    const pad = explicit(op, x.shape);
     const attrs = { strides: op.strides, pad: [[0, 0], ...pad, [0, 0]], dataFormat: 'NHWC', dilations: [1, 1], activation: op.activation };
     const inputs: tf.NamedTensorMap = { x, filter: op.filter, ...(op.bias ? { bias: op.bias } : {}) };
     // runKernel directly: tf.fused.* falls back to unfused ops whenever a gradient is being recorded.
@@ -357,7 +368,7 @@ function convOp(op: Extract<OptOp, { kind: 'conv' }>): Compiled {
       value: y,
       gradFunc: (dy: tf.Tensor, [out]: tf.Tensor[]) => {
         const g = maskGrad(dy, out as tf.Tensor, op.activation) as tf.Tensor4D;
-        const [[top, bottom], [left, right]] = explicit(op.padding, x4.shape, op.filter.shape, op.strides, op.depthwise);
+        const [[top, bottom], [left, right]] = explicit(op, x4.shape);
         const [, inH, inW] = x4.shape;
         const [sh, sw] = op.strides;
         const sp = spread(g, sh, sw);

@@ -17,7 +17,7 @@
  */
 import onnxProto from 'onnx-proto';
 import { tf } from '../../tf.js';
-import type { FusedActivation, OptNode } from '../optimize.js';
+import { windowOf, type FusedActivation, type OptNode } from '../optimize.js';
 
 const onnx = onnxProto.onnx;
 const FLOAT = onnx.TensorProto.DataType.FLOAT;
@@ -93,7 +93,7 @@ type Pads = [number, number, number, number];
 function layoutOf(nodes: readonly OptNode[], inputShape: number[]): { shapes: number[][]; pads: (Pads | undefined)[] } {
   const shapes: number[][] = [];
   const pads: (Pads | undefined)[] = [];
-  const padsOf = ({ top, left, bottom, right }: tf.backend_util.PadInfo): Pads => [top, left, bottom, right];
+  const padsOf = ([[top, bottom], [left, right]]: [[number, number], [number, number]]): Pads => [top, left, bottom, right];
   nodes.forEach((node, i) => {
     const op = node.op;
     const x = shapes[node.inputs[0] ?? 0] ?? [];
@@ -103,15 +103,16 @@ function layoutOf(nodes: readonly OptNode[], inputShape: number[]): { shapes: nu
         shapes[i] = inputShape;
         break;
       case 'conv': {
-        const info = tf.backend_util.computeConv2DInfo([1, h, w, c], op.filter.shape, op.strides, 1, Array.isArray(op.padding) ? explicitPads(op.padding) : op.padding, undefined, op.depthwise);
-        shapes[i] = [info.outHeight, info.outWidth, info.outChannels];
-        pads[i] = padsOf(info.padInfo);
+        const [kh, kw, , mult] = op.filter.shape;
+        const win = windowOf(h, w, [kh, kw], op.strides, op.padding);
+        shapes[i] = [win.outHeight, win.outWidth, op.depthwise ? c * mult : mult];
+        pads[i] = padsOf(win.pads);
         break;
       }
       case 'maxPool': {
-        const info = tf.backend_util.computePool2DInfo([1, h, w, c], op.pool, op.strides, 1, Array.isArray(op.padding) ? explicitPads(op.padding) : op.padding);
-        shapes[i] = [info.outHeight, info.outWidth, c];
-        pads[i] = padsOf(info.padInfo);
+        const win = windowOf(h, w, op.pool, op.strides, op.padding);
+        shapes[i] = [win.outHeight, win.outWidth, c];
+        pads[i] = padsOf(win.pads);
         break;
       }
       case 'dense':
@@ -144,10 +145,6 @@ function layoutOf(nodes: readonly OptNode[], inputShape: number[]): { shapes: nu
     }
   });
   return { shapes, pads };
-}
-
-function explicitPads(p: [[number, number], [number, number]]): tf.backend_util.ExplicitPadding {
-  return [[0, 0], p[0], p[1], [0, 0]] as unknown as tf.backend_util.ExplicitPadding;
 }
 
 /** What the reverse pass needs of one forward node. */

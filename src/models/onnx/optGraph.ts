@@ -21,7 +21,7 @@
  * TF.js translation.
  */
 import { tf } from '../../tf.js';
-import { disposeGraph, foldGraph, type ConvPadding, type FusedActivation, type OptNode, type OptOp } from '../optimize.js';
+import { disposeGraph, foldGraph, windowOf, type ConvPadding, type FusedActivation, type OptNode, type OptOp } from '../optimize.js';
 import { FUSED_ACTIVATION } from './conv.js';
 import { sizeOf, type HostValue } from './proto.js';
 import type { Program } from './program.js';
@@ -149,14 +149,14 @@ function convert(node: GraphNode, program: Program, values: Map<string, Held>, n
       arithmetic(node, values, constant, emit);
       return;
     case 'MaxPool': {
-      const { x, pool, strides, padding } = windowOf(node, tensorIn(0));
+      const { x, pool, strides, padding } = poolWindow(node, tensorIn(0));
       emit({ kind: 'maxPool', pool, strides, padding }, [x], outShape(x.shape, x.shape[0] as number, pool, strides, padding));
       return;
     }
     case 'AveragePool': {
       // A depthwise convolution with the filter 1/(kh·kw), where every window's divisor is kh·kw: no
       // padding, or padding counted (count_include_pad). Zero padding excluded from the count is not.
-      const { x, pool, strides, padding } = windowOf(node, tensorIn(0));
+      const { x, pool, strides, padding } = poolWindow(node, tensorIn(0));
       const padded = padding === 'same' || (Array.isArray(padding) && padding.flat().some((p) => p !== 0));
       if (padded && (padding === 'same' || intAttr(node, 'count_include_pad', 0) !== 1)) throw new Unsupported();
       const channels = x.shape[0] as number;
@@ -233,7 +233,7 @@ function image(held: Held): Held {
 }
 
 /** A pool's input map, window, strides and padding; no ceil_mode or dilation. */
-function windowOf(node: GraphNode, input: Held): { x: Held; pool: [number, number]; strides: [number, number]; padding: ConvPadding } {
+function poolWindow(node: GraphNode, input: Held): { x: Held; pool: [number, number]; strides: [number, number]; padding: ConvPadding } {
   const x = image(input);
   if (intAttr(node, 'ceil_mode', 0) !== 0 || (intsAttr(node, 'dilations') ?? [1, 1]).some((d) => d !== 1)) throw new Unsupported();
   return { x, pool: pairOf(intsAttr(node, 'kernel_shape'), 1), strides: pairOf(intsAttr(node, 'strides'), 1), padding: paddingOf(node) };
@@ -258,12 +258,8 @@ function paddingOf(node: GraphNode): ConvPadding {
 
 /** [C, H, W] after a window of `k` at `s` with `padding` over a [·, H, W] input. */
 function outShape([, h = 0, w = 0]: number[], channels: number, k: [number, number], s: [number, number], padding: ConvPadding): number[] {
-  const along = (size: number, i: 0 | 1): number => {
-    if (padding === 'same') return Math.ceil(size / s[i]);
-    const [a, z] = padding === 'valid' ? [0, 0] : (padding[i] as [number, number]);
-    return Math.floor((size + a + z - k[i]) / s[i]) + 1;
-  };
-  return [channels, along(h, 0), along(w, 1)];
+  const { outHeight, outWidth } = windowOf(h, w, k, s, padding);
+  return [channels, outHeight, outWidth];
 }
 
 function convNode(node: GraphNode, x: Held, weight: HostValue | undefined, bias: HostValue | undefined, emit: Emit): void {

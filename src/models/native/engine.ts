@@ -150,19 +150,24 @@ export async function nativeEngine(nodes: readonly OptNode[], inputShape: number
   };
   const zeros = (rows: number, width: number): unknown => new rt.ort.Tensor('float32', new Float32Array(rows * width), [rows, width]);
   const classes = graphs.classes;
+  /** The gradient graph's inputs for x: the given dy, labels and objective weights, zeros for the rest. */
+  const vjpFeeds = (x: tf.Tensor, weights: Partial<ObjectiveWeights>): Record<string, unknown> => {
+    const rows = x.shape[0] ?? 0;
+    const given = (t: tf.Tensor | undefined, width: number): unknown => (t !== undefined ? feed(t) : zeros(rows, width));
+    const feeds: Record<string, unknown> = { x: feed(x), dy: given(weights.dy, classes), onehot: given(weights.onehot, classes), target: given(weights.target, classes) };
+    for (const name of OBJECTIVE_WEIGHTS) feeds[name] = given(weights[name], 1);
+    return feeds;
+  };
 
   const run = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
     const x = args[0] as tf.Tensor;
     (args[1] as tf.GradSaveFunc)([x]);
     const logits = fwd.run({ x: feed(x) }, { [fwdOut]: null }, {})[fwdOut] as OrtTensor;
     return {
-      value: tf.tensor2d(logits.data, [x.shape[0] ?? 0, graphs.classes]),
+      value: tf.tensor2d(logits.data, [x.shape[0] ?? 0, classes]),
       gradFunc: (dy: tf.Tensor, [saved]: tf.Tensor[]) => {
         const xs = saved as tf.Tensor;
-        const rows = xs.shape[0] ?? 0;
-        const feeds: Record<string, unknown> = { x: feed(xs), dy: feed(dy), onehot: zeros(rows, classes), target: zeros(rows, classes) };
-        for (const name of OBJECTIVE_WEIGHTS) feeds[name] = zeros(rows, 1);
-        const result = vjp.run(feeds, { [vjpDx]: null }, {});
+        const result = vjp.run(vjpFeeds(xs, { dy: dy as tf.Tensor2D }), { [vjpDx]: null }, {});
         return tf.tensor((result[vjpDx] as OrtTensor).data, xs.shape);
       },
     };
@@ -172,10 +177,7 @@ export async function nativeEngine(nodes: readonly OptNode[], inputShape: number
     dlr: classes >= DLR_MIN_CLASSES,
     objectiveGradient: (x, weights) => {
       const rows = x.shape[0] ?? 0;
-      const optional = (t: tf.Tensor | undefined, width: number): unknown => (t !== undefined ? feed(t) : zeros(rows, width));
-      const feeds: Record<string, unknown> = { x: feed(x), dy: optional(weights.dy, classes), onehot: feed(weights.onehot), target: optional(weights.target, classes) };
-      for (const name of OBJECTIVE_WEIGHTS) feeds[name] = optional(weights[name], 1);
-      const result = vjp.run(feeds, { [vjpLogits]: null, [vjpDx]: null }, {});
+      const result = vjp.run(vjpFeeds(x, weights), { [vjpLogits]: null, [vjpDx]: null }, {});
       return {
         logits: tf.tensor2d((result[vjpLogits] as OrtTensor).data, [rows, classes]),
         grad: tf.tensor((result[vjpDx] as OrtTensor).data, x.shape),

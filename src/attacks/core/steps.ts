@@ -100,9 +100,7 @@ export abstract class AttackSteps extends WorkingBatch {
    * Counts one gradient evaluation and one query per row of `input`.
    */
   gradientOf(input: tf.Tensor, forward: (v: tf.Tensor) => { logits: tf.Tensor2D; loss: tf.Tensor1D }): GradientResult {
-    const rows = input.shape[0] ?? 0;
-    this.gradientEvaluations += rows;
-    this.queries += rows;
+    this.countGradients(input);
     // The forward pass runs inside the gradient's own scope; keep its logits and loss for the caller.
     const kept: { logits?: tf.Tensor2D; loss?: tf.Tensor1D } = {};
     const grad = tf.tidy(() =>
@@ -118,8 +116,8 @@ export abstract class AttackSteps extends WorkingBatch {
   }
 
   /**
-   * Gradient of an objective of the model's logits w.r.t. the inputs, zero on masked features. The two
-   * standard objectives below go through the model's fused gradient when its engine has one (one native
+   * Gradient of an objective of the model's logits w.r.t. the inputs, zero on masked features. An objective
+   * of {@link standardObjective} goes through the model's fused gradient when its engine has one (one native
    * run instead of a forward pass and a reverse pass that repeats it; see `models/fused.ts`).
    */
   gradient(xAdv: tf.Tensor, objective: Objective): GradientResult {
@@ -137,9 +135,7 @@ export abstract class AttackSteps extends WorkingBatch {
         : undefined;
     let out: GradientResult;
     if (fused !== undefined) {
-      const rows = xAdv.shape[0] ?? 0;
-      this.gradientEvaluations += rows;
-      this.queries += rows;
+      this.countGradients(xAdv);
       out = { grad: fused.grad, logits: fused.logits, loss: objective(fused.logits) };
     } else {
       out = this.gradientOf(xAdv, (v) => {
@@ -153,6 +149,13 @@ export abstract class AttackSteps extends WorkingBatch {
       out.grad = masked;
     }
     return out;
+  }
+
+  /** One gradient evaluation and one query per row of `input`. */
+  private countGradients(input: tf.Tensor): void {
+    const rows = input.shape[0] ?? 0;
+    this.gradientEvaluations += rows;
+    this.queries += rows;
   }
 
   /** Cross-entropy to ascend: of the true class (untargeted), or minus that of the target (targeted). */

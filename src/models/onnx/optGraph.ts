@@ -43,7 +43,7 @@ interface Held {
  * Unsqueeze, then Concat with [-1] (or the feature count). Tracked so that the Reshape it feeds is read
  * as the flatten it is; any other shape arithmetic is not covered.
  */
-type ShapeValue = 'shape' | 'batch' | 'batch-by-rest';
+type ShapeValue = 'shape' | 'batch' | { batchBy: number };
 
 class Unsupported extends Error {}
 
@@ -78,7 +78,9 @@ function shapeArithmetic(node: GraphNode, program: Program, values: Map<string, 
   if (node.op === 'Shape' && values.has(a ?? '') && intAttr(node, 'start', 0) === 0) shapes.set(out, 'shape');
   else if (node.op === 'Gather' && shapes.get(a ?? '') === 'shape' && constant(b)?.data.length === 1 && constant(b)?.data[0] === 0) shapes.set(out, 'batch');
   else if (node.op === 'Unsqueeze' && shapes.get(a ?? '') === 'batch') shapes.set(out, 'batch');
-  else if (node.op === 'Concat' && node.inputs.length === 2 && shapes.get(a ?? '') === 'batch' && constant(b)?.data.length === 1) shapes.set(out, 'batch-by-rest');
+  else if (node.op === 'Concat' && node.inputs.length === 2 && shapes.get(a ?? '') === 'batch' && constant(b)?.data.length === 1) {
+    shapes.set(out, { batchBy: constant(b)?.data[0] as number });
+  }
   else return false;
   return true;
 }
@@ -181,9 +183,11 @@ function convert(node: GraphNode, program: Program, values: Map<string, Held>, n
     }
     case 'Flatten':
     case 'Reshape': {
+      // The target's second entry: from the idiom's arithmetic, or a constant [b | -1, features | -1].
+      const arithmetic = shapes.get(node.inputs[1] ?? '');
       const target = constant(node.inputs[1]);
-      const idiom = shapes.get(node.inputs[1] ?? '') === 'batch-by-rest';
-      flatten(node, tensorIn(0), idiom ? undefined : target, idiom, alias, emit, program.consts.get(concatRest(program, node.inputs[1])));
+      const last = typeof arithmetic === 'object' ? arithmetic.batchBy : target?.shape.length === 1 && target.data.length === 2 ? target.data[1] : undefined;
+      flatten(node, tensorIn(0), last, alias, emit);
       return;
     }
     case 'Transpose': {
@@ -328,19 +332,13 @@ function arithmetic(node: GraphNode, values: Map<string, Held>, constant: (name:
   emit({ kind: 'affine', scale: tf.tensor1d(scale), shift: tf.tensor1d(shift) }, [held], held.shape);
 }
 
-/** The constant second input of the Concat producing `name` (the idiom's [-1]), by name. */
-function concatRest(program: Program, name: string | undefined): string {
-  return program.nodes.find((n) => n.op === 'Concat' && n.outputs[0] === name)?.inputs[1] ?? '';
-}
-
 /**
- * Flatten (axis 1), or Reshape to [batch, features]: by a constant [-1 | b, -1 | features], or by the
- * idiom's arithmetic whose last entry is `rest`. A map held as is flattens NHWC-ordered (see `nhwcOf`);
- * one transposed to NHWC first flattens in that order already.
+ * Flatten (axis 1), or Reshape to [batch, features] whose target's second entry is `last` (−1 or the
+ * feature count). A map held as is flattens NHWC-ordered (see `nhwcOf`); one transposed to NHWC first
+ * flattens in that order already.
  */
-function flatten(node: GraphNode, x: Held, target: HostValue | undefined, idiom: boolean, alias: (h: Held, shape?: number[]) => void, emit: Emit, rest?: HostValue): void {
+function flatten(node: GraphNode, x: Held, last: number | undefined, alias: (h: Held, shape?: number[]) => void, emit: Emit): void {
   const features = sizeOf(x.shape);
-  const last = idiom ? rest?.data[0] : target?.shape.length === 1 && target.data.length === 2 ? target.data[1] : undefined;
   const fits = node.op === 'Flatten' ? intAttr(node, 'axis', 1) === 1 : last === -1 || last === features;
   if (!fits) throw new Unsupported();
   if (x.shape.length === 1) {
